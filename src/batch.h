@@ -1,0 +1,38 @@
+/*
+ * A batch: whole lines of normalised line protocol for one queue, each
+ * ending in '\n', held in an evbuffer so appending never moves old data.
+ * It becomes one contiguous request body once, when it is first sent.
+ */
+#ifndef RELAYD_BATCH_H
+#define RELAYD_BATCH_H
+
+#include <stddef.h>
+#include <sys/queue.h>
+
+struct evbuffer;
+
+struct batch {
+	TAILQ_ENTRY(batch)	 entry;		/* owned by its queue */
+	struct evbuffer		*buf;
+	size_t			 points;
+	size_t			 bytes;
+};
+
+TAILQ_HEAD(batch_list, batch);
+
+struct batch	*batch_new(void);
+void		 batch_free(struct batch *);
+/* Appends one point given as body + tail (the tail ends in '\n'). */
+void		 batch_append(struct batch *, const char *body, size_t blen,
+		    const char *tail, size_t tlen);
+/* The body as one contiguous block (valid until the batch changes). */
+const char	*batch_body(struct batch *);
+/*
+ * Moves the second half of the lines into a new batch, for a 413 answer;
+ * NULL if the batch holds a single point.
+ */
+struct batch	*batch_split(struct batch *);
+/* Removes the oldest point; returns its size in bytes (0 if empty). */
+size_t		 batch_drop_first(struct batch *);
+
+#endif

@@ -1,0 +1,833 @@
+/*
+ * Configuration parsing and validation.
+ *
+ * Every key is described once in conf_keys[]: its section, type, default
+ * and whether its behaviour is delivered yet.  Defaults are parsed through
+ * the same code as user values, so the table is the one source of truth.
+ *
+ * Debian's libinih does not pass line numbers to the handler and splits
+ * lines longer than 200 bytes, so we feed it through our own reader, which
+ * counts lines, reports over-long ones instead of letting inih cut them,
+ * and sees section headers (inih does not report a section without keys).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "conf.h"
+#include "log.h"
+#include "mem.h"
+
+enum conf_section { SEC_RELAYD, SEC_LISTENER, SEC_TARGET };
+enum conf_kind { K_STRING, K_BOOL, K_DURATION, K_SIZE, K_UINT, K_MODE,
+	K_ENUM, K_LOGLEVEL };
+
+/*
+ * `later` marks behaviour a later release delivers, so it is refused
+ * rather than silently ignored: NULL (supported), "*" (any non-empty
+ * value), "!" (any value but the default) or "a|b" (these values).
+ */
+struct conf_key {
+	enum conf_section	 section;
+	const char		*name;
+	enum conf_kind		 kind;
+	size_t			 offset;
+	const char		*def;
+	const char		*choices;	/* "a|b|c" for K_ENUM */
+	const char		*later;
+	uint64_t		 min;
+	uint64_t		 max;
+};
+
+#define R(f, k)	SEC_RELAYD, #f, k, offsetof(struct conf, f)
+#define L(f, k)	SEC_LISTENER, #f, k, offsetof(struct conf_listener, f)
+#define T(f, k)	SEC_TARGET, #f, k, offsetof(struct conf_target, f)
+#define NOMAX	UINT64_MAX
+
+static const struct conf_key conf_keys[] = {
+	{ R(spool_dir, K_STRING), "", NULL, "*", 0, 0 },
+	{ R(control_socket, K_STRING), "", NULL, "*", 0, 0 },
+	{ R(log_level, K_LOGLEVEL), "info", NULL, NULL, 0, 0 },
+	{ R(shutdown_timeout_ms, K_DURATION), "10s", NULL, NULL, 0, NOMAX },
+	{ R(stats_interval_ms, K_DURATION), "60s", NULL, NULL, 0, NOMAX },
+	{ R(internal_database, K_STRING), "", NULL, "*", 0, 0 },
+
+	{ L(path, K_STRING), "", NULL, NULL, 0, 0 },
+	{ L(type, K_ENUM), "stream", "stream|datagram", "datagram", 0, 0 },
+	{ L(format, K_ENUM), "line", "line|kv", "kv", 0, 0 },
+	{ L(mode, K_MODE), "0660", NULL, NULL, 0, 07777 },
+	{ L(target, K_STRING), "", NULL, NULL, 0, 0 },
+	{ L(database, K_STRING), "", NULL, NULL, 0, 0 },
+	{ L(retention_policy, K_STRING), "", NULL, NULL, 0, 0 },
+	{ L(database_tag, K_STRING), "", NULL, "*", 0, 0 },
+	{ L(retention_policy_tag, K_STRING), "", NULL, "*", 0, 0 },
+	{ L(precision, K_ENUM), "ns", "ns|us|ms|s", NULL, 0, 0 },
+	{ L(tag_keys, K_STRING), "", NULL, "*", 0, 0 },
+	{ L(measurement_key, K_STRING), "measurement", NULL, "!", 0, 0 },
+	{ L(time_key, K_STRING), "time", NULL, "!", 0, 0 },
+	{ L(max_line, K_SIZE), "64K", NULL, NULL, 64, 64 << 20 },
+	{ L(allowed_databases, K_STRING), "*", NULL, "!", 0, 0 },
+	{ L(allow_uids, K_STRING), "", NULL, "*", 0, 0 },
+	{ L(allow_gids, K_STRING), "", NULL, "*", 0, 0 },
+	{ L(idle_timeout_ms, K_DURATION), "5m", NULL, NULL, 0, NOMAX },
+	{ L(max_clients, K_UINT), "1024", NULL, NULL, 1, 1 << 20 },
+
+	{ T(url, K_STRING), "http://127.0.0.1:8086", NULL, NULL, 0, 0 },
+	{ T(api, K_ENUM), "v1", "v1|v2", "v2", 0, 0 },
+	{ T(database, K_STRING), "telemetry", NULL, NULL, 0, 0 },
+	{ T(retention_policy, K_STRING), "", NULL, NULL, 0, 0 },
+	{ T(org, K_STRING), "", NULL, "*", 0, 0 },
+	{ T(username, K_STRING), "", NULL, "*", 0, 0 },
+	{ T(password, K_STRING), "", NULL, "*", 0, 0 },
+	{ T(password_file, K_STRING), "", NULL, "*", 0, 0 },
+	{ T(token, K_STRING), "", NULL, "*", 0, 0 },
+	{ T(token_file, K_STRING), "", NULL, "*", 0, 0 },
+	{ T(create_database, K_BOOL), "true", NULL, NULL, 0, 0 },
+	{ T(batch_size, K_UINT), "5000", NULL, NULL, 1, 10000000 },
+	{ T(batch_bytes, K_SIZE), "4M", NULL, NULL, 1024, 1 << 30 },
+	{ T(flush_interval_ms, K_DURATION), "1s", NULL, NULL, 1, NOMAX },
+	{ T(flush_jitter_ms, K_DURATION), "0s", NULL, NULL, 0, NOMAX },
+	{ T(buffer_size, K_SIZE), "64M", NULL, NULL, 1024, NOMAX },
+	{ T(overflow, K_ENUM), "drop_oldest", "drop_oldest|drop_newest|block",
+	    "block", 0, 0 },
+	{ T(spool, K_BOOL), "true", NULL, NULL, 0, 0 },
+	{ T(spool_size, K_SIZE), "1G", NULL, NULL, 0, NOMAX },
+	{ T(spool_sync, K_STRING), "1s", NULL, NULL, 0, 0 },
+	{ T(max_connections, K_UINT), "2", NULL, NULL, 1, 256 },
+	{ T(max_queues, K_UINT), "1000", NULL, NULL, 1, 1000000 },
+	{ T(retry_initial_ms, K_DURATION), "500ms", NULL, NULL, 1, NOMAX },
+	{ T(retry_max_ms, K_DURATION), "60s", NULL, NULL, 1, NOMAX },
+	{ T(timeout_ms, K_DURATION), "10s", NULL, NULL, 1, NOMAX },
+	{ T(gzip, K_BOOL), "false", NULL, "true", 0, 0 },
+	{ T(tls_ca, K_STRING), "", NULL, "*", 0, 0 },
+	{ T(tls_cert, K_STRING), "", NULL, "*", 0, 0 },
+	{ T(tls_key, K_STRING), "", NULL, "*", 0, 0 },
+	{ T(tls_verify, K_BOOL), "true", NULL, "false", 0, 0 },
+};
+
+#undef R
+#undef L
+#undef T
+
+#define NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+/* A section seen in the file, with the keys already set in it. */
+struct conf_seen {
+	enum conf_section	 section;
+	char			*header;	/* "target:local" */
+	void			*obj;
+	bool			 keys[NKEYS];
+};
+
+struct conf_parser {
+	struct conf		*conf;
+	struct conf_errors	*errs;
+	const char		*name;		/* file name for messages */
+	int			 lineno;
+	int			 max_line;	/* inih's line buffer */
+	int			 first_error_line;
+	struct conf_seen	*seen;
+	size_t			 nseen;
+	/* input: a FILE or a string */
+	FILE			*fp;
+	const char		*text;
+	char			*line;
+	size_t			 cap;
+};
+
+static void conf_error(struct conf_parser *, int, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+conf_error(struct conf_parser *cp, int lineno, const char *fmt, ...)
+{
+	struct conf_errors	*errs = cp->errs;
+	va_list			 ap;
+	char			*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("vasprintf");
+	va_end(ap);
+	errs->msgs = xreallocarray(errs->msgs, errs->count + 1,
+	    sizeof(*errs->msgs));
+	errs->msgs[errs->count++] = xasprintf("%s:%d: %s", cp->name, lineno,
+	    msg);
+	free(msg);
+}
+
+/* The key's name as users write it: the struct field without "_ms". */
+static void
+conf_key_name(const struct conf_key *k, char *buf, size_t size)
+{
+	size_t	 len = strlen(k->name);
+
+	if (k->kind == K_DURATION)
+		len -= 3;
+	snprintf(buf, size, "%.*s", (int)len, k->name);
+}
+
+int
+conf_parse_duration_ms(const char *s, uint64_t *ms)
+{
+	static const struct { const char *unit; double ms; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	};
+	char	*end;
+	double	 v;
+	size_t	 i;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno != 0 || v < 0 || !isdigit((unsigned char)*s))
+		return -1;
+	if (*end == '\0' && v == 0) {
+		*ms = 0;
+		return 0;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) != 0)
+			continue;
+		v *= units[i].ms;
+		if (v >= 1e18)
+			return -1;
+		*ms = (uint64_t)(v + 0.5);
+		return 0;
+	}
+	return -1;
+}
+
+int
+conf_parse_size(const char *s, uint64_t *size)
+{
+	char			*end;
+	unsigned long long	 v;
+	int			 shift = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	case '\0':
+		break;
+	default:
+		return -1;
+	}
+	if (shift != 0 && end[1] != '\0')
+		return -1;
+	if (v > (UINT64_MAX >> shift))
+		return -1;
+	*size = (uint64_t)v << shift;
+	return 0;
+}
+
+static int
+conf_parse_bool(const char *s, bool *b)
+{
+	if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 ||
+	    strcmp(s, "on") == 0 || strcmp(s, "1") == 0)
+		*b = true;
+	else if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 ||
+	    strcmp(s, "off") == 0 || strcmp(s, "0") == 0)
+		*b = false;
+	else
+		return -1;
+	return 0;
+}
+
+/* Index of `s` in the "a|b|c" list, or -1. */
+static int
+conf_choice(const char *list, const char *s)
+{
+	size_t	 len = strlen(s);
+	int	 i = 0;
+
+	while (list != NULL && *list != '\0') {
+		const char	*bar = strchr(list, '|');
+		size_t		 n = bar ? (size_t)(bar - list) : strlen(list);
+
+		if (n == len && strncmp(list, s, n) == 0)
+			return i;
+		list = bar ? bar + 1 : NULL;
+		i++;
+	}
+	return -1;
+}
+
+static bool
+conf_is_later(const struct conf_key *k, const char *value)
+{
+	bool	 b;
+
+	if (k->later == NULL)
+		return false;
+	if (strcmp(k->later, "*") == 0)
+		return value[0] != '\0';
+	if (strcmp(k->later, "!") == 0)
+		return strcmp(value, k->def) != 0;
+	if (k->kind == K_BOOL && conf_parse_bool(value, &b) == 0)
+		value = b ? "true" : "false";
+	return conf_choice(k->later, value) >= 0;
+}
+
+static int
+conf_parse_number(const struct conf_key *k, const char *value, uint64_t *v)
+{
+	char		*end;
+
+	switch (k->kind) {
+	case K_DURATION:
+		return conf_parse_duration_ms(value, v);
+	case K_SIZE:
+		return conf_parse_size(value, v);
+	case K_MODE:
+		errno = 0;
+		*v = strtoull(value, &end, 8);
+		return (*value == '\0' || *end != '\0' || errno) ? -1 : 0;
+	default:
+		if (!isdigit((unsigned char)*value))
+			return -1;
+		errno = 0;
+		*v = strtoull(value, &end, 10);
+		return (*end != '\0' || errno) ? -1 : 0;
+	}
+}
+
+static const char *
+conf_kind_hint(enum conf_kind kind)
+{
+	switch (kind) {
+	case K_DURATION:
+		return " (a duration such as 500ms, 10s, 5m or 1h)";
+	case K_SIZE:
+		return " (a size such as 512, 64K, 4M or 1G)";
+	case K_MODE:
+		return " (an octal mode such as 0660)";
+	case K_BOOL:
+		return " (true or false)";
+	case K_LOGLEVEL:
+		return " (debug, info, warn or error)";
+	default:
+		return "";
+	}
+}
+
+/* Stores `value` for key `k` into `obj`; -1 with the reason in `why`. */
+static int
+conf_store(const struct conf_key *k, void *obj, const char *value,
+    char *why, size_t whysize)
+{
+	char		*field = (char *)obj + k->offset;
+	uint64_t	 v;
+	int		 i;
+
+	why[0] = '\0';
+	switch (k->kind) {
+	case K_STRING:
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return 0;
+	case K_BOOL:
+		return conf_parse_bool(value, (bool *)field);
+	case K_ENUM:
+		if ((i = conf_choice(k->choices, value)) < 0) {
+			snprintf(why, whysize, " (one of: %s)", k->choices);
+			return -1;
+		}
+		*(int *)field = i;
+		return 0;
+	case K_LOGLEVEL:
+		if ((i = log_level_parse(value)) < 0)
+			return -1;
+		*(int *)field = i;
+		return 0;
+	default:
+		if (conf_parse_number(k, value, &v) == -1)
+			return -1;
+		if (v < k->min || v > k->max) {
+			snprintf(why, whysize, " (allowed: %llu to %llu)",
+			    (unsigned long long)k->min,
+			    (unsigned long long)k->max);
+			return -1;
+		}
+		*(uint64_t *)field = v;
+		return 0;
+	}
+}
+
+static void
+conf_set_defaults(enum conf_section section, void *obj)
+{
+	char	 why[64];
+	size_t	 i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (conf_keys[i].section != section)
+			continue;
+		if (conf_store(&conf_keys[i], obj, conf_keys[i].def, why,
+		    sizeof(why)) == -1)
+			fatalx("conf: bad default for %s", conf_keys[i].name);
+	}
+}
+
+static bool
+conf_valid_name(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && strchr("_.-", *s) == NULL)
+			return false;
+	return true;
+}
+
+/* Creates the object for a section header "[kind:name]". */
+static void
+conf_begin_section(struct conf_parser *cp, const char *header)
+{
+	struct conf		*conf = cp->conf;
+	struct conf_seen	*seen;
+	const char		*name = strchr(header, ':');
+	enum conf_section	 section;
+	void			*obj;
+	size_t			 i;
+
+	for (i = 0; i < cp->nseen; i++) {
+		if (strcmp(cp->seen[i].header, header) == 0) {
+			conf_error(cp, cp->lineno, "duplicate section [%s]",
+			    header);
+			return;
+		}
+	}
+	if (strcmp(header, "relayd") == 0) {
+		section = SEC_RELAYD;
+		obj = conf;
+	} else if (name != NULL && (size_t)(name - header) == 8 &&
+	    strncmp(header, "listener", 8) == 0 && conf_valid_name(name + 1)) {
+		struct conf_listener	*l = xcalloc(1, sizeof(*l));
+
+		section = SEC_LISTENER;
+		obj = l;
+		l->name = xstrdup(name + 1);
+		l->lineno = cp->lineno;
+		conf_set_defaults(section, l);
+		conf->listeners = xreallocarray(conf->listeners,
+		    conf->nlisteners + 1, sizeof(*conf->listeners));
+		conf->listeners[conf->nlisteners++] = l;
+	} else if (name != NULL && (size_t)(name - header) == 6 &&
+	    strncmp(header, "target", 6) == 0 && conf_valid_name(name + 1)) {
+		struct conf_target	*t = xcalloc(1, sizeof(*t));
+
+		section = SEC_TARGET;
+		obj = t;
+		t->name = xstrdup(name + 1);
+		t->lineno = cp->lineno;
+		conf_set_defaults(section, t);
+		conf->targets = xreallocarray(conf->targets, conf->ntargets + 1,
+		    sizeof(*conf->targets));
+		conf->targets[conf->ntargets++] = t;
+	} else {
+		conf_error(cp, cp->lineno, "unknown section [%s] (expected "
+		    "[relayd], [listener:NAME] or [target:NAME]; NAME is "
+		    "letters, digits, '_', '.', '-')", header);
+		return;
+	}
+	cp->seen = xreallocarray(cp->seen, cp->nseen + 1, sizeof(*cp->seen));
+	seen = &cp->seen[cp->nseen++];
+	memset(seen, 0, sizeof(*seen));
+	seen->section = section;
+	seen->header = xstrdup(header);
+	seen->obj = obj;
+}
+
+static struct conf_seen *
+conf_find_seen(struct conf_parser *cp, const char *header)
+{
+	size_t	 i;
+
+	for (i = 0; i < cp->nseen; i++)
+		if (strcmp(cp->seen[i].header, header) == 0)
+			return &cp->seen[i];
+	return NULL;
+}
+
+static const struct conf_key *
+conf_find_key(enum conf_section section, const char *name, size_t *idx)
+{
+	char	 kname[64];
+	size_t	 i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (conf_keys[i].section != section)
+			continue;
+		conf_key_name(&conf_keys[i], kname, sizeof(kname));
+		if (strcmp(kname, name) == 0) {
+			*idx = i;
+			return &conf_keys[i];
+		}
+	}
+	return NULL;
+}
+
+/* inih's callback for every name = value pair. */
+static int
+conf_handler_cb(void *arg, const char *section, const char *name,
+    const char *value)
+{
+	struct conf_parser	*cp = arg;
+	struct conf_seen	*seen;
+	const struct conf_key	*k;
+	char			 why[96];
+	size_t			 idx;
+
+	if (section[0] == '\0') {
+		conf_error(cp, cp->lineno, "key '%s' outside any section",
+		    name);
+		return 1;
+	}
+	if ((seen = conf_find_seen(cp, section)) == NULL)
+		return 1;	/* the bad header was reported already */
+	if ((k = conf_find_key(seen->section, name, &idx)) == NULL) {
+		conf_error(cp, cp->lineno, "unknown key '%s' in [%s]", name,
+		    section);
+		return 1;
+	}
+	if (seen->keys[idx]) {
+		conf_error(cp, cp->lineno, "duplicate key '%s' in [%s]", name,
+		    section);
+		return 1;
+	}
+	seen->keys[idx] = true;
+	if (conf_store(k, seen->obj, value, why, sizeof(why)) == -1) {
+		if (why[0] == '\0')
+			snprintf(why, sizeof(why), "%s",
+			    conf_kind_hint(k->kind));
+		conf_error(cp, cp->lineno, "invalid value '%s' for '%s'%s",
+		    value, name, why);
+	} else if (conf_is_later(k, value))
+		conf_error(cp, cp->lineno, "'%s = %s' is not supported yet "
+		    "by this version", name, value);
+	if (seen->section == SEC_LISTENER && strcmp(name, "target") == 0)
+		((struct conf_listener *)seen->obj)->target_lineno =
+		    cp->lineno;
+	return 1;
+}
+
+/* Reads one line of input; NULL at the end. `*len` excludes the newline. */
+static char *
+conf_read_line(struct conf_parser *cp, size_t *len)
+{
+	const char	*nl;
+	ssize_t		 n;
+
+	if (cp->fp != NULL) {
+		if ((n = getline(&cp->line, &cp->cap, cp->fp)) == -1)
+			return NULL;
+		*len = (size_t)n;
+	} else {
+		if (*cp->text == '\0')
+			return NULL;
+		nl = strchr(cp->text, '\n');
+		*len = nl ? (size_t)(nl - cp->text) + 1 : strlen(cp->text);
+		if (*len + 1 > cp->cap) {
+			cp->cap = *len + 1;
+			cp->line = xreallocarray(cp->line, cp->cap, 1);
+		}
+		memcpy(cp->line, cp->text, *len);
+		cp->line[*len] = '\0';
+		cp->text += *len;
+	}
+	while (*len > 0 && (cp->line[*len - 1] == '\n' ||
+	    cp->line[*len - 1] == '\r'))
+		cp->line[--*len] = '\0';
+	return cp->line;
+}
+
+/* Notes a "[header]" line; inih parses it too, for the keys that follow. */
+static void
+conf_scan_header(struct conf_parser *cp, const char *line)
+{
+	const char	*end;
+	char		*header;
+
+	while (isspace((unsigned char)*line))
+		line++;
+	if (*line != '[')
+		return;
+	if ((end = strchr(line, ']')) == NULL) {
+		conf_error(cp, cp->lineno, "section header without ']'");
+		return;
+	}
+	header = xstrndup(line + 1, (size_t)(end - line - 1));
+	conf_begin_section(cp, header);
+	free(header);
+}
+
+/* inih's reader: one line per call, so cp->lineno is the current line. */
+static char *
+conf_reader_cb(char *buf, int size, void *arg)
+{
+	struct conf_parser	*cp = arg;
+	char			*line;
+	size_t			 len;
+
+	if ((line = conf_read_line(cp, &len)) == NULL)
+		return NULL;
+	cp->lineno++;
+	/* inih needs room for "\r\n\0" beyond the longest line */
+	if (len + 3 > (size_t)size) {
+		conf_error(cp, cp->lineno, "line longer than %d characters "
+		    "(put long secrets in password_file or token_file)",
+		    size - 3);
+		snprintf(buf, (size_t)size, "\n");
+		return buf;
+	}
+	conf_scan_header(cp, line);
+	snprintf(buf, (size_t)size, "%s\n", line);
+	return buf;
+}
+
+struct conf_target *
+conf_find_target(const struct conf *conf, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < conf->ntargets; i++)
+		if (strcmp(conf->targets[i]->name, name) == 0)
+			return conf->targets[i];
+	return NULL;
+}
+
+/* Splits "a, b" into l->targets; an empty list means the only target. */
+static void
+conf_check_listener_targets(struct conf_parser *cp, struct conf_listener *l)
+{
+	struct conf	*conf = cp->conf;
+	char		*list, *tok, *save = NULL;
+	int		 line = l->target_lineno ? l->target_lineno : l->lineno;
+
+	if (l->target[0] == '\0') {
+		if (conf->ntargets != 1) {
+			conf_error(cp, line, "[listener:%s] needs 'target' "
+			    "(there is not exactly one [target:NAME])",
+			    l->name);
+			return;
+		}
+		free(l->target);
+		l->target = xstrdup(conf->targets[0]->name);
+	}
+	list = xstrdup(l->target);
+	for (tok = strtok_r(list, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		if (conf_find_target(conf, tok) == NULL)
+			conf_error(cp, line, "[listener:%s] names target '%s', "
+			    "which is not defined", l->name, tok);
+		l->targets = xreallocarray(l->targets, l->ntargets + 1,
+		    sizeof(*l->targets));
+		l->targets[l->ntargets++] = xstrdup(tok);
+	}
+	free(list);
+	if (l->ntargets == 0)
+		conf_error(cp, line, "[listener:%s] has an empty target list",
+		    l->name);
+}
+
+static void
+conf_check_listener(struct conf_parser *cp, struct conf_listener *l)
+{
+	struct conf		*conf = cp->conf;
+	struct conf_target	*t;
+	size_t			 i;
+
+	if (l->path[0] == '\0')
+		conf_error(cp, l->lineno, "[listener:%s] needs 'path'",
+		    l->name);
+	else if (strlen(l->path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		conf_error(cp, l->lineno, "[listener:%s] path is longer than "
+		    "a UNIX socket allows (%zu bytes)", l->name,
+		    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	for (i = 0; i < conf->nlisteners && conf->listeners[i] != l; i++)
+		if (strcmp(conf->listeners[i]->path, l->path) == 0 &&
+		    l->path[0] != '\0')
+			conf_error(cp, l->lineno, "[listener:%s] uses the same "
+			    "path as [listener:%s]", l->name,
+			    conf->listeners[i]->name);
+	conf_check_listener_targets(cp, l);
+	for (i = 0; i < l->ntargets; i++) {
+		t = conf_find_target(conf, l->targets[i]);
+		if (t != NULL && l->database[0] == '\0' &&
+		    t->database[0] == '\0')
+			conf_error(cp, l->lineno, "[listener:%s] has no "
+			    "database: set 'database' here or in "
+			    "[target:%s]", l->name, t->name);
+	}
+}
+
+static void
+conf_check_target(struct conf_parser *cp, struct conf_target *t)
+{
+	const char	*url = t->url;
+
+	if (strncmp(url, "unix://", 7) == 0)
+		conf_error(cp, t->lineno, "[target:%s] 'url = %s' is not "
+		    "supported yet by this version", t->name, url);
+	else if ((strncmp(url, "http://", 7) != 0 || url[7] == '\0') &&
+	    (strncmp(url, "https://", 8) != 0 || url[8] == '\0'))
+		conf_error(cp, t->lineno, "[target:%s] url '%s' must start "
+		    "with http:// or https://", t->name, url);
+	if (t->retry_initial_ms > t->retry_max_ms)
+		conf_error(cp, t->lineno, "[target:%s] retry_initial is "
+		    "larger than retry_max", t->name);
+	if (strcmp(t->spool_sync, "always") != 0 &&
+	    strcmp(t->spool_sync, "never") != 0) {
+		uint64_t	 ms;
+
+		if (conf_parse_duration_ms(t->spool_sync, &ms) == -1)
+			conf_error(cp, t->lineno, "[target:%s] spool_sync "
+			    "must be always, never or a duration", t->name);
+	}
+}
+
+static void
+conf_check(struct conf_parser *cp)
+{
+	struct conf	*conf = cp->conf;
+	size_t		 i;
+
+	if (conf->nlisteners == 0)
+		conf_error(cp, cp->lineno, "no [listener:NAME] section");
+	if (conf->ntargets == 0)
+		conf_error(cp, cp->lineno, "no [target:NAME] section");
+	for (i = 0; i < conf->ntargets; i++)
+		conf_check_target(cp, conf->targets[i]);
+	for (i = 0; i < conf->nlisteners; i++)
+		conf_check_listener(cp, conf->listeners[i]);
+}
+
+static struct conf *
+conf_parse(struct conf_parser *cp)
+{
+	struct conf	*conf;
+	size_t		 i;
+	int		 rc;
+
+	conf = cp->conf = xcalloc(1, sizeof(*conf));
+	conf->file = xstrdup(cp->name);
+	conf_set_defaults(SEC_RELAYD, conf);
+
+	rc = ini_parse_stream(conf_reader_cb, cp, conf_handler_cb, cp);
+	if (rc > 0)
+		conf_error(cp, rc, "syntax error (expected [section] or "
+		    "key = value)");
+	else if (rc < 0)
+		conf_error(cp, 0, "cannot parse (error %d)", rc);
+	conf_check(cp);
+
+	for (i = 0; i < cp->nseen; i++)
+		free(cp->seen[i].header);
+	free(cp->seen);
+	free(cp->line);
+	if (cp->errs->count > 0) {
+		conf_free(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+struct conf *
+conf_load(const char *path, struct conf_errors *errs)
+{
+	struct conf_parser	 cp = { .errs = errs, .name = path };
+	struct conf		*conf;
+
+	if ((cp.fp = fopen(path, "r")) == NULL) {
+		conf_error(&cp, 0, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	conf = conf_parse(&cp);
+	fclose(cp.fp);
+	return conf;
+}
+
+struct conf *
+conf_load_string(const char *text, const char *name,
+    struct conf_errors *errs)
+{
+	struct conf_parser	 cp = { .errs = errs, .name = name,
+				    .text = text };
+
+	return conf_parse(&cp);
+}
+
+/* Frees every string field described in conf_keys[] for `section`. */
+static void
+conf_free_strings(enum conf_section section, void *obj)
+{
+	size_t	 i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (conf_keys[i].section == section &&
+		    conf_keys[i].kind == K_STRING)
+			free(*(char **)((char *)obj + conf_keys[i].offset));
+}
+
+void
+conf_free(struct conf *conf)
+{
+	size_t	 i, j;
+
+	if (conf == NULL)
+		return;
+	for (i = 0; i < conf->nlisteners; i++) {
+		struct conf_listener	*l = conf->listeners[i];
+
+		for (j = 0; j < l->ntargets; j++)
+			free(l->targets[j]);
+		free(l->targets);
+		free(l->name);
+		conf_free_strings(SEC_LISTENER, l);
+		free(l);
+	}
+	for (i = 0; i < conf->ntargets; i++) {
+		free(conf->targets[i]->name);
+		conf_free_strings(SEC_TARGET, conf->targets[i]);
+		free(conf->targets[i]);
+	}
+	free(conf->listeners);
+	free(conf->targets);
+	free(conf->file);
+	conf_free_strings(SEC_RELAYD, conf);
+	free(conf);
+}
+
+void
+conf_errors_clear(struct conf_errors *errs)
+{
+	size_t	 i;
+
+	for (i = 0; i < errs->count; i++)
+		free(errs->msgs[i]);
+	free(errs->msgs);
+	errs->msgs = NULL;
+	errs->count = 0;
+}

@@ -1,0 +1,35 @@
+/*
+ * Ingest: turns one received line into a normalised point and hands it
+ * to every target of its listener.  Normalised means: leading spaces and
+ * CR gone, a timestamp always present and in nanoseconds, so batches can
+ * always be written with precision=ns and retries never move a point.
+ */
+#ifndef RELAYD_INGEST_H
+#define RELAYD_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conf_listener;
+struct ingest;
+struct target;
+
+enum ingest_result {
+	INGEST_ACCEPTED,	/* queued for at least one target */
+	INGEST_SKIPPED,		/* blank or comment */
+	INGEST_REJECTED,	/* invalid: see the reason */
+	INGEST_DROPPED,		/* valid, but no target could take it */
+};
+
+/* An ingest for `conf`, sending to `targets` (both must outlive it). */
+struct ingest	*ingest_new(const struct conf_listener *conf,
+		    struct target **targets, size_t ntargets);
+void		 ingest_free(struct ingest *);
+/*
+ * Processes one line (without its '\n'), received at `now` ns.  On a
+ * reject `*reason` is a static string naming why.
+ */
+enum ingest_result ingest_line(struct ingest *, const char *line,
+		    size_t len, int64_t now, const char **reason);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * Listeners: the UNIX stream sockets applications write lines to.  Each
+ * owns its clients' bufferevents, frames their input into lines and
+ * hands the lines to its ingest.
+ */
+#ifndef RELAYD_LISTENER_H
+#define RELAYD_LISTENER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conf_listener;
+struct event_base;
+struct ingest;
+struct listener;
+
+struct listener_stats {
+	uint64_t	 connections;
+	uint64_t	 connections_refused;	/* max_clients reached */
+	uint64_t	 lines;			/* every line received */
+	uint64_t	 accepted;
+	uint64_t	 dropped;		/* valid, no target took it */
+	uint64_t	 rejected;		/* sum of the reasons below */
+	struct {
+		const char	*reason;
+		uint64_t	 count;
+	}		 reasons[24];
+};
+
+/* A listener for `conf` feeding `ingest` (both must outlive it). */
+struct listener	*listener_new(struct event_base *,
+		    const struct conf_listener *conf, struct ingest *);
+/*
+ * Binds the socket: replaces a stale file, refuses one another process
+ * listens on, applies `mode`.  -1 with a message in `err` on failure.
+ */
+int		 listener_open(struct listener *, char *err, size_t errlen);
+/*
+ * Stops accepting, reads what connected clients already sent, closes
+ * them and removes the socket file.
+ */
+void		 listener_close(struct listener *);
+void		 listener_free(struct listener *);
+const struct listener_stats *listener_stats(const struct listener *);
+void		 listener_log_stats(const struct listener *);
+
+#endif

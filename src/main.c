@@ -1,0 +1,167 @@
+/*
+ * influx-relayd: command line, configuration, event base and signals.
+ * Everything else lives in the modules this file wires together.
+ */
+#include "config.h"
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "conf.h"
+#include "log.h"
+#include "relay.h"
+
+#ifndef RELAYD_CONF_FILE
+#define RELAYD_CONF_FILE "/etc/influx-relayd/influx-relayd.ini"
+#endif
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: influx-relayd [-c FILE] [-t] [-d] [-V] [-h]\n"
+	    "  -c FILE  configuration (default: %s)\n"
+	    "  -t       check the configuration and exit 0 (valid) or 1\n"
+	    "  -d       debug logging\n"
+	    "  -V       print the version\n"
+	    "  -h       this help\n", RELAYD_CONF_FILE);
+}
+
+static void
+notify(const char *state)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct relay	*r = arg;
+
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		notify("STOPPING=1");
+		relay_shutdown(r);
+		break;
+	case SIGUSR1:
+		relay_log_stats(r);
+		break;
+	case SIGHUP:
+		log_warnx("SIGHUP: configuration reload is not available in "
+		    "this version; restart to apply changes");
+		break;
+	}
+}
+
+/* Loads the configuration or prints every problem; NULL on errors. */
+static struct conf *
+load_conf(const char *file)
+{
+	struct conf_errors	 errs = { 0 };
+	struct conf		*conf;
+	size_t			 i;
+
+	if ((conf = conf_load(file, &errs)) == NULL) {
+		for (i = 0; i < errs.count; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		conf_errors_clear(&errs);
+	}
+	return conf;
+}
+
+static int
+run(struct conf *conf)
+{
+	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	struct event		*ev_sig[sizeof(sigs) / sizeof(sigs[0])];
+	struct event_base	*base;
+	struct relay		*r;
+	char			 err[256];
+	size_t			 i, left;
+
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	r = relay_new(base, conf);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		ev_sig[i] = evsignal_new(base, sigs[i], signal_cb, r);
+		if (ev_sig[i] == NULL || evsignal_add(ev_sig[i], NULL) == -1)
+			fatalx("cannot watch signal %d", sigs[i]);
+	}
+	if (relay_start(r, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		relay_free(r);
+		return 1;
+	}
+	log_info("influx-relayd %s started", PACKAGE_VERSION);
+	notify("READY=1");
+	event_base_dispatch(base);
+	left = relay_points(r);
+	relay_free(r);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		event_free(ev_sig[i]);
+	event_base_free(base);
+	log_info("influx-relayd stopped%s", left ? " with data lost" : "");
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*file = RELAYD_CONF_FILE;
+	struct conf	*conf;
+	int		 ch, check = 0, debug = 0, rc;
+
+	while ((ch = getopt(argc, argv, "c:tdVh")) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'V':
+			printf("influx-relayd %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	if ((conf = load_conf(file)) == NULL)
+		return 1;
+	if (check) {
+		printf("%s: configuration OK\n", file);
+		conf_free(conf);
+		return 0;
+	}
+	log_set_level(debug ? LOG_LEVEL_DEBUG : (enum log_level)conf->log_level);
+	signal(SIGPIPE, SIG_IGN);
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("curl_global_init failed");
+	rc = run(conf);
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,76 @@
+/*
+ * The response table.  InfluxDB 1.x answers 404 with
+ * {"error":"database not found: \"db\""}, 400 for parse errors and
+ * partial writes, and 500 for some of the same conditions when they are
+ * detected late (the body tells), so both status and body matter.
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "response.h"
+
+static bool
+response_body_has(const char *body, size_t len, const char *needle)
+{
+	return body != NULL && memmem(body, len, needle, strlen(needle)) !=
+	    NULL;
+}
+
+static bool
+response_is_bad_data(const char *body, size_t len)
+{
+	return response_body_has(body, len, "partial write") ||
+	    response_body_has(body, len, "unable to parse") ||
+	    response_body_has(body, len, "field type conflict");
+}
+
+enum response_action
+response_classify(long status, const char *body, size_t len)
+{
+	if (status >= 200 && status < 300)
+		return RESPONSE_DONE;
+	switch (status) {
+	case 0:
+		return RESPONSE_RETRY;
+	case 404:
+		if (response_body_has(body, len, "database not found"))
+			return RESPONSE_CREATE_DB;
+		return RESPONSE_CONFIG;
+	case 400:
+	case 422:
+		return RESPONSE_DROP;
+	case 413:
+		return RESPONSE_SPLIT;
+	case 401:
+	case 403:
+		return RESPONSE_CONFIG;
+	case 429:
+		return RESPONSE_RETRY;
+	}
+	if (status >= 500) {
+		if (response_body_has(body, len, "retention policy not found"))
+			return RESPONSE_CONFIG;
+		if (status == 500 && response_is_bad_data(body, len))
+			return RESPONSE_DROP;
+		return RESPONSE_RETRY;
+	}
+	/* other 4xx: the request is wrong, not the data; keep it */
+	return RESPONSE_CONFIG;
+}
+
+const char *
+response_action_name(enum response_action a)
+{
+	static const char *const names[] = {
+		[RESPONSE_DONE] = "done",
+		[RESPONSE_CREATE_DB] = "create database",
+		[RESPONSE_DROP] = "drop",
+		[RESPONSE_SPLIT] = "split",
+		[RESPONSE_CONFIG] = "configuration problem",
+		[RESPONSE_RETRY] = "retry",
+	};
+
+	return names[a];
+}

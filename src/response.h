@@ -1,0 +1,25 @@
+/*
+ * What an InfluxDB answer means for the batch that was sent (DESIGN §5,
+ * the response table).  Pure: status and body in, action out.
+ */
+#ifndef RELAYD_RESPONSE_H
+#define RELAYD_RESPONSE_H
+
+#include <stddef.h>
+
+enum response_action {
+	RESPONSE_DONE,		/* delivered */
+	RESPONSE_CREATE_DB,	/* "database not found": create, resend */
+	RESPONSE_DROP,		/* can never succeed: drop, count */
+	RESPONSE_SPLIT,		/* 413: split the batch in halves */
+	RESPONSE_CONFIG,	/* configuration problem: retry slowly */
+	RESPONSE_RETRY,		/* transient: back off and retry */
+};
+
+/* Classifies an answer; `status` 0 means no HTTP answer at all. */
+enum response_action response_classify(long status, const char *body,
+		    size_t len);
+/* "done", "retry"...: for logs and counters. */
+const char	*response_action_name(enum response_action);
+
+#endif

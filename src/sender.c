@@ -1,0 +1,289 @@
+/*
+ * libcurl multi_socket wired to libevent, as curl's hiperfifo.c and
+ * multi-event.c examples do: curl tells us which sockets to watch
+ * (CURLMOPT_SOCKETFUNCTION) and when to time out (CURLMOPT_TIMERFUNCTION);
+ * we call curl_multi_socket_action() when either fires and then drain
+ * curl_multi_info_read() for finished transfers.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "mem.h"
+#include "sender.h"
+
+#define SENDER_BODY_MAX	4096	/* enough for InfluxDB's error JSON */
+
+struct sender {
+	struct event_base	*base;
+	CURLM			*multi;
+	struct event		*ev_timeout;
+	int			 running;
+	size_t			 active;
+	TAILQ_HEAD(, sender_request) requests;
+};
+
+struct sender_request {
+	TAILQ_ENTRY(sender_request) entry;
+	struct sender		*sender;
+	CURL			*easy;
+	struct curl_slist	*headers;
+	sender_done_cb		 cb;
+	void			*arg;
+	char			 body[SENDER_BODY_MAX];
+	size_t			 body_len;
+	uint64_t		 retry_after_ms;
+	char			 error[CURL_ERROR_SIZE];
+};
+
+/* The watch on one socket curl asked for (curl_multi_assign'ed to it). */
+struct sender_socket {
+	struct event		*ev;
+};
+
+static void sender_check_done(struct sender *);
+
+static void
+sender_socket_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sender	*s = arg;
+	int		 flags = 0;
+
+	if (what & EV_READ)
+		flags |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(s->multi, fd, flags, &s->running);
+	/*
+	 * Unlike hiperfifo.c we do not delete the timer when nothing runs:
+	 * a completion callback may just have added a request, and curl
+	 * asked for that timer; curl deletes it itself (timeout -1).
+	 */
+	sender_check_done(s);
+}
+
+static void
+sender_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sender	*s = arg;
+
+	curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &s->running);
+	sender_check_done(s);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: start, change or stop watching a socket. */
+static int
+sender_watch_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
+    void *sockp)
+{
+	struct sender		*s = arg;
+	struct sender_socket	*ss = sockp;
+	short			 events = EV_PERSIST;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (ss != NULL) {
+			event_free(ss->ev);
+			free(ss);
+		}
+		curl_multi_assign(s->multi, fd, NULL);
+		return 0;
+	}
+	if (ss == NULL) {
+		ss = xcalloc(1, sizeof(*ss));
+		curl_multi_assign(s->multi, fd, ss);
+	} else
+		event_free(ss->ev);
+	if (what & CURL_POLL_IN)
+		events |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		events |= EV_WRITE;
+	if ((ss->ev = event_new(s->base, fd, events, sender_socket_cb, s)) ==
+	    NULL || event_add(ss->ev, NULL) == -1)
+		fatalx("sender: cannot watch socket %d", (int)fd);
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: -1 deletes the timer, 0 means "call soon". */
+static int
+sender_timer_cb(CURLM *multi, long timeout_ms, void *arg)
+{
+	struct sender	*s = arg;
+	struct timeval	 tv;
+
+	if (timeout_ms < 0) {
+		evtimer_del(s->ev_timeout);
+		return 0;
+	}
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	evtimer_add(s->ev_timeout, &tv);
+	return 0;
+}
+
+struct sender *
+sender_new(struct event_base *base)
+{
+	struct sender	*s = xcalloc(1, sizeof(*s));
+
+	s->base = base;
+	TAILQ_INIT(&s->requests);
+	if ((s->multi = curl_multi_init()) == NULL)
+		fatalx("sender: curl_multi_init failed");
+	if ((s->ev_timeout = evtimer_new(base, sender_timeout_cb, s)) == NULL)
+		fatalx("sender: evtimer_new failed");
+	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, sender_watch_cb);
+	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, sender_timer_cb);
+	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+	return s;
+}
+
+static void
+sender_request_free(struct sender_request *r)
+{
+	curl_multi_remove_handle(r->sender->multi, r->easy);
+	curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->headers);
+	TAILQ_REMOVE(&r->sender->requests, r, entry);
+	r->sender->active--;
+	free(r);
+}
+
+void
+sender_free(struct sender *s)
+{
+	struct sender_request	*r;
+
+	if (s == NULL)
+		return;
+	while ((r = TAILQ_FIRST(&s->requests)) != NULL)
+		sender_request_free(r);
+	curl_multi_cleanup(s->multi);
+	event_free(s->ev_timeout);
+	free(s);
+}
+
+size_t
+sender_active(const struct sender *s)
+{
+	return s->active;
+}
+
+/* CURLOPT_WRITEFUNCTION: keep the start of the answer for the logs. */
+static size_t
+sender_body_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct sender_request	*r = arg;
+	size_t			 len = size * n;
+	size_t			 room = sizeof(r->body) - 1 - r->body_len;
+	size_t			 take = len < room ? len : room;
+
+	memcpy(r->body + r->body_len, data, take);
+	r->body_len += take;
+	r->body[r->body_len] = '\0';
+	return len;
+}
+
+/* CURLOPT_HEADERFUNCTION: notes Retry-After (seconds or an HTTP date). */
+static size_t
+sender_header_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct sender_request	*r = arg;
+	size_t			 len = size * n;
+	char			 value[64];
+	const char		*p = data + 12;
+	char			*end;
+	long			 secs;
+	time_t			 when;
+
+	if (len < 13 || strncasecmp(data, "Retry-After:", 12) != 0)
+		return len;
+	while (p < data + len && (*p == ' ' || *p == '\t'))
+		p++;
+	snprintf(value, sizeof(value), "%.*s", (int)(data + len - p), p);
+	value[strcspn(value, "\r\n")] = '\0';
+	secs = strtol(value, &end, 10);
+	if (end != value && *end == '\0' && secs >= 0)
+		r->retry_after_ms = (uint64_t)secs * 1000;
+	else if ((when = curl_getdate(value, NULL)) != -1 &&
+	    when > time(NULL))
+		r->retry_after_ms = (uint64_t)(when - time(NULL)) * 1000;
+	return len;
+}
+
+static void
+sender_finish(struct sender *s, CURL *easy, CURLcode code)
+{
+	struct sender_request	*r;
+	struct sender_result	 res = { 0 };
+
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+	curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &res.seconds);
+	if (code == CURLE_OK)
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res.status);
+	else
+		res.error = r->error[0] ? r->error : curl_easy_strerror(code);
+	res.body = r->body;
+	res.body_len = r->body_len;
+	res.retry_after_ms = r->retry_after_ms;
+	r->cb(&res, r->arg);
+	sender_request_free(r);
+}
+
+/* Hands every finished transfer to its owner. */
+static void
+sender_check_done(struct sender *s)
+{
+	CURLMsg	*msg;
+	int	 left;
+
+	while ((msg = curl_multi_info_read(s->multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE)
+			sender_finish(s, msg->easy_handle, msg->data.result);
+}
+
+void
+sender_post(struct sender *s, const char *url, const char *content_type,
+    const char *body, size_t len, long timeout_ms, sender_done_cb cb,
+    void *arg)
+{
+	struct sender_request	*r = xcalloc(1, sizeof(*r));
+	char			 ctype[128];
+	CURL			*e;
+
+	if ((e = r->easy = curl_easy_init()) == NULL)
+		fatalx("sender: curl_easy_init failed");
+	r->sender = s;
+	r->cb = cb;
+	r->arg = arg;
+	snprintf(ctype, sizeof(ctype), "Content-Type: %s", content_type);
+	r->headers = curl_slist_append(r->headers, ctype);
+	/* without this libcurl waits up to 1 s for "100 Continue" */
+	r->headers = curl_slist_append(r->headers, "Expect:");
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->error);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sender_body_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, sender_header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	TAILQ_INSERT_TAIL(&s->requests, r, entry);
+	s->active++;
+	if (curl_multi_add_handle(s->multi, e) != CURLM_OK)
+		fatalx("sender: curl_multi_add_handle failed");
+}

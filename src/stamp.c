@@ -1,0 +1,25 @@
+/* Monotonic, never-repeating receipt stamps on the wall clock. */
+#include "config.h"
+
+#include <time.h>
+
+#include "stamp.h"
+
+int64_t
+stamp_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+stamp_next(struct stamp *s, int64_t now)
+{
+	/* a clock stepped backwards must not reuse stamps either */
+	if (now <= s->last)
+		now = s->last + 1;
+	s->last = now;
+	return now;
+}

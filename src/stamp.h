@@ -1,0 +1,20 @@
+/*
+ * Receipt-time stamps that never repeat (DESIGN §4): InfluxDB overwrites
+ * a point with the same series and time, so two untimed points of one
+ * series must get distinct times even within one clock tick.
+ */
+#ifndef RELAYD_STAMP_H
+#define RELAYD_STAMP_H
+
+#include <stdint.h>
+
+struct stamp {
+	int64_t	 last;
+};
+
+/* The wall clock in ns since the epoch. */
+int64_t	 stamp_now(void);
+/* A stamp for a point received at `now`: max(now, previous + 1). */
+int64_t	 stamp_next(struct stamp *, int64_t now);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * A target: one InfluxDB URL with its queues, one per (database,
+ * retention policy), the flush timers that close batches, and the
+ * delivery state machine that sends them, reads the answer through the
+ * response table and retries with backoff.  Owns the byte accounting
+ * against buffer_size.
+ */
+#ifndef RELAYD_TARGET_H
+#define RELAYD_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct conf_target;
+struct event_base;
+struct sender;
+struct target;
+
+enum target_reject {
+	TARGET_ACCEPTED,
+	TARGET_REJECT_OVERFLOW,	/* buffer_size reached (drop_newest) */
+	TARGET_REJECT_QUEUES,	/* max_queues reached */
+};
+
+struct target_stats {
+	uint64_t	 points_accepted;
+	uint64_t	 points_written;
+	uint64_t	 batches_written;
+	uint64_t	 points_dropped_overflow;
+	uint64_t	 points_dropped_server;
+	uint64_t	 points_dropped_too_large;
+	uint64_t	 points_rejected_queues;
+	uint64_t	 requests;
+	uint64_t	 retries;
+	uint64_t	 http_2xx;
+	uint64_t	 http_4xx;
+	uint64_t	 http_5xx;
+	uint64_t	 http_errors;		/* no HTTP answer */
+	uint64_t	 databases_created;
+	int64_t		 last_success;		/* unix seconds, 0 = never */
+	char		 last_error[160];
+};
+
+/* A target for `conf`, which must outlive it. */
+struct target	*target_new(struct event_base *, struct sender *,
+		    const struct conf_target *conf);
+/* Frees the target and every point it still holds. */
+void		 target_free(struct target *);
+const char	*target_name(const struct target *);
+const struct conf_target *target_conf(const struct target *);
+
+/*
+ * Queues one point (body + tail, the tail ending in '\n') for `database`
+ * and `rp`.  On a reject nothing was queued.
+ */
+enum target_reject target_append(struct target *, const char *database,
+		    const char *rp, const char *body, size_t blen,
+		    const char *tail, size_t tlen);
+/* Closes every open batch and sends what the connection limit allows. */
+void		 target_flush(struct target *);
+/* Points held: queued, in flight or waiting for a retry. */
+size_t		 target_points(const struct target *);
+const struct target_stats *target_stats(const struct target *);
+/* Logs one line of counters. */
+void		 target_log_stats(const struct target *);
+
+#endif

@@ -1,0 +1,787 @@
+"""Integration-test harness for influx-relayd (Python 3 stdlib only).
+
+It starts a real `influxd` (Debian's influxdb 1.6) on free loopback ports in
+a private temp dir, starts the built relay in the foreground with a generated
+INI file, and gives tests small helpers to write, read back and compare
+points.  Each test file is an executable script following the automake
+convention: exit 0 = pass, 1 = fail, 77 = skip, 99 = hard error (the harness
+itself could not run, e.g. the daemon is not built).
+
+Environment:
+  RELAYD, RELAYCTL      paths of the built binaries (set by `make check`)
+  abs_top_builddir      used to find src/influx-relayd when RELAYD is unset
+  INFLUXD               influxd binary (default /usr/bin/influxd)
+  KEEP_TMP=1            keep temp dirs (logs, configs) for post-mortem
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXIT_PASS, EXIT_FAIL, EXIT_SKIP, EXIT_ERROR = 0, 1, 77, 99
+
+
+class TestFailure(AssertionError):
+    """A test's expectation was not met; the message says expected vs found."""
+
+
+class TestSkip(Exception):
+    """The test cannot run here (missing tool): skipped, not failed."""
+
+
+# ---------------------------------------------------------------- paths
+
+
+def _builddir_binary(name, env_var):
+    """Find a built binary: $ENV, $abs_top_builddir/src, else ../../src."""
+    if os.environ.get(env_var):
+        return os.environ[env_var]
+    top = os.environ.get("abs_top_builddir")
+    if top:
+        return os.path.join(top, "src", name)
+    return os.path.normpath(os.path.join(HERE, "..", "..", "src", name))
+
+
+def relayd_path():
+    """Path of the influx-relayd binary under test."""
+    return _builddir_binary("influx-relayd", "RELAYD")
+
+
+def relayctl_path():
+    """Path of the influx-relayctl binary under test."""
+    return _builddir_binary("influx-relayctl", "RELAYCTL")
+
+
+def influxd_path():
+    """Path of the real influxd the tests write through to."""
+    return os.environ.get("INFLUXD", "/usr/bin/influxd")
+
+
+# ---------------------------------------------------------------- utilities
+
+
+def free_port():
+    """Return a loopback TCP port that was free a moment ago.
+
+    There is a small race between closing and the server binding it; InfluxD
+    retries with new ports if its bind fails, so parallel tests stay safe.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, what, interval=0.05):
+    """Poll predicate() until it returns a truthy value and return that value.
+
+    On timeout raise TestFailure naming `what` and the last value seen, so a
+    failing test says what it was waiting for instead of hanging.
+    """
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise TestFailure("timed out after %.1fs waiting for %s "
+                              "(last value: %s)" % (timeout, what,
+                                                    _short(last)))
+        time.sleep(interval)
+
+
+def tail(text, lines=30):
+    """Last lines of a log, indented, for failure messages."""
+    rows = text.rstrip("\n").split("\n")[-lines:]
+    return "\n".join("    | " + r for r in rows)
+
+
+def _short(value, limit=300):
+    """repr() cut to a readable length."""
+    r = repr(value)
+    return r if len(r) <= limit else r[:limit] + "...(%d chars)" % len(r)
+
+
+def _read_text(path):
+    """File contents as text, or '' if it does not exist (yet)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _kill_wait(proc, sig=signal.SIGTERM, timeout=10):
+    """Signal a child and reap it; SIGKILL if it ignores the signal."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def _rmtree(path):
+    """Remove a temp dir unless KEEP_TMP asks to keep it for debugging."""
+    if os.environ.get("KEEP_TMP"):
+        print("  (kept %s)" % path)
+        return
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# ------------------------------------------------------------ line protocol
+
+
+def _escape(s, chars):
+    """Backslash-escape each of chars in s (line protocol escaping)."""
+    for c in chars:
+        s = s.replace(c, "\\" + c)
+    return s
+
+
+def _field_value(v, bool_words=("true", "false")):
+    """Render a Python value as a typed line-protocol field value."""
+    if isinstance(v, bool):
+        return bool_words[0] if v else bool_words[1]
+    if isinstance(v, int):
+        return "%di" % v
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"')
+    raise TypeError("unsupported field value %r" % (v,))
+
+
+def to_line(measurement, tags, fields, time_ns=None,
+            bool_words=("true", "false")):
+    """Render one point as InfluxDB line protocol (without newline).
+
+    Tags are sorted as InfluxDB does; escaping follows InfluxDB 1.x.
+    bool_words picks one of InfluxDB's spellings, e.g. ("T", "F").
+    """
+    out = _escape(measurement, ", ")
+    for k in sorted(tags):
+        out += ",%s=%s" % (_escape(k, ",= "), _escape(tags[k], ",= "))
+    out += " " + ",".join("%s=%s" % (_escape(k, ",= "),
+                                     _field_value(v, bool_words))
+                          for k, v in fields.items())
+    if time_ns is not None:
+        out += " %d" % time_ns
+    return out
+
+
+def point(measurement, tags, fields, time_ns):
+    """The dict shape InfluxD.points() returns, for building expectations."""
+    return {"measurement": measurement, "tags": dict(tags),
+            "fields": dict(fields), "time": time_ns}
+
+
+def point_key(p):
+    """Hashable identity of a point, including each field's Python type.
+
+    The type is part of the key because 1 == 1.0 == True in Python, while
+    InfluxDB distinguishes integer, float and boolean fields.
+    """
+    return (p["measurement"], p["time"],
+            frozenset(p["tags"].items()),
+            frozenset((k, type(v).__name__, v)
+                      for k, v in p["fields"].items()))
+
+
+def assert_same_points(expected, got, what="points"):
+    """Fail unless the two collections hold exactly the same points.
+
+    Compares full sets (measurement, tags, typed fields, time), and reports
+    a few missing and unexpected points so the difference is obvious.
+    """
+    exp = {point_key(p): p for p in expected}
+    have = {point_key(p): p for p in got}
+    if len(exp) != len(list(expected)):
+        raise ValueError("expected set has duplicate points")
+    missing = [exp[k] for k in exp if k not in have]
+    extra = [have[k] for k in have if k not in exp]
+    if not missing and not extra and len(have) == len(list(got)):
+        return
+    msg = ["%s differ: expected %d, found %d in InfluxDB (%d missing, "
+           "%d unexpected)" % (what, len(exp), len(list(got)), len(missing),
+                               len(extra))]
+    for label, rows in (("missing", missing), ("unexpected", extra)):
+        for p in sorted(rows, key=lambda p: p["time"])[:5]:
+            msg.append("  %s: %s" % (label, _short(p, 400)))
+    raise TestFailure("\n".join(msg))
+
+
+def unique_db(prefix):
+    """A database name no other test (or parallel run) uses."""
+    return "%s_%d_%d" % (prefix, os.getpid(), time.monotonic_ns() % 10**9)
+
+
+def settle_points(influx, db, count, timeout=10):
+    """Points of db once it holds count points, or whatever it holds when
+    the timeout expires: the caller's comparison then says exactly what is
+    missing.  A short re-read after reaching count also catches extra
+    points (duplicates) the relay sends late."""
+    deadline = time.monotonic() + timeout
+    while len(influx.all_points(db)) < count and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.3)
+    return influx.all_points(db)
+
+
+def check(condition, message):
+    """Fail with message unless condition holds."""
+    if not condition:
+        raise TestFailure(message)
+
+
+def check_equal(expected, found, what):
+    """Fail with an 'expected X, found Y' message unless equal."""
+    if expected != found:
+        raise TestFailure("%s: expected %s, found %s"
+                          % (what, _short(expected), _short(found)))
+
+
+# ---------------------------------------------------------------- InfluxD
+
+
+class InfluxError(Exception):
+    """InfluxDB answered with an error (HTTP status or a result error)."""
+
+
+class InfluxD:
+    """A private influxd on free loopback ports, in its own temp dir.
+
+    Each instance has its own HTTP and RPC ports (the RPC bind-address would
+    otherwise default to 8088 and make parallel runs collide) and its own
+    meta/data/wal dirs, removed by stop().
+    """
+
+    START_TIMEOUT = 20.0
+    START_TRIES = 3
+
+    def __init__(self, max_body_size=None):
+        """Start influxd; raises InfluxError with the log tail on failure."""
+        self.max_body_size = max_body_size
+        self.dir = tempfile.mkdtemp(prefix="influxd-")
+        self.log_path = os.path.join(self.dir, "influxd.log")
+        self.proc = None
+        self._log_file = None
+        try:
+            self._start_with_retries()
+        except BaseException:
+            self.stop()
+            raise
+
+    # -- lifecycle
+
+    def _start_with_retries(self):
+        """Start, retrying on fresh ports if another process took ours."""
+        for attempt in range(self.START_TRIES):
+            self.port, self.rpc_port = free_port(), free_port()
+            if self._start_once():
+                return
+            log = _read_text(self.log_path)
+            if "address already in use" not in log or \
+                    attempt == self.START_TRIES - 1:
+                raise InfluxError("influxd did not answer /ping within "
+                                  "%.0fs on %s\n%s" % (self.START_TIMEOUT,
+                                                       self.url, tail(log)))
+
+    def _start_once(self):
+        """Launch influxd once; True when /ping answers 204."""
+        conf = os.path.join(self.dir, "influxd.conf")
+        with open(conf, "w") as f:
+            f.write(self._config_text())
+        if self._log_file:
+            self._log_file.close()
+        self._log_file = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [influxd_path(), "-config", conf], stdin=subprocess.DEVNULL,
+            stdout=self._log_file, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.monotonic() + self.START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            if self._ping() == 204:
+                return True
+            time.sleep(0.05)
+        _kill_wait(self.proc, signal.SIGKILL)
+        return False
+
+    def _config_text(self):
+        """influxd 1.6 TOML config (keys as printed by `influxd config`)."""
+        d = self.dir
+        body = "" if self.max_body_size is None else \
+            "  max-body-size = %d\n" % self.max_body_size
+        # Debian's build knows `reporting-enabled`; upstream 1.x spells it
+        # `reporting-disabled`.  influxd ignores keys it does not know.
+        return ('reporting-disabled = true\n'
+                'reporting-enabled = false\n'
+                'bind-address = "127.0.0.1:%d"\n'
+                '[meta]\n  dir = "%s/meta"\n'
+                '[data]\n  dir = "%s/data"\n  wal-dir = "%s/wal"\n'
+                '  query-log-enabled = false\n'
+                '[http]\n  bind-address = "127.0.0.1:%d"\n'
+                '  log-enabled = false\n  pprof-enabled = false\n%s'
+                '[monitor]\n  store-enabled = false\n'
+                '[continuous_queries]\n  enabled = false\n'
+                '[logging]\n  suppress-logo = true\n'
+                % (self.rpc_port, d, d, d, self.port, body))
+
+    def _ping(self):
+        """HTTP status of GET /ping, or None while nothing answers."""
+        try:
+            with urllib.request.urlopen(self.url + "/ping", timeout=1) as r:
+                return r.status
+        except (urllib.error.URLError, OSError):
+            return None
+
+    def stop(self):
+        """SIGTERM influxd, wait for it, and remove its temp dir."""
+        if self.proc is not None:
+            _kill_wait(self.proc, signal.SIGTERM, timeout=10)
+        if self._log_file:
+            self._log_file.close()
+            self._log_file = None
+        if self.dir:
+            _rmtree(self.dir)
+            self.dir = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    # -- HTTP API
+
+    @property
+    def url(self):
+        """Base URL, e.g. http://127.0.0.1:40123 (no trailing slash)."""
+        return "http://127.0.0.1:%d" % self.port
+
+    def log(self):
+        """influxd's stdout+stderr so far."""
+        return _read_text(self.log_path)
+
+    def _request(self, path, params, data=None):
+        """POST/GET and return (status, body text), even for HTTP errors."""
+        url = "%s%s?%s" % (self.url, path, urllib.parse.urlencode(params))
+        req = urllib.request.Request(url, data=data,
+                                     method="POST" if data is not None
+                                     else "GET")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode("utf-8", "replace")
+
+    def query(self, q, db=None):
+        """Run an InfluxQL statement; return the parsed JSON answer.
+
+        POST works for every statement in 1.x (GET refuses CREATE/DROP in
+        later versions).  Times come back as integer ns (epoch=ns).  Raises
+        InfluxError on an HTTP error or a per-statement error.
+        """
+        params = {"q": q, "epoch": "ns"}
+        if db is not None:
+            params["db"] = db
+        status, body = self._request("/query", params, data=b"")
+        if status != 200:
+            raise InfluxError("query %r: HTTP %d %s" % (q, status, body))
+        answer = json.loads(body)
+        for res in answer.get("results", []):
+            if "error" in res:
+                raise InfluxError("query %r: %s" % (q, res["error"]))
+        return answer
+
+    def create_database(self, db):
+        """CREATE DATABASE (idempotent in InfluxDB)."""
+        self.query('CREATE DATABASE "%s"' % db)
+
+    def drop_database(self, db):
+        """DROP DATABASE."""
+        self.query('DROP DATABASE "%s"' % db)
+
+    def databases(self):
+        """Names of all databases."""
+        res = self.query("SHOW DATABASES")["results"][0]
+        return [row[0] for s in res.get("series", [])
+                for row in s.get("values", [])]
+
+    def write(self, db, body, precision="ns", check=True):
+        """POST /write directly (bypassing the relay); return (status, text).
+
+        body is str, bytes or a list of lines.  With check, any non-204
+        answer raises InfluxError.
+        """
+        if isinstance(body, (list, tuple)):
+            body = "\n".join(body) + "\n"
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        status, text = self._request("/write",
+                                     {"db": db, "precision": precision},
+                                     data=body)
+        if check and status != 204:
+            raise InfluxError("write to %s: HTTP %d %s" % (db, status, text))
+        return status, text
+
+    def measurements(self, db):
+        """Names of the measurements in db ([] if db does not exist)."""
+        if db not in self.databases():
+            return []
+        res = self.query("SHOW MEASUREMENTS", db=db)["results"][0]
+        return [row[0] for s in res.get("series", [])
+                for row in s.get("values", [])]
+
+    def field_types(self, db, measurement):
+        """{field key: 'float'|'integer'|'string'|'boolean'}."""
+        q = 'SHOW FIELD KEYS FROM "%s"' % _ident(measurement)
+        res = self.query(q, db=db)["results"][0]
+        return {row[0]: row[1] for s in res.get("series", [])
+                for row in s.get("values", [])}
+
+    def points(self, db, measurement):
+        """All points of a measurement as dicts: measurement, time, tags,
+        fields.  Returns [] if the database does not exist (yet).
+
+        GROUP BY * moves tags out of the columns so tags and fields can be
+        told apart; tags a series lacks come back as "" and are dropped
+        (InfluxDB stores no empty tag values).  Float fields are converted
+        with the field's declared type, because JSON prints 3.0 as 3.
+        """
+        if db not in self.databases():
+            return []
+        types = self.field_types(db, measurement)
+        q = 'SELECT * FROM "%s" GROUP BY *' % _ident(measurement)
+        res = self.query(q, db=db)["results"][0]
+        out = []
+        for series in res.get("series", []):
+            tags = {k: v for k, v in series.get("tags", {}).items() if v}
+            cols = series["columns"]
+            for row in series["values"]:
+                fields = {c: _typed(v, types.get(c))
+                          for c, v in zip(cols[1:], row[1:]) if v is not None}
+                out.append(point(measurement, tags, fields, row[0]))
+        return out
+
+    def all_points(self, db):
+        """Points of every measurement in db."""
+        return [p for m in self.measurements(db) for p in self.points(db, m)]
+
+
+def _ident(name):
+    """Escape a name for use inside a double-quoted InfluxQL identifier."""
+    return name.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _typed(value, influx_type):
+    """Restore the Python type JSON lost (floats that look like ints)."""
+    if influx_type == "float" and isinstance(value, int) \
+            and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+# ---------------------------------------------------------------- Relay
+
+
+def relay_config(influx, database, target=None, listener=None,
+                 relayd=None):
+    """The standard one-listener, one-target relay config as a dict.
+
+    Values containing @DIR@ are replaced by the relay's temp dir.  The extra
+    dicts override or add keys of the [target:local], [listener:main] and
+    [relayd] sections.
+    """
+    cfg = {
+        "relayd": {"log_level": "debug", "control_socket": ""},
+        "listener:main": {"path": "@DIR@/relay.sock", "target": "local"},
+        "target:local": {"url": influx.url if influx else "http://127.0.0.1:9",
+                         "database": database, "flush_interval": "200ms"},
+    }
+    cfg["relayd"].update(relayd or {})
+    cfg["listener:main"].update(listener or {})
+    cfg["target:local"].update(target or {})
+    return cfg
+
+
+def ini_text(sections):
+    """Render {section: {key: value}} as INI text (order preserved)."""
+    out = []
+    for name, keys in sections.items():
+        out.append("[%s]" % name)
+        out.extend("%s = %s" % (k, v) for k, v in keys.items())
+        out.append("")
+    return "\n".join(out)
+
+
+class Relay:
+    """The built influx-relayd, run in the foreground from a temp dir.
+
+    The config is written to <dir>/relayd.ini; stdout+stderr go to
+    <dir>/relayd.log.  `control_socket =` is always set (empty unless the
+    test sets it) so the relay never touches /run.
+    """
+
+    READY_TIMEOUT = 10.0
+    STOP_TIMEOUT = 20.0
+    live = []   # relays started by the current test, for failure logs
+
+    def __init__(self, sections, args=()):
+        """Write the config; start() or `with` runs the daemon."""
+        self.dir = tempfile.mkdtemp(prefix="relayd-")
+        self.sections = self._expand(sections)
+        self.sections.setdefault("relayd", {}).setdefault("control_socket",
+                                                          "")
+        self.config_path = os.path.join(self.dir, "relayd.ini")
+        self.log_path = os.path.join(self.dir, "relayd.log")
+        self.args = list(args)
+        self.proc = None
+        self._final_log = None
+        with open(self.config_path, "w") as f:
+            f.write(ini_text(self.sections))
+        Relay.live.append(self)
+
+    def _expand(self, sections):
+        """Copy sections, replacing @DIR@ with this relay's temp dir."""
+        return {name: {k: str(v).replace("@DIR@", self.dir)
+                       for k, v in keys.items()}
+                for name, keys in sections.items()}
+
+    @property
+    def socket_path(self):
+        """Path of the first listener's socket."""
+        for name, keys in self.sections.items():
+            if name.startswith("listener:"):
+                return keys["path"]
+        raise KeyError("config has no [listener:*] section")
+
+    # -- lifecycle
+
+    def start(self):
+        """Launch the daemon (foreground, own session, log to file)."""
+        binary = relayd_path()
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [binary, "-c", self.config_path] + self.args,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        return self
+
+    def wait_ready(self, timeout=None):
+        """Wait until the listener socket exists and accepts a connection."""
+        deadline = time.monotonic() + (timeout or self.READY_TIMEOUT)
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise TestFailure("influx-relayd exited with %d before its "
+                                  "socket was ready\n%s"
+                                  % (self.proc.returncode, tail(self.log())))
+            if self._can_connect():
+                return self
+            time.sleep(0.02)
+        raise TestFailure("influx-relayd socket %s not ready after %.0fs\n%s"
+                          % (self.socket_path, timeout or self.READY_TIMEOUT,
+                             tail(self.log())))
+
+    def _can_connect(self):
+        """True if the stream socket accepts a connection."""
+        if not os.path.exists(self.socket_path):
+            return False
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.connect(self.socket_path)
+            return True
+        except OSError:
+            return False
+
+    def running(self):
+        """True while the daemon process is alive."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def terminate(self, timeout=None):
+        """SIGTERM the daemon and return its exit code.
+
+        Fails the test (after SIGKILL) if it has not exited in time, since a
+        relay that hangs on shutdown is a bug systemd would have to kill.
+        """
+        timeout = timeout or self.STOP_TIMEOUT
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise TestFailure("influx-relayd did not exit within %.0fs of "
+                              "SIGTERM\n%s" % (timeout, tail(self.log())))
+
+    def close(self):
+        """Kill the daemon if still running, keep its log, remove the dir."""
+        if self.proc is not None and self.proc.poll() is None:
+            _kill_wait(self.proc, signal.SIGKILL)
+        if self.dir:
+            self._final_log = _read_text(self.log_path)
+            _rmtree(self.dir)
+            self.dir = None
+
+    def __enter__(self):
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # -- I/O
+
+    def log(self):
+        """The daemon's stderr (and stdout) so far."""
+        if self._final_log is not None:
+            return self._final_log
+        return _read_text(self.log_path)
+
+    def connect(self):
+        """A connected AF_UNIX stream socket to the listener."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(self.socket_path)
+        return s
+
+    def send(self, lines):
+        """Send data over one stream connection and close it.
+
+        lines: bytes/str sent as is, or a list of str/bytes lines joined
+        with newlines (plus a final newline).
+        """
+        data = _as_bytes(lines)
+        try:
+            with self.connect() as s:
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            raise TestFailure("sending %d bytes to %s failed: %s (relay %s)"
+                              % (len(data), self.socket_path, e,
+                                 "running" if self.running() else
+                                 "exited with %s" % self.proc.returncode))
+
+    @staticmethod
+    def check_config(path):
+        """Run `influx-relayd -t -c path`; return (exit code, output)."""
+        r = subprocess.run([relayd_path(), "-t", "-c", path],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=20)
+        out = r.stdout.decode("utf-8", "replace") + \
+            r.stderr.decode("utf-8", "replace")
+        return r.returncode, out
+
+
+def _as_bytes(lines):
+    """Normalise send() input to bytes."""
+    if isinstance(lines, bytes):
+        return lines
+    if isinstance(lines, str):
+        return lines.encode("utf-8")
+    parts = [l if isinstance(l, bytes) else l.encode("utf-8") for l in lines]
+    return b"\n".join(parts) + b"\n"
+
+
+# ---------------------------------------------------------------- runner
+
+
+def _selected(tests, argv):
+    """Tests whose names contain one of the argv words (all if none)."""
+    if not argv:
+        return tests
+    return [t for t in tests if any(a in t.__name__ for a in argv)]
+
+
+def _run_one(test, influx):
+    """Run one test; return 'PASS', 'FAIL' or 'SKIP', printing why."""
+    Relay.live = []
+    start = time.monotonic()
+    result = "FAIL"     # also when interrupted, so relay logs are shown
+    try:
+        test(influx)
+        result = "PASS"
+    except TestSkip as e:
+        result = "SKIP"
+        print("  skipped: %s" % e)
+    except TestFailure as e:
+        result = "FAIL"
+        print("  " + str(e).replace("\n", "\n  "))
+    except Exception:
+        result = "FAIL"
+        print("  unexpected error:\n" + traceback.format_exc())
+    finally:
+        if result == "FAIL":
+            for r in Relay.live:
+                print("  relay log (%s, config %s):\n%s"
+                      % (r.log_path, r.config_path,
+                         tail(r.log(), 40) if r.log() else "    (empty)"))
+        for r in Relay.live:
+            r.close()
+    print("%s: %s (%.1fs)" % (result, test.__name__, time.monotonic() - start))
+    sys.stdout.flush()
+    return result
+
+
+def main(tests, needs_relay=True):
+    """Run test functions taking an InfluxD; exit with automake codes.
+
+    Command-line words select tests by name substring.  One influxd serves
+    every test of the file (tests use distinct databases) to keep the
+    runtime low.
+    """
+    name = os.path.basename(sys.argv[0])
+    if not os.access(influxd_path(), os.X_OK):
+        print("SKIP: %s: no influxd at %s (install Debian's influxdb)"
+              % (name, influxd_path()))
+        sys.exit(EXIT_SKIP)
+    if needs_relay and not os.access(relayd_path(), os.X_OK):
+        print("ERROR: %s: influx-relayd not built at %s (set RELAYD)"
+              % (name, relayd_path()))
+        sys.exit(EXIT_ERROR)
+    tests = _selected(tests, sys.argv[1:])
+    results = []
+    # make `kill` (e.g. a make check timeout) unwind and clean up children
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(EXIT_FAIL))
+    try:
+        influx = InfluxD()
+    except InfluxError as e:
+        print("ERROR: %s: %s" % (name, e))
+        sys.exit(EXIT_ERROR)
+    with influx:
+        for t in tests:
+            print("-- %s: %s" % (t.__name__,
+                                 (t.__doc__ or "").strip().split("\n")[0]))
+            results.append(_run_one(t, influx))
+    counts = {r: results.count(r) for r in ("PASS", "FAIL", "SKIP")}
+    print("%s: %d passed, %d failed, %d skipped"
+          % (name, counts["PASS"], counts["FAIL"], counts["SKIP"]))
+    if counts["FAIL"]:
+        sys.exit(EXIT_FAIL)
+    if not counts["PASS"]:
+        sys.exit(EXIT_SKIP)
+    sys.exit(EXIT_PASS)

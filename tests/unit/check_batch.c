@@ -1,0 +1,157 @@
+/* Batches and queues: cutting, ordering, splitting, dropping. */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "batch.h"
+#include "queue.h"
+#include "suites.h"
+
+/* Batch bodies are not NUL-terminated: compare bytes. */
+static bool
+body_is(struct batch *b, const char *want)
+{
+	return b->bytes == strlen(want) &&
+	    memcmp(batch_body(b), want, b->bytes) == 0;
+}
+
+static void
+add_point(struct queue *q, int i)
+{
+	char	 body[32], tail[32];
+
+	snprintf(body, sizeof(body), "m v=%d", i);
+	snprintf(tail, sizeof(tail), " %d\n", i);
+	queue_append(q, body, strlen(body), tail, strlen(tail));
+}
+
+START_TEST(test_batches_cut_at_batch_size)
+{
+	struct queue	*q = queue_new("db", "", 3, 1 << 20);
+	struct batch	*b;
+	int		 i;
+
+	for (i = 0; i < 7; i++)
+		add_point(q, i);
+	ck_assert_uint_eq(queue_points(q), 7);
+	b = queue_take(q);
+	ck_assert_uint_eq(b->points, 3);
+	ck_assert(body_is(b, "m v=0 0\nm v=1 1\nm v=2 2\n"));
+	batch_free(b);
+	b = queue_take(q);
+	ck_assert_uint_eq(b->points, 3);
+	batch_free(b);
+	/* the last point is in the open batch until it is sealed */
+	ck_assert_ptr_null(queue_take(q));
+	queue_seal(q);
+	b = queue_take(q);
+	ck_assert_uint_eq(b->points, 1);
+	ck_assert_uint_eq(queue_points(q), 0);
+	ck_assert_uint_eq(queue_bytes(q), 0);
+	batch_free(b);
+	queue_free(q);
+}
+END_TEST
+
+START_TEST(test_batches_cut_at_batch_bytes)
+{
+	struct queue	*q = queue_new("db", "", 1000, 20);
+	struct batch	*b;
+
+	add_point(q, 1);	/* 10 bytes */
+	add_point(q, 2);	/* 20: full, sealed */
+	add_point(q, 3);
+	b = queue_take(q);
+	ck_assert_uint_eq(b->points, 2);
+	ck_assert_uint_le(b->bytes, 20);
+	batch_free(b);
+	queue_free(q);
+}
+END_TEST
+
+START_TEST(test_putback_keeps_order)
+{
+	struct queue	*q = queue_new("db", "", 2, 1 << 20);
+	struct batch	*b;
+
+	add_point(q, 1);
+	add_point(q, 2);
+	add_point(q, 3);
+	add_point(q, 4);
+	b = queue_take(q);
+	queue_putback(q, b);
+	ck_assert_uint_eq(queue_points(q), 4);
+	b = queue_take(q);
+	ck_assert(body_is(b, "m v=1 1\nm v=2 2\n"));
+	batch_free(b);
+	queue_free(q);
+}
+END_TEST
+
+START_TEST(test_split_halves)
+{
+	struct queue	*q = queue_new("db", "", 5, 1 << 20);
+	struct batch	*b, *second;
+	int		 i;
+
+	for (i = 0; i < 5; i++)
+		add_point(q, i);
+	b = queue_take(q);
+	second = batch_split(b);
+	ck_assert_ptr_nonnull(second);
+	ck_assert_uint_eq(b->points + second->points, 5);
+	ck_assert_uint_ge(b->points, 2);
+	ck_assert_uint_ge(second->points, 2);
+	ck_assert_uint_eq(b->bytes + second->bytes, 5 * 8);
+	ck_assert(body_is(b, "m v=0 0\nm v=1 1\nm v=2 2\n"));
+	ck_assert(body_is(second, "m v=3 3\nm v=4 4\n"));
+	/* down to single points, then no more splitting */
+	batch_free(second);
+	second = batch_split(b);
+	ck_assert_uint_eq(b->points, 2);
+	ck_assert_uint_eq(second->points, 1);
+	batch_free(second);
+	second = batch_split(b);
+	batch_free(second);
+	ck_assert_ptr_null(batch_split(b));
+	batch_free(b);
+	queue_free(q);
+}
+END_TEST
+
+START_TEST(test_drop_oldest)
+{
+	struct queue	*q = queue_new("db", "", 2, 1 << 20);
+	struct batch	*b;
+
+	add_point(q, 1);
+	add_point(q, 2);
+	add_point(q, 3);
+	ck_assert_uint_eq(queue_drop_oldest(q), 8);
+	ck_assert_uint_eq(queue_drop_oldest(q), 8);
+	ck_assert_uint_eq(queue_points(q), 1);
+	queue_seal(q);
+	b = queue_take(q);
+	ck_assert(body_is(b, "m v=3 3\n"));
+	batch_free(b);
+	ck_assert_uint_eq(queue_drop_oldest(q), 0);
+	queue_free(q);
+}
+END_TEST
+
+Suite *
+batch_suite(void)
+{
+	Suite	*s = suite_create("batch");
+	TCase	*tc = tcase_create("queue");
+
+	tcase_add_test(tc, test_batches_cut_at_batch_size);
+	tcase_add_test(tc, test_batches_cut_at_batch_bytes);
+	tcase_add_test(tc, test_putback_keeps_order);
+	tcase_add_test(tc, test_split_halves);
+	tcase_add_test(tc, test_drop_oldest);
+	suite_add_tcase(s, tc);
+	return s;
+}

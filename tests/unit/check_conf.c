@@ -1,0 +1,215 @@
+/* Configuration: defaults, units, every kind of error with its line. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "suites.h"
+
+#define MINIMAL \
+	"[listener:main]\n" \
+	"path = /tmp/relay.sock\n" \
+	"[target:local]\n" \
+	"url = http://127.0.0.1:8086\n"
+
+/* Loads `text`, expecting exactly one error that contains `want`. */
+static void
+expect_error(const char *text, const char *want)
+{
+	struct conf_errors	 errs = { 0 };
+	struct conf		*conf = conf_load_string(text, "t.ini", &errs);
+
+	ck_assert_ptr_null(conf);
+	ck_assert_msg(errs.count >= 1, "no error for: %s", text);
+	ck_assert_msg(strstr(errs.msgs[0], want) != NULL,
+	    "got '%s', want '%s'", errs.msgs[0], want);
+	conf_errors_clear(&errs);
+}
+
+START_TEST(test_defaults)
+{
+	struct conf_errors	 errs = { 0 };
+	struct conf		*conf = conf_load_string(MINIMAL, "t.ini",
+				    &errs);
+	struct conf_target	*t;
+	struct conf_listener	*l;
+
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_uint_eq(errs.count, 0);
+	ck_assert_uint_eq(conf->shutdown_timeout_ms, 10000);
+	ck_assert_uint_eq(conf->stats_interval_ms, 60000);
+	l = conf->listeners[0];
+	ck_assert_uint_eq(l->mode, 0660);
+	ck_assert_uint_eq(l->max_line, 65536);
+	ck_assert_uint_eq(l->idle_timeout_ms, 300000);
+	ck_assert_uint_eq(l->ntargets, 1);	/* the only target */
+	ck_assert_str_eq(l->targets[0], "local");
+	t = conf_find_target(conf, "local");
+	ck_assert_str_eq(t->database, "telemetry");
+	ck_assert_uint_eq(t->batch_size, 5000);
+	ck_assert_uint_eq(t->batch_bytes, 4 << 20);
+	ck_assert_uint_eq(t->buffer_size, 64 << 20);
+	ck_assert_uint_eq(t->retry_initial_ms, 500);
+	ck_assert_uint_eq(t->retry_max_ms, 60000);
+	ck_assert(t->create_database);
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_units)
+{
+	uint64_t	 v;
+
+	ck_assert_int_eq(conf_parse_duration_ms("250ms", &v), 0);
+	ck_assert_uint_eq(v, 250);
+	ck_assert_int_eq(conf_parse_duration_ms("1.5s", &v), 0);
+	ck_assert_uint_eq(v, 1500);
+	ck_assert_int_eq(conf_parse_duration_ms("2m", &v), 0);
+	ck_assert_uint_eq(v, 120000);
+	ck_assert_int_eq(conf_parse_duration_ms("1h", &v), 0);
+	ck_assert_uint_eq(v, 3600000);
+	ck_assert_int_eq(conf_parse_duration_ms("0", &v), 0);
+	ck_assert_uint_eq(v, 0);
+	ck_assert_int_eq(conf_parse_duration_ms("5", &v), -1);
+	ck_assert_int_eq(conf_parse_duration_ms("-1s", &v), -1);
+	ck_assert_int_eq(conf_parse_duration_ms("1d", &v), -1);
+	ck_assert_int_eq(conf_parse_size("64K", &v), 0);
+	ck_assert_uint_eq(v, 65536);
+	ck_assert_int_eq(conf_parse_size("4M", &v), 0);
+	ck_assert_uint_eq(v, 4 << 20);
+	ck_assert_int_eq(conf_parse_size("1G", &v), 0);
+	ck_assert_uint_eq(v, 1 << 30);
+	ck_assert_int_eq(conf_parse_size("512", &v), 0);
+	ck_assert_uint_eq(v, 512);
+	ck_assert_int_eq(conf_parse_size("4MB", &v), -1);
+	ck_assert_int_eq(conf_parse_size("K", &v), -1);
+}
+END_TEST
+
+static const struct {
+	const char	*text;
+	const char	*want;
+} errors[] = {
+	{ MINIMAL "bogus = 1\n", "t.ini:5: unknown key 'bogus' in "
+	    "[target:local]" },
+	{ "[relayd]\nlog_level = loud\n" MINIMAL, "t.ini:2: invalid value "
+	    "'loud' for 'log_level'" },
+	{ MINIMAL "flush_interval = 5\n", "t.ini:5: invalid value '5' for "
+	    "'flush_interval' (a duration" },
+	{ MINIMAL "batch_size = 0\n", "t.ini:5: invalid value '0' for "
+	    "'batch_size' (allowed: 1 to" },
+	{ MINIMAL "batch_bytes = lots\n", "(a size" },
+	{ MINIMAL "overflow = explode\n", "(one of: drop_oldest|drop_newest"
+	    "|block)" },
+	{ MINIMAL "database = a\ndatabase = b\n", "t.ini:6: duplicate "
+	    "key 'database'" },
+	{ MINIMAL "[target:local]\n", "t.ini:5: duplicate section" },
+	{ MINIMAL "[output:x]\n", "t.ini:5: unknown section [output:x]" },
+	{ "x = 1\n" MINIMAL, "t.ini:1: key 'x' outside any section" },
+	{ MINIMAL "gzip = true\n", "t.ini:5: 'gzip = true' is not "
+	    "supported yet" },
+	{ "[listener:main]\npath = /tmp/s\ntype = datagram\n"
+	    "[target:local]\n", "t.ini:3: 'type = datagram' is not supported "
+	    "yet" },
+	{ "[listener:main]\npath = /tmp/s\ntarget = nope\n[target:local]\n",
+	    "t.ini:3: [listener:main] names target 'nope', which is not "
+	    "defined" },
+	{ "[listener:main]\n[target:local]\n", "t.ini:1: [listener:main] "
+	    "needs 'path'" },
+	{ "[target:local]\n", "no [listener:NAME] section" },
+	{ MINIMAL "retry_initial = 2m\n", "retry_initial is larger than "
+	    "retry_max" },
+	{ MINIMAL "database =\n", "has no database" },
+	{ "[listener:main]\npath = /tmp/s\n[target:a]\n[target:b]\n",
+	    "needs 'target' (there is not exactly one" },
+	{ MINIMAL "password = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxx\n", "t.ini:5: line longer than" },
+	{ MINIMAL "this line has no equals sign\n", "t.ini:5: syntax error" },
+	{ "[listener:main]\npath = /tmp/s\n[target:local]\nurl = ftp://x\n",
+	    "t.ini:3: [target:local] url 'ftp://x' must start with http://" },
+};
+
+START_TEST(test_error)
+{
+	expect_error(errors[_i].text, errors[_i].want);
+}
+END_TEST
+
+START_TEST(test_every_error_reported)
+{
+	struct conf_errors	 errs = { 0 };
+	const char		*text = MINIMAL "a = 1\nb = 2\nc = 3\n";
+
+	ck_assert_ptr_null(conf_load_string(text, "t.ini", &errs));
+	ck_assert_uint_eq(errs.count, 3);
+	ck_assert_str_eq(errs.msgs[2], "t.ini:7: unknown key 'c' in "
+	    "[target:local]");
+	conf_errors_clear(&errs);
+}
+END_TEST
+
+START_TEST(test_inline_comments_and_values)
+{
+	struct conf_errors	 errs = { 0 };
+	struct conf		*conf;
+	const char		*text =
+	    "[relayd]\n"
+	    "log_level = debug        ; chatty\n"
+	    "shutdown_timeout = 2.5s\n"
+	    "[listener:a]\n"
+	    "path = /tmp/a.sock\n"
+	    "target = x, y\n"
+	    "precision = s\n"
+	    "mode = 0600\n"
+	    "[target:x]\n"
+	    "[target:y]\n"
+	    "url = https://influx.example:8086/\n"
+	    "database = metrics\n"
+	    "max_connections = 4\n"
+	    "overflow = drop_newest\n";
+
+	conf = conf_load_string(text, "t.ini", &errs);
+	ck_assert_msg(conf != NULL, "%s", errs.count ? errs.msgs[0] : "");
+	ck_assert_int_eq(conf->log_level, 3);
+	ck_assert_uint_eq(conf->shutdown_timeout_ms, 2500);
+	ck_assert_uint_eq(conf->listeners[0]->ntargets, 2);
+	ck_assert_str_eq(conf->listeners[0]->targets[1], "y");
+	ck_assert_int_eq(conf->listeners[0]->precision, PRECISION_S);
+	ck_assert_uint_eq(conf->listeners[0]->mode, 0600);
+	ck_assert_str_eq(conf->targets[1]->database, "metrics");
+	ck_assert_uint_eq(conf->targets[1]->max_connections, 4);
+	ck_assert_int_eq(conf->targets[1]->overflow, OVERFLOW_DROP_NEWEST);
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	struct conf_errors	 errs = { 0 };
+
+	ck_assert_ptr_null(conf_load("/nonexistent/relayd.ini", &errs));
+	ck_assert_uint_eq(errs.count, 1);
+	ck_assert(strstr(errs.msgs[0], "cannot open") != NULL);
+	conf_errors_clear(&errs);
+}
+END_TEST
+
+Suite *
+conf_suite(void)
+{
+	Suite	*s = suite_create("conf");
+	TCase	*tc = tcase_create("conf");
+
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_units);
+	tcase_add_loop_test(tc, test_error, 0,
+	    sizeof(errors) / sizeof(errors[0]));
+	tcase_add_test(tc, test_every_error_reported);
+	tcase_add_test(tc, test_inline_comments_and_values);
+	tcase_add_test(tc, test_missing_file);
+	suite_add_tcase(s, tc);
+	return s;
+}

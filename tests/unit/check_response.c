@@ -1,0 +1,60 @@
+/* The response table, row by row. */
+#include "config.h"
+
+#include <string.h>
+
+#include "response.h"
+#include "suites.h"
+
+static const struct {
+	long			 status;
+	const char		*body;
+	enum response_action	 want;
+} rows[] = {
+	{ 204, "", RESPONSE_DONE },
+	{ 200, "", RESPONSE_DONE },
+	{ 404, "{\"error\":\"database not found: \\\"x\\\"\"}",
+	    RESPONSE_CREATE_DB },
+	{ 404, "404 page not found", RESPONSE_CONFIG },
+	{ 400, "{\"error\":\"unable to parse 'x': missing fields\"}",
+	    RESPONSE_DROP },
+	{ 400, "{\"error\":\"partial write: field type conflict\"}",
+	    RESPONSE_DROP },
+	{ 422, "", RESPONSE_DROP },
+	{ 413, "", RESPONSE_SPLIT },
+	{ 500, "{\"error\":\"partial write: points beyond retention "
+	    "policy dropped=1\"}", RESPONSE_DROP },
+	{ 500, "{\"error\":\"field type conflict\"}", RESPONSE_DROP },
+	{ 500, "{\"error\":\"retention policy not found: x\"}",
+	    RESPONSE_CONFIG },
+	{ 500, "{\"error\":\"timeout\"}", RESPONSE_RETRY },
+	{ 401, "", RESPONSE_CONFIG },
+	{ 403, "", RESPONSE_CONFIG },
+	{ 429, "", RESPONSE_RETRY },
+	{ 503, "", RESPONSE_RETRY },
+	{ 502, "", RESPONSE_RETRY },
+	{ 0, NULL, RESPONSE_RETRY },
+};
+
+START_TEST(test_row)
+{
+	const char	*body = rows[_i].body;
+
+	ck_assert_msg(response_classify(rows[_i].status, body,
+	    body ? strlen(body) : 0) == rows[_i].want,
+	    "status %ld body %s: got %s, want %s", rows[_i].status, body,
+	    response_action_name(response_classify(rows[_i].status, body,
+	    body ? strlen(body) : 0)), response_action_name(rows[_i].want));
+}
+END_TEST
+
+Suite *
+response_suite(void)
+{
+	Suite	*s = suite_create("response");
+	TCase	*tc = tcase_create("table");
+
+	tcase_add_loop_test(tc, test_row, 0, sizeof(rows) / sizeof(rows[0]));
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,14 @@
+/* Every Check suite of the unit tests, run by check_main.c. */
+#ifndef RELAYD_SUITES_H
+#define RELAYD_SUITES_H
+
+#include <check.h>
+
+Suite	*backoff_suite(void);
+Suite	*batch_suite(void);
+Suite	*conf_suite(void);
+Suite	*proto_suite(void);
+Suite	*response_suite(void);
+Suite	*stamp_suite(void);
+
+#endif
