@@ -27,6 +27,7 @@ static const char *const proto_reasons[PROTO_NSTATUS] = {
 	[PROTO_ERR_MEASUREMENT] = "missing measurement",
 	[PROTO_ERR_TAG_KEY] = "missing tag key",
 	[PROTO_ERR_TAG_VALUE] = "missing tag value",
+	[PROTO_ERR_DUPLICATE_TAG] = "duplicate tags",
 	[PROTO_ERR_FIELDS] = "missing fields",
 	[PROTO_ERR_FIELD_KEY] = "missing field key",
 	[PROTO_ERR_FIELD_VALUE] = "missing field value",
@@ -60,15 +61,65 @@ proto_scan_name(struct proto_scan *s, const char *stops)
 	return (size_t)(s->p - start);
 }
 
+/* A tag key as written (escaped), for the duplicate check. */
+struct proto_key {
+	const char	*p;
+	size_t		 len;
+};
+
+#define PROTO_MAX_KEYS	64	/* tracked on the stack; more: rescan */
+
+/*
+ * InfluxDB refuses a tag key that appears twice.  Keys are compared as
+ * written, escapes included, as InfluxDB compares them.
+ */
+static bool
+proto_is_duplicate(const struct proto_key *keys, unsigned n,
+    const struct proto_key *k)
+{
+	unsigned	 i;
+
+	for (i = 0; i < n && i < PROTO_MAX_KEYS; i++)
+		if (keys[i].len == k->len &&
+		    memcmp(keys[i].p, k->p, k->len) == 0)
+			return true;
+	return false;
+}
+
+/* Past PROTO_MAX_KEYS tags: compares `k` with every earlier tag key. */
+static bool
+proto_is_duplicate_slow(const char *tags, const struct proto_key *k)
+{
+	struct proto_scan	 s = { tags, k->p - 1 };
+	const char		*start;
+
+	while (s.p < s.end) {
+		s.p++;				/* the ',' */
+		start = s.p;
+		proto_scan_name(&s, "=, ");
+		if ((size_t)(s.p - start) == k->len &&
+		    memcmp(start, k->p, k->len) == 0)
+			return true;
+		s.p++;				/* the '=' */
+		proto_scan_name(&s, "=, ");
+	}
+	return false;
+}
+
 /* The measurement and the tag set, up to the space before the fields. */
 static enum proto_status
 proto_scan_series(struct proto_scan *s, struct proto_point *pt)
 {
+	struct proto_key	 keys[PROTO_MAX_KEYS], k;
+	const char		*tags;
+
 	if (proto_scan_name(s, ", ") == 0)
 		return PROTO_ERR_MEASUREMENT;
+	tags = s->p;
 	while (s->p < s->end && *s->p == ',') {
 		s->p++;
-		if (proto_scan_name(s, "=, ") == 0)
+		k.p = s->p;
+		if ((k.len = proto_scan_name(s, "=, ")) == 0)
 			return PROTO_ERR_TAG_KEY;
 		if (s->p == s->end || *s->p != '=')
 			return PROTO_ERR_TAG_VALUE;
@@ -77,6 +128,12 @@ proto_scan_series(struct proto_scan *s, struct proto_point *pt)
 			return PROTO_ERR_TAG_VALUE;
 		if (s->p < s->end && *s->p == '=')
 			return PROTO_ERR_TAG_VALUE;
+		if (proto_is_duplicate(keys, pt->ntags, &k) ||
+		    (pt->ntags >= PROTO_MAX_KEYS &&
+		    proto_is_duplicate_slow(tags, &k)))
+			return PROTO_ERR_DUPLICATE_TAG;
+		if (pt->ntags < PROTO_MAX_KEYS)
+			keys[pt->ntags] = k;
 		pt->ntags++;
 	}
 	if (s->p == s->end)

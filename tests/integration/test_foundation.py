@@ -8,6 +8,7 @@ surviving garbage input.  Run by hand: ./test_foundation.py [NAME...]
 
 import os
 import random
+import re
 import threading
 import time
 
@@ -78,7 +79,7 @@ def send_concurrently(relay, lines, clients):
     def run(chunk):
         try:
             relay.send(chunk)
-        except OSError as e:
+        except Exception as e:      # reported by the main thread
             errors.append(e)
     threads = [threading.Thread(target=run, args=(c,)) for c in chunks]
     for t in threads:
@@ -254,11 +255,6 @@ def test_e_sigterm_flush(influx):
 
 # ------------------------------------------------------------------ f
 
-INVALID_LINES = [b"m", b"m,t=a", b"m v=", b"m v=12ii", b"m,t= v=1",
-                 b"m v=9223372036854775808i", b"m v=1 12x", b"m v=abc",
-                 b" v=1", b"m,t=a,t=b v=1", b"m v=1i\x00 5"]
-
-
 def garbage_line(rng, size):
     """Random bytes that can never parse: no '=' means no field.  No '\\n',
     '\\r', '\\\\' or '"' either, so line boundaries stay unambiguous."""
@@ -274,7 +270,7 @@ def garbage_stream(rng, valid):
     for i, line in enumerate(valid):
         out.append(line)
         out.append(garbage_line(rng, rng.randint(0, 300)))
-        out.append(INVALID_LINES[i % len(INVALID_LINES)])
+        out.append(harness.INVALID_LINES[i % len(harness.INVALID_LINES)])
         if i == len(valid) // 2:
             out.append(garbage_line(rng, 100 * 1024))
     return b"\n".join(out) + b"\n"
@@ -291,12 +287,28 @@ def test_f_survives_garbage(influx):
                      p["time"]).encode() for p in expected]
     with Relay(relay_config(influx, db)) as relay:
         relay.send(garbage_stream(rng, valid[:200]))
-        relay.send(rng.randbytes(5000))          # binary, no final newline
+        relay.send(garbage_line(rng, 5000))      # no final newline
         relay.send([valid[200]])                 # listener still serves
         got = settle_points(influx, db, len(expected))
         check(relay.running(), "relay died on garbage (exit %s)"
               % relay.proc.returncode)
     harness.assert_same_points(expected, got, "valid lines among garbage")
+    check_nothing_forwarded_invalid(relay.log())
+
+
+def check_nothing_forwarded_invalid(log):
+    """Fail if InfluxDB had to reject lines the relay passed on.
+
+    InfluxDB 1.x writes the valid points of a batch and answers 400
+    "partial write: unable to parse ..." for the rest, so stored data alone
+    cannot show that the relay let an invalid line through (poisoning the
+    batch); the server's message in the relay's log can.
+    """
+    found = re.findall(r"unable to parse '(.*?)': ([a-z ]+)", log)
+    reasons = sorted({"%r: %s" % (line[:60], why) for line, why in found})
+    check(not found and "HTTP 400" not in log,
+          "relay forwarded lines InfluxDB rejected (DESIGN 4: reject at "
+          "ingest), e.g. %s" % (reasons[:10] or "(see HTTP 400 in log)"))
 
 
 # ------------------------------------------------------------------ g

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "proto.h"
@@ -45,6 +46,9 @@ static const struct {
 	{ "cpu,=a value=1", PROTO_ERR_TAG_KEY },
 	{ "cpu,host= value=1", PROTO_ERR_TAG_VALUE },
 	{ "cpu,host value=1", PROTO_ERR_TAG_VALUE },
+	{ "m,t=a,t=b v=1", PROTO_ERR_DUPLICATE_TAG },
+	{ "m,a=1,b=2,a=3 v=1", PROTO_ERR_DUPLICATE_TAG },
+	{ "m,a\\ b=1,a\\ b=2 v=1", PROTO_ERR_DUPLICATE_TAG },
 	{ "cpu =1", PROTO_ERR_FIELD_KEY },
 	{ "cpu value=", PROTO_ERR_FIELD_VALUE },
 	{ "cpu value", PROTO_ERR_FIELD_VALUE },
@@ -95,6 +99,31 @@ START_TEST(test_bad)
 }
 END_TEST
 
+/* More tags than the parser tracks on its stack: the slow path. */
+START_TEST(test_many_tags)
+{
+	struct proto_point	 pt;
+	char			 line[4096];
+	size_t			 n = 0;
+	int			 i;
+
+	n += (size_t)snprintf(line + n, sizeof(line) - n, "m");
+	for (i = 0; i < 100; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, ",k%d=v", i);
+	snprintf(line + n, sizeof(line) - n, " f=1");
+	ck_assert_int_eq(proto_parse(line, strlen(line), &pt), PROTO_OK);
+	ck_assert_uint_eq(pt.ntags, 100);
+	/* a duplicate of the first key, past the tracked ones */
+	snprintf(line + n, sizeof(line) - n, ",k0=w f=1");
+	ck_assert_int_eq(proto_parse(line, strlen(line), &pt),
+	    PROTO_ERR_DUPLICATE_TAG);
+	/* a duplicate among the untracked ones */
+	snprintf(line + n, sizeof(line) - n, ",k99=w f=1");
+	ck_assert_int_eq(proto_parse(line, strlen(line), &pt),
+	    PROTO_ERR_DUPLICATE_TAG);
+}
+END_TEST
+
 START_TEST(test_skip)
 {
 	struct proto_point	 pt;
@@ -136,6 +165,7 @@ proto_suite(void)
 
 	tcase_add_loop_test(tc, test_good, 0, sizeof(good) / sizeof(good[0]));
 	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, test_many_tags);
 	tcase_add_test(tc, test_skip);
 	tcase_add_test(tc, test_embedded_nul_is_not_a_terminator);
 	tcase_add_test(tc, test_time_conversion);
