@@ -646,14 +646,32 @@ class Relay:
             raise TestFailure("influx-relayd did not exit within %.0fs of "
                               "SIGTERM\n%s" % (timeout, tail(self.log())))
 
+    SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer",
+                       "runtime error:", "UndefinedBehaviorSanitizer")
+
     def close(self):
-        """Kill the daemon if still running, keep its log, remove the dir."""
-        if self.proc is not None and self.proc.poll() is None:
-            _kill_wait(self.proc, signal.SIGKILL)
+        """Stop the daemon (SIGTERM: the clean path), keep its log, remove
+        the dir.  Returns the exit code, or None if it never ran."""
+        code = None
+        if self.proc is not None:
+            code = _kill_wait(self.proc, signal.SIGTERM, self.STOP_TIMEOUT)
         if self.dir:
             self._final_log = _read_text(self.log_path)
             _rmtree(self.dir)
             self.dir = None
+        return code
+
+    def check_clean_exit(self, code):
+        """Fail on a non-zero exit or any sanitizer report in the log: a
+        test passes only if the daemon also survived it cleanly."""
+        log = self.log()
+        for mark in self.SANITIZER_MARKS:
+            if mark in log:
+                raise TestFailure("sanitizer report in the relay log (%s)"
+                                  "\n%s" % (mark, tail(log, 60)))
+        if code not in (None, 0):
+            raise TestFailure("influx-relayd exited with %d\n%s"
+                              % (code, tail(log)))
 
     def __enter__(self):
         self.start()
@@ -664,8 +682,10 @@ class Relay:
             raise
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, *exc):
+        code = self.close()
+        if exc_type is None:
+            self.check_clean_exit(code)
         return False
 
     # -- I/O
