@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Listener behaviour of influx-relayd: socket files and stream clients.
+
+Stale socket files are replaced, a live one is refused, `mode` is applied,
+an over-long line is rejected whole and the stream resynchronises after
+it, silent clients are closed after idle_timeout and clients beyond
+max_clients are refused.  Run by hand: ./test_listener.py [NAME...]
+"""
+
+import os
+import socket
+import stat
+import subprocess
+import time
+
+import harness
+from harness import (Relay, check, check_equal, relay_config, settle_points,
+                     unique_db, wait_until)
+
+
+def test_stale_socket_replaced(influx):
+    """A socket file nobody listens on is replaced at start."""
+    db = unique_db("stale")
+    cfg = relay_config(influx, db)
+    relay = Relay(cfg)
+    path = relay.socket_path
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(path)
+    stale.close()       # the file stays, nothing listens
+    check(os.path.exists(path), "test setup: stale socket file missing")
+    with relay:
+        relay.send(["stale v=1i"])
+        got = settle_points(influx, db, 1)
+    check_equal(1, len(got), "points through a replaced stale socket")
+
+
+def test_live_socket_refused(influx):
+    """A second relay on a path another relay listens on exits 1 and
+    leaves the first one working."""
+    db = unique_db("live")
+    with Relay(relay_config(influx, db)) as first:
+        second = Relay(relay_config(influx, db))
+        with open(second.config_path, "w") as f:
+            f.write(harness.ini_text(dict(
+                second.sections,
+                **{"listener:main": dict(second.sections["listener:main"],
+                                         path=first.socket_path)})))
+        second.start()
+        code = second.proc.wait(10)
+        check_equal(1, code, "exit code of a relay started on a live socket")
+        check("in use by another process" in second.log(),
+              "no clear error for a live socket:\n" + harness.tail(second.log()))
+        second.close()
+        first.send(["live v=1i"])
+        got = settle_points(influx, db, 1)
+        check_equal(1, len(got), "points through the first relay afterwards")
+
+
+def test_not_a_socket_refused(influx):
+    """A regular file at the socket path is never deleted."""
+    relay = Relay(relay_config(influx, unique_db("file")))
+    with open(relay.socket_path, "w") as f:
+        f.write("precious")
+    relay.start()
+    check_equal(1, relay.proc.wait(10), "exit code with a file in the way")
+    with open(relay.socket_path) as f:
+        check_equal("precious", f.read(), "the file at the socket path")
+    check("is not a socket" in relay.log(), "no clear error:\n" +
+          harness.tail(relay.log()))
+    relay.close()
+
+
+def test_mode_applied(influx):
+    """The socket file gets the configured mode."""
+    for mode in (0o600, 0o666):
+        cfg = relay_config(influx, unique_db("mode"),
+                           listener={"mode": "%04o" % mode})
+        with Relay(cfg) as relay:
+            got = stat.S_IMODE(os.stat(relay.socket_path).st_mode)
+            check_equal(oct(mode), oct(got), "socket file mode")
+
+
+def test_max_line_resync(influx):
+    """A line longer than max_line is rejected whole (even when it spans
+    many reads) and the next line is delivered."""
+    db = unique_db("maxline")
+    cfg = relay_config(influx, db, listener={"max_line": "1K"})
+    huge = "big,t=x s=\"%s\"" % ("y" * 300000)
+    fits = "big,t=x s=\"%s\"" % ("z" * 900)
+    with Relay(cfg) as relay:
+        relay.send(["before v=1i", huge, "after v=2i", fits])
+        got = settle_points(influx, db, 3)
+        log = relay.log()
+    names = sorted(p["measurement"] for p in got)
+    check_equal(["after", "before", "big"], names,
+                "measurements stored around an over-long line")
+    check("line too long" in log, "over-long line not logged:\n" +
+          harness.tail(log))
+
+
+def test_idle_timeout(influx):
+    """A client silent for idle_timeout is disconnected; what it sent
+    before is delivered."""
+    db = unique_db("idle")
+    cfg = relay_config(influx, db, listener={"idle_timeout": "300ms"})
+    with Relay(cfg) as relay:
+        s = relay.connect()
+        s.sendall(b"idle v=1i\n")
+        s.settimeout(5)
+        start = time.monotonic()
+        data = s.recv(1)        # b"" once the relay closes
+        waited = time.monotonic() - start
+        s.close()
+        got = settle_points(influx, db, 1)
+    check_equal(b"", data, "read from an idle client's socket")
+    check(0.2 < waited < 3, "idle client closed after %.2fs, want ~0.3s"
+          % waited)
+    check_equal(1, len(got), "points sent before going idle")
+
+
+def test_max_clients(influx):
+    """Clients beyond max_clients are refused; the others keep working."""
+    db = unique_db("maxcl")
+    cfg = relay_config(influx, db, listener={"max_clients": "2"})
+    with Relay(cfg) as relay:
+        # wait_ready()'s probe connection counts until the relay has read
+        # its EOF; an idle relay does that at once
+        time.sleep(0.3)
+        a, b = relay.connect(), relay.connect()
+        c = relay.connect()     # accepted by the kernel, closed by relay
+        c.settimeout(5)
+        check_equal(b"", c.recv(1), "read from a client over max_clients")
+        c.close()
+        a.sendall(b"mc,c=a v=1i\n")
+        b.sendall(b"mc,c=b v=1i\n")
+        a.close()
+        b.close()
+        got = settle_points(influx, db, 2)
+        check_equal(2, len(got), "points from the two admitted clients")
+        check("max_clients (2) reached" in relay.log(),
+              "refusal not logged:\n" + harness.tail(relay.log()))
+
+
+def test_version_and_usage(influx):
+    """-V prints the version, -h the usage, a bad flag exits 1."""
+    binary = harness.relayd_path()
+    out = subprocess.run([binary, "-V"], capture_output=True, timeout=10)
+    check(out.returncode == 0 and out.stdout.startswith(b"influx-relayd "),
+          "-V: %r" % (out,))
+    out = subprocess.run([binary, "-h"], capture_output=True, timeout=10)
+    check(out.returncode == 0 and b"-c FILE" in out.stdout, "-h: %r" % (out,))
+    out = subprocess.run([binary, "-x"], capture_output=True, timeout=10)
+    check_equal(1, out.returncode, "exit code for an unknown flag")
+
+
+if __name__ == "__main__":
+    harness.main([test_stale_socket_replaced, test_live_socket_refused,
+                  test_not_a_socket_refused, test_mode_applied,
+                  test_max_line_resync, test_idle_timeout, test_max_clients,
+                  test_version_and_usage])
