@@ -53,6 +53,7 @@ struct listener {
 };
 
 static const char	 listener_too_long[] = "line too long";
+static const char	 listener_cut[] = "incomplete line at shutdown";
 
 struct listener *
 listener_new(struct event_base *base, const struct conf_listener *conf,
@@ -381,16 +382,46 @@ listener_open(struct listener *l, char *err, size_t errlen)
 	return 0;
 }
 
-/* Reads whatever the client has already written, without blocking. */
+/*
+ * Reads whatever the client has already written, without blocking.  A
+ * trailing fragment is a line only if the client ended its stream; else
+ * shutdown cut it and it is rejected rather than forwarded truncated.
+ */
 static void
 listener_client_drain(struct listener_client *c)
 {
+	struct listener	*l = c->listener;
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 	evutil_socket_t	 fd = bufferevent_getfd(c->bev);
+	int		 n;
 
-	while (evbuffer_read(in, fd, 65536) > 0)
+	/*
+	 * A bufferevent freezes the end of its input buffer between its own
+	 * reads (bufferevent_sock.c), so evbuffer_read() would fail; the
+	 * bufferevent is about to be freed, so take over its reading.
+	 */
+	evbuffer_unfreeze(in, 0);
+	while ((n = evbuffer_read(in, fd, 65536)) > 0)
 		listener_frame(c, in, stamp_now(), false);
-	listener_frame(c, in, stamp_now(), true);
+	listener_frame(c, in, stamp_now(), n == 0);
+	if (evbuffer_get_length(in) > 0 && !c->discarding) {
+		l->stats.lines++;
+		listener_count_reject(l, listener_cut);
+		listener_log_reject(l, listener_cut,
+		    (const char *)evbuffer_pullup(in, -1),
+		    evbuffer_get_length(in));
+	}
+}
+
+/* Accepts the connections still queued: their clients have sent too. */
+static void
+listener_accept_pending(struct listener *l)
+{
+	evutil_socket_t	 fd, lfd = evconnlistener_get_fd(l->evl);
+
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC |
+	    SOCK_NONBLOCK)) != -1)
+		listener_accept_cb(l->evl, fd, NULL, 0, l);
 }
 
 void
@@ -399,6 +430,7 @@ listener_close(struct listener *l)
 	struct listener_client	*c;
 
 	if (l->evl != NULL) {
+		listener_accept_pending(l);
 		evconnlistener_free(l->evl);
 		l->evl = NULL;
 	}

@@ -139,15 +139,15 @@ relay_drain_cb(evutil_socket_t fd, short what, void *arg)
 	struct relay	*r = arg;
 	size_t		 left = relay_points(r);
 
-	if (left == 0) {
+	if (left == 0)
 		log_info("relay: everything delivered, exiting");
-		event_base_loopbreak(r->base);
-	} else if (stamp_now() >= r->drain_deadline) {
+	else if (stamp_now() >= r->drain_deadline)
 		log_warnx("relay: shutdown_timeout reached with %zu points "
 		    "undelivered; they are lost (no spool configured)", left);
-		relay_log_stats(r);
-		event_base_loopbreak(r->base);
-	}
+	else
+		return;
+	relay_log_stats(r);
+	event_base_loopbreak(r->base);
 }
 
 void

@@ -8,6 +8,7 @@ max_clients are refused.  Run by hand: ./test_listener.py [NAME...]
 """
 
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -141,6 +142,33 @@ def test_max_clients(influx):
               "refusal not logged:\n" + harness.tail(relay.log()))
 
 
+def test_shutdown_reads_what_was_sent(influx):
+    """SIGTERM while the relay has not read yet (it is stopped): every
+    complete line already written is delivered, including those of clients
+    still connected; a line cut by the shutdown is rejected, not sent."""
+    db = unique_db("drain")
+    with Relay(relay_config(influx, db)) as relay:
+        os.kill(relay.proc.pid, signal.SIGSTOP)
+        try:
+            lines = ["drain,c=%d v=%di" % (c, i) for c in range(3)
+                     for i in range(1000)]
+            for c in range(3):
+                relay.send(lines[c * 1000:(c + 1) * 1000])
+            open_client = relay.connect()
+            open_client.sendall(b"drain,c=open v=1i\ndrain,c=open v=")
+            os.kill(relay.proc.pid, signal.SIGTERM)
+        finally:
+            os.kill(relay.proc.pid, signal.SIGCONT)
+        check_equal(0, relay.terminate(), "exit code")
+        open_client.close()
+        log = relay.log()
+    got = influx.all_points(db)
+    check_equal(3001, len(got), "points delivered from data sent before "
+                "SIGTERM\n" + harness.tail(log))
+    check("incomplete line at shutdown" in log,
+          "cut line not reported:\n" + harness.tail(log))
+
+
 def test_version_and_usage(influx):
     """-V prints the version, -h the usage, a bad flag exits 1."""
     binary = harness.relayd_path()
@@ -157,4 +185,4 @@ if __name__ == "__main__":
     harness.main([test_stale_socket_replaced, test_live_socket_refused,
                   test_not_a_socket_refused, test_mode_applied,
                   test_max_line_resync, test_idle_timeout, test_max_clients,
-                  test_version_and_usage])
+                  test_shutdown_reads_what_was_sent, test_version_and_usage])

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark of influx-relayd (DESIGN section 7).
+
+1. Relay throughput into a null HTTP sink (tests/bench/nullsink): lines/s
+   from the first write until the relay has delivered everything, the
+   relay's CPU time per point, and its peak RSS.
+2. Into a real influxd: the relay against a direct batched HTTP writer
+   (keep-alive, 5000 lines per POST), in the same run, so the ratio holds
+   on a noisy machine.
+
+Run: make bench  (or: python3 tests/bench/bench_relay.py [LINES])
+"""
+
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import harness  # noqa: E402
+
+BUILD = os.environ.get("abs_top_builddir",
+                       os.path.normpath(os.path.join(HERE, "..", "..")))
+LOADGEN = os.path.join(BUILD, "tests", "bench", "loadgen")
+NULLSINK = os.path.join(BUILD, "tests", "bench", "nullsink")
+LINE = ("cpu,host=server%03d,region=eu-west,cpu=cpu1 usage_user=7.5,"
+        "usage_system=3.25,usage_idle=11.125,procs=1i %d\n")
+
+
+def relay_run(url, db, lines, clients, tmp):
+    """Run the relay, feed it with loadgen, SIGTERM it once loadgen is done
+    (it then flushes everything and exits).  Returns (wall seconds until
+    the relay exited, its CPU seconds, its peak RSS in KiB) from wait4()."""
+    sock = os.path.join(tmp, "bench.sock")
+    conf = os.path.join(tmp, "bench.ini")
+    with open(conf, "w") as f:
+        f.write("[relayd]\nlog_level = info\nstats_interval = 0\n"
+                "shutdown_timeout = 120s\n"
+                "[listener:main]\npath = %s\n"
+                "[target:t]\nurl = %s\ndatabase = %s\nbuffer_size = 2G\n"
+                "flush_interval = 100ms\n" % (sock, url, db))
+    relay = subprocess.Popen([harness.relayd_path(), "-c", conf])
+    harness.wait_until(lambda: os.path.exists(sock), 10, "relay socket")
+    start = time.monotonic()
+    subprocess.run([LOADGEN, sock, str(lines), str(clients)], check=True,
+                   stdout=subprocess.DEVNULL)
+    relay.send_signal(signal.SIGTERM)
+    _, status, usage = os.wait4(relay.pid, 0)
+    wall = time.monotonic() - start
+    relay.returncode = os.waitstatus_to_exitcode(status)
+    if relay.returncode != 0:
+        raise RuntimeError("relay exited with %d" % relay.returncode)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+
+
+def bench_null_sink(lines, clients):
+    """Relay -> null sink; checks the sink got every line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        portfile = os.path.join(tmp, "port")
+        sink = subprocess.Popen([NULLSINK, portfile], stdout=subprocess.PIPE,
+                                text=True)
+        harness.wait_until(lambda: os.path.exists(portfile) and
+                           open(portfile).read().strip(), 10, "sink port")
+        url = "http://127.0.0.1:%s" % open(portfile).read().strip()
+        wall, cpu, rss = relay_run(url, "bench", lines, clients, tmp)
+        sink.send_signal(15)
+        out = sink.communicate(timeout=30)[0]
+    got = int(out.split("lines=")[1].split()[0])
+    print("null sink: %d lines over %d clients in %.2fs = %.0f lines/s; "
+          "relay CPU %.2fs = %.2f us/line; peak RSS %d KiB; sink got %d"
+          % (lines, clients, wall, lines / wall, cpu, cpu / lines * 1e6,
+             rss, got))
+    if got != lines:
+        print("ERROR: the sink received %d of %d lines" % (got, lines))
+        sys.exit(1)
+
+
+def direct_write(influx, db, lines, batch=5000):
+    """The baseline: POST batches straight to influxd on one keep-alive
+    connection.  Returns seconds."""
+    conn = http.client.HTTPConnection("127.0.0.1", influx.port)
+    start = time.monotonic()
+    for first in range(0, lines, batch):
+        body = "".join(LINE % (i % 1000, 1700000000000000000 + i)
+                       for i in range(first, min(lines, first + batch)))
+        conn.request("POST", "/write?db=%s&precision=ns" % db, body)
+        r = conn.getresponse()
+        r.read()
+        if r.status != 204:
+            raise RuntimeError("direct write: HTTP %d" % r.status)
+    return time.monotonic() - start
+
+
+def count(influx, db):
+    """Points stored in db."""
+    res = influx.query("SELECT count(procs) FROM cpu", db=db)
+    return res["results"][0]["series"][0]["values"][0][1]
+
+
+def bench_influxd(lines, clients):
+    """Relay -> influxd against a direct writer, same influxd, same run."""
+    with harness.InfluxD() as influx, tempfile.TemporaryDirectory() as tmp:
+        influx.create_database("direct")
+        influx.create_database("relayed")
+        direct = direct_write(influx, "direct", lines)
+        relayed, cpu, rss = relay_run(influx.url, "relayed", lines, clients,
+                                      tmp)
+        stored = (count(influx, "direct"), count(influx, "relayed"))
+    print("influxd: direct batched writer %.0f points/s, relay %.0f "
+          "points/s (ratio %.2f); relay CPU %.2f us/point; stored %d / %d"
+          % (lines / direct, lines / relayed, direct / relayed,
+             cpu / lines * 1e6, stored[0], stored[1]))
+    if stored != (lines, lines):
+        print("ERROR: points missing in influxd")
+        sys.exit(1)
+
+
+def main():
+    lines = int(sys.argv[1]) if len(sys.argv) > 1 else 2000000
+    bench_null_sink(lines, clients=4)
+    bench_influxd(min(lines, 500000), clients=4)
+
+
+if __name__ == "__main__":
+    main()

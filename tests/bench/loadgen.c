@@ -1,0 +1,101 @@
+/*
+ * loadgen: writes N line-protocol lines to a relay's stream socket over
+ * C parallel connections, as fast as the relay reads them.
+ *
+ *   loadgen SOCKET LINES CLIENTS
+ * prints "lines=N seconds=S" (the time until every client wrote all).
+ * Lines have the shape of the issue's benchmark line, with distinct
+ * hosts and increasing timestamps so InfluxDB stores every one.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double
+now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+client(const char *path, long first, long count)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	static char		 buf[1 << 16];
+	size_t			 len = 0;
+	long			 i;
+	int			 fd;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		perror(path);
+		return 1;
+	}
+	for (i = first; i < first + count; i++) {
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+		    "cpu,host=server%03ld,region=eu-west,cpu=cpu1 "
+		    "usage_user=7.5,usage_system=3.25,usage_idle=11.125,"
+		    "procs=1i %lld\n", i % 1000,
+		    1700000000000000000LL + (long long)i);
+		if (len > sizeof(buf) - 256) {
+			if (write_all(fd, buf, len) == -1)
+				return 1;
+			len = 0;
+		}
+	}
+	if (write_all(fd, buf, len) == -1)
+		return 1;
+	close(fd);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	long	 lines, clients, c, per;
+	double	 start;
+	int	 status, failed = 0;
+
+	if (argc != 4)
+		return 2;
+	lines = atol(argv[2]);
+	clients = atol(argv[3]);
+	per = lines / clients;
+	start = now();
+	for (c = 0; c < clients; c++)
+		if (fork() == 0)
+			_exit(client(argv[1], c * per, per));
+	while (wait(&status) > 0)
+		failed |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+	printf("lines=%ld seconds=%.3f\n", per * clients, now() - start);
+	return failed;
+}
