@@ -54,7 +54,8 @@ struct conf_key {
 
 static const struct conf_key conf_keys[] = {
 	{ R(spool_dir, K_STRING), "", NULL, "*", 0, 0 },
-	{ R(control_socket, K_STRING), "", NULL, "*", 0, 0 },
+	{ R(control_socket, K_STRING), "/run/influx-relayd/control.sock", NULL,
+	    NULL, 0, 0 },
 	{ R(log_level, K_LOGLEVEL), "info", NULL, NULL, 0, 0 },
 	{ R(shutdown_timeout_ms, K_DURATION), "10s", NULL, NULL, 0, NOMAX },
 	{ R(stats_interval_ms, K_DURATION), "60s", NULL, NULL, 0, NOMAX },
@@ -720,8 +721,14 @@ conf_check(struct conf_parser *cp)
 		conf_error(cp, cp->lineno, "no [target:NAME] section");
 	for (i = 0; i < conf->ntargets; i++)
 		conf_check_target(cp, conf->targets[i]);
-	for (i = 0; i < conf->nlisteners; i++)
-		conf_check_listener(cp, conf->listeners[i]);
+	for (i = 0; i < conf->nlisteners; i++) {
+		struct conf_listener	*l = conf->listeners[i];
+
+		conf_check_listener(cp, l);
+		if (strcmp(l->path, conf->control_socket) == 0)
+			conf_error(cp, l->lineno, "[listener:%s] uses the "
+			    "control_socket path", l->name);
+	}
 }
 
 static struct conf *

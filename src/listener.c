@@ -455,6 +455,18 @@ listener_free(struct listener *l)
 	free(l);
 }
 
+const char *
+listener_name(const struct listener *l)
+{
+	return l->conf->name;
+}
+
+size_t
+listener_clients(const struct listener *l)
+{
+	return l->nclients;
+}
+
 const struct listener_stats *
 listener_stats(const struct listener *l)
 {

@@ -41,6 +41,9 @@ int		 listener_open(struct listener *, char *err, size_t errlen);
  */
 void		 listener_close(struct listener *);
 void		 listener_free(struct listener *);
+const char	*listener_name(const struct listener *);
+/* Stream clients connected now. */
+size_t		 listener_clients(const struct listener *);
 const struct listener_stats *listener_stats(const struct listener *);
 void		 listener_log_stats(const struct listener *);
 

@@ -2,11 +2,14 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "conf.h"
+#include "control.h"
 #include "ingest.h"
 #include "listener.h"
 #include "log.h"
@@ -14,6 +17,7 @@
 #include "relay.h"
 #include "sender.h"
 #include "stamp.h"
+#include "stats.h"
 #include "target.h"
 
 #define RELAY_DRAIN_POLL_MS	20
@@ -25,22 +29,12 @@ struct relay {
 	struct target		**targets;	/* parallel to conf->targets */
 	struct ingest		**ingests;	/* parallel to conf->listeners */
 	struct listener		**listeners;
+	struct control		*control;	/* NULL without control_socket */
 	struct event		*ev_stats;
 	struct event		*ev_drain;
 	int64_t			 drain_deadline;
 	bool			 draining;
 };
-
-static struct target *
-relay_find_target(struct relay *r, const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < r->conf->ntargets; i++)
-		if (strcmp(r->conf->targets[i]->name, name) == 0)
-			return r->targets[i];
-	fatalx("relay: target %s vanished", name);	/* conf checked it */
-}
 
 static void
 relay_stats_cb(evutil_socket_t fd, short what, void *arg)
@@ -68,11 +62,14 @@ relay_new(struct event_base *base, struct conf *conf)
 
 		if (cl->ntargets > sizeof(ts) / sizeof(ts[0]))
 			fatalx("listener %s: too many targets", cl->name);
+		/* conf_load() checked that every name exists */
 		for (j = 0; j < cl->ntargets; j++)
-			ts[j] = relay_find_target(r, cl->targets[j]);
+			ts[j] = relay_target(r, cl->targets[j]);
 		r->ingests[i] = ingest_new(cl, ts, cl->ntargets);
 		r->listeners[i] = listener_new(base, cl, r->ingests[i]);
 	}
+	if (conf->control_socket[0] != '\0')
+		r->control = control_new(base, r, conf->control_socket);
 	if ((r->ev_stats = event_new(base, -1, EV_PERSIST, relay_stats_cb,
 	    r)) == NULL)
 		fatalx("relay: event_new failed");
@@ -90,6 +87,8 @@ relay_free(struct relay *r)
 		listener_free(r->listeners[i]);
 		ingest_free(r->ingests[i]);
 	}
+	/* before the sender: no answer may reach a freed control client */
+	control_free(r->control);
 	/* requests reference target batches: abort them first */
 	sender_free(r->sender);
 	for (i = 0; i < r->conf->ntargets; i++)
@@ -114,6 +113,8 @@ relay_start(struct relay *r, char *err, size_t errlen)
 	for (i = 0; i < r->conf->nlisteners; i++)
 		if (listener_open(r->listeners[i], err, errlen) == -1)
 			return -1;
+	if (r->control != NULL && control_open(r->control, err, errlen) == -1)
+		return -1;
 	if (r->conf->stats_interval_ms > 0) {
 		tv.tv_sec = (time_t)(r->conf->stats_interval_ms / 1000);
 		tv.tv_usec = (suseconds_t)(r->conf->stats_interval_ms % 1000) *
@@ -177,6 +178,58 @@ relay_shutdown(struct relay *r)
 		fatalx("relay: event_new failed");
 	event_add(r->ev_drain, &tv);
 	relay_drain_cb(-1, 0, r);
+}
+
+struct target *
+relay_target(struct relay *r, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->conf->ntargets; i++)
+		if (strcmp(r->conf->targets[i]->name, name) == 0)
+			return r->targets[i];
+	return NULL;
+}
+
+void
+relay_flush(struct relay *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->conf->ntargets; i++)
+		target_flush(r->targets[i]);
+}
+
+bool
+relay_flushed(const struct relay *r, size_t *left)
+{
+	size_t	 i;
+	bool	 done = true;
+
+	*left = relay_points(r);
+	for (i = 0; i < r->conf->ntargets; i++)
+		done = done && target_flushed(r->targets[i]);
+	return done;
+}
+
+void
+relay_json_stats(const struct relay *r, struct evbuffer *out)
+{
+	size_t	 i;
+
+	evbuffer_add_printf(out, "\"listeners\":[");
+	for (i = 0; i < r->conf->nlisteners; i++) {
+		if (i > 0)
+			evbuffer_add(out, ",", 1);
+		stats_json_listener(out, r->listeners[i]);
+	}
+	evbuffer_add_printf(out, "],\"targets\":[");
+	for (i = 0; i < r->conf->ntargets; i++) {
+		if (i > 0)
+			evbuffer_add(out, ",", 1);
+		stats_json_target(out, r->targets[i]);
+	}
+	evbuffer_add(out, "]", 1);
 }
 
 void

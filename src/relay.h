@@ -6,9 +6,12 @@
 #ifndef RELAYD_RELAY_H
 #define RELAYD_RELAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct conf;
+struct evbuffer;
+struct target;
 struct event_base;
 struct relay;
 
@@ -24,6 +27,14 @@ int		 relay_start(struct relay *, char *err, size_t errlen);
 void		 relay_shutdown(struct relay *);
 /* Logs one stats line per listener and target. */
 void		 relay_log_stats(const struct relay *);
+/* The target called `name`, or NULL. */
+struct target	*relay_target(struct relay *, const char *name);
+/* Closes every open batch and sends what the limits allow. */
+void		 relay_flush(struct relay *);
+/* True once every queue is empty or backing off; `left` = points held. */
+bool		 relay_flushed(const struct relay *, size_t *left);
+/* Appends "listeners":[...],"targets":[...] (JSON members). */
+void		 relay_json_stats(const struct relay *, struct evbuffer *);
 /* Points still buffered in memory across all targets. */
 size_t		 relay_points(const struct relay *);
 

@@ -424,26 +424,31 @@ target_split(struct target_queue *tq, struct batch *b)
 	queue_putback(tq->queue, b);
 }
 
+/* "VERB \"db\"" with InfluxQL identifier quoting ('\' and '"'). */
+static void
+target_statement(char *buf, size_t size, const char *verb, const char *db)
+{
+	size_t	 n = (size_t)snprintf(buf, size, "%s \"", verb);
+
+	for (; *db != '\0' && n + 4 < size; db++) {
+		if (*db == '"' || *db == '\\')
+			buf[n++] = '\\';
+		buf[n++] = *db;
+	}
+	snprintf(buf + n, size - n, "\"");
+}
+
 static void
 target_create_database(struct target_queue *tq)
 {
 	struct target	*t = tq->target;
-	char		 q[1024] = "", body[3200] = "q=";
-	const char	*db = queue_database(tq->queue);
+	char		 q[1024], body[3200] = "q=";
 	char		*url;
-	size_t		 n = 0;
 
-	/* InfluxQL identifier quoting: escape '\' and '"' */
-	for (; *db != '\0' && n + 3 < sizeof(q) - 20; db++) {
-		if (*db == '"' || *db == '\\')
-			q[n++] = '\\';
-		q[n++] = *db;
-	}
-	q[n] = '\0';
 	tq->may_create = false;
-	url = xasprintf("CREATE DATABASE \"%s\"", q);
-	target_url_encode(body, sizeof(body), url);
-	free(url);
+	target_statement(q, sizeof(q), "CREATE DATABASE",
+	    queue_database(tq->queue));
+	target_url_encode(body, sizeof(body), q);
 	tq->create_body = xstrdup(body);
 	url = xasprintf("%s/query", t->base_url);
 	log_info("sender: target %s: creating database \"%s\"", t->conf->name,
@@ -532,6 +537,69 @@ target_flush(struct target *t)
 		evtimer_del(tq->ev_flush);
 	}
 	target_pump(t);
+}
+
+void
+target_gauges(const struct target *t, struct target_gauges *g)
+{
+	g->queues = t->nqueues;
+	g->points = t->points;
+	g->bytes = t->bytes;
+	g->in_flight = t->inflight;
+	g->failing = t->failing;
+}
+
+/* One admin statement in flight; owns the body curl sends. */
+struct target_admin {
+	sender_done_cb	 cb;
+	void		*arg;
+	char		 body[];
+};
+
+static void
+target_query_done_cb(const struct sender_result *res, void *arg)
+{
+	struct target_admin	*a = arg;
+
+	a->cb(res, a->arg);
+	free(a);
+}
+
+void
+target_query(struct target *t, const char *verb, const char *db,
+    sender_done_cb cb, void *arg)
+{
+	char			 q[1024], body[3200] = "q=";
+	struct target_admin	*a;
+	char			*url;
+
+	target_statement(q, sizeof(q), verb, db);
+	target_url_encode(body, sizeof(body), q);
+	a = xmalloc(sizeof(*a) + strlen(body) + 1);
+	a->cb = cb;
+	a->arg = arg;
+	strcpy(a->body, body);
+	url = xasprintf("%s/query", t->base_url);
+	log_info("sender: target %s: %s", t->conf->name, q);
+	sender_post(t->sender, url, "application/x-www-form-urlencoded",
+	    a->body, strlen(a->body), (long)t->conf->timeout_ms,
+	    target_query_done_cb, a);
+	free(url);
+}
+
+bool
+target_flushed(const struct target *t)
+{
+	struct target_queue	*tq;
+
+	TAILQ_FOREACH(tq, &t->queues, entry) {
+		if (evtimer_pending(tq->ev_retry, NULL))
+			continue;	/* failed: waiting for its retry */
+		if (queue_points(tq->queue) > 0 || tq->inflight != NULL ||
+		    tq->create_body != NULL)
+			return false;
+	}
+	return true;
 }
 
 size_t

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sender.h"
+
 struct conf_target;
 struct event_base;
 struct sender;
@@ -59,6 +61,24 @@ enum target_reject target_append(struct target *, const char *database,
 		    const char *tail, size_t tlen);
 /* Closes every open batch and sends what the connection limit allows. */
 void		 target_flush(struct target *);
+/* What a target holds right now. */
+struct target_gauges {
+	size_t		 queues;
+	size_t		 points;	/* queued, in flight or to retry */
+	size_t		 bytes;
+	size_t		 in_flight;	/* requests */
+	size_t		 failing;	/* queues backing off */
+};
+
+void		 target_gauges(const struct target *, struct target_gauges *);
+/*
+ * Sends `verb "db"` (CREATE DATABASE, DROP DATABASE) to the target's
+ * /query endpoint, quoting `db`; `cb` gets the answer.
+ */
+void		 target_query(struct target *, const char *verb,
+		    const char *db, sender_done_cb cb, void *arg);
+/* True when every queue is empty or waiting to retry after a failure. */
+bool		 target_flushed(const struct target *);
 /* Points held: queued, in flight or waiting for a retry. */
 size_t		 target_points(const struct target *);
 const struct target_stats *target_stats(const struct target *);

@@ -36,12 +36,13 @@ def main():
         url = influxd.url
     tmp = tempfile.mkdtemp(prefix="influx-relayd-")
     sock = os.path.join(tmp, "relay.sock")
+    control = os.path.join(tmp, "control.sock")
     conf = os.path.join(tmp, "influx-relayd.ini")
     with open(conf, "w") as f:
-        f.write("[relayd]\nstats_interval = 30s\n"
+        f.write("[relayd]\nstats_interval = 30s\ncontrol_socket = %s\n"
                 "[listener:main]\npath = %s\nmode = 0666\n"
                 "[target:local]\nurl = %s\ndatabase = relayd_demo\n"
-                % (sock, url))
+                % (control, sock, url))
     ctl = harness.relayctl_path()
     print("""
 influx-relayd is relaying to %(url)s (database relayd_demo).
@@ -49,13 +50,18 @@ Send a line from another shell:
 
   echo 'cpu,host=demo usage=42.5' | %(ctl)s send -s %(sock)s
 
+see the counters:
+
+  %(ctl)s -s %(control)s stats
+
 and read it back:
 
   curl -sG '%(url)s/query' --data-urlencode db=relayd_demo \\
       --data-urlencode 'q=SELECT * FROM cpu'
 
 Ctrl-C stops the relay (it flushes first).  Config: %(conf)s
-""" % {"url": url, "ctl": ctl, "sock": sock, "conf": conf})
+""" % {"url": url, "ctl": ctl, "sock": sock, "conf": conf,
+       "control": control})
     sys.stdout.flush()
     relay = subprocess.Popen([harness.relayd_path(), "-c", conf])
     try:

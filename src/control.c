@@ -1,0 +1,301 @@
+/*
+ * Control socket.  Commands that wait (flush, the database calls) stop
+ * reading the connection until they answer, so answers come back in
+ * order.  A client that hangs up meanwhile is freed when its command
+ * completes, never from under a pending callback.
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "control.h"
+#include "log.h"
+#include "mem.h"
+#include "relay.h"
+#include "sender.h"
+#include "sock.h"
+#include "stats.h"
+#include "target.h"
+
+#define CONTROL_LINE_MAX	1024
+#define CONTROL_FLUSH_POLL_MS	50
+
+struct control_client {
+	TAILQ_ENTRY(control_client) entry;
+	struct control		*control;
+	struct bufferevent	*bev;
+	struct event		*ev_flush;
+	bool			 busy;		/* a command is pending */
+	bool			 gone;		/* hung up while busy */
+};
+
+struct control {
+	struct event_base	*base;
+	struct relay		*relay;
+	char			*path;
+	struct evconnlistener	*evl;
+	TAILQ_HEAD(, control_client) clients;
+};
+
+static void control_read_cb(struct bufferevent *, void *);
+
+static void
+control_client_free(struct control_client *cc)
+{
+	TAILQ_REMOVE(&cc->control->clients, cc, entry);
+	if (cc->ev_flush != NULL)
+		event_free(cc->ev_flush);
+	bufferevent_free(cc->bev);
+	free(cc);
+}
+
+/* Sends one answer line; a pending command is over. */
+static void
+control_answer(struct control_client *cc, struct evbuffer *json)
+{
+	cc->busy = false;
+	if (cc->gone) {
+		control_client_free(cc);
+		return;
+	}
+	evbuffer_add(json, "\n", 1);
+	bufferevent_write_buffer(cc->bev, json);
+	bufferevent_enable(cc->bev, EV_READ);
+	/* commands that arrived meanwhile: later, not recursively */
+	if (evbuffer_get_length(bufferevent_get_input(cc->bev)) > 0)
+		bufferevent_trigger(cc->bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void
+control_answer_error(struct control_client *cc, const char *error)
+{
+	struct evbuffer	*out = evbuffer_new();
+
+	evbuffer_add_printf(out, "{\"ok\":false,\"error\":");
+	stats_json_string(out, error);
+	evbuffer_add(out, "}", 1);
+	control_answer(cc, out);
+	evbuffer_free(out);
+}
+
+static void
+control_answer_ok(struct control_client *cc, const char *extra)
+{
+	struct evbuffer	*out = evbuffer_new();
+
+	evbuffer_add_printf(out, "{\"ok\":true%s}", extra);
+	control_answer(cc, out);
+	evbuffer_free(out);
+}
+
+static void
+control_cmd_stats(struct control_client *cc)
+{
+	struct evbuffer	*out = evbuffer_new();
+
+	evbuffer_add_printf(out, "{\"ok\":true,\"version\":\"%s\",",
+	    PACKAGE_VERSION);
+	relay_json_stats(cc->control->relay, out);
+	evbuffer_add(out, "}", 1);
+	control_answer(cc, out);
+	evbuffer_free(out);
+}
+
+static void
+control_flush_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control_client	*cc = arg;
+	struct timeval		 tv = { 0, CONTROL_FLUSH_POLL_MS * 1000 };
+	size_t			 left;
+	char			 extra[64];
+
+	if (!relay_flushed(cc->control->relay, &left)) {
+		evtimer_add(cc->ev_flush, &tv);
+		return;
+	}
+	snprintf(extra, sizeof(extra), ",\"buffered_points\":%zu", left);
+	control_answer_ok(cc, extra);
+}
+
+/* Answers once every queue is empty or backing off after a failure. */
+static void
+control_cmd_flush(struct control_client *cc)
+{
+	relay_flush(cc->control->relay);
+	if (cc->ev_flush == NULL && (cc->ev_flush = evtimer_new(
+	    cc->control->base, control_flush_poll_cb, cc)) == NULL)
+		fatalx("control: evtimer_new failed");
+	control_flush_poll_cb(-1, 0, cc);
+}
+
+static void
+control_query_done_cb(const struct sender_result *res, void *arg)
+{
+	struct control_client	*cc = arg;
+	char			 err[512];
+
+	if (res->status == 200 && memmem(res->body, res->body_len,
+	    "\"error\"", 7) == NULL) {
+		control_answer_ok(cc, "");
+		return;
+	}
+	if (res->status == 0)
+		snprintf(err, sizeof(err), "%s", res->error);
+	else
+		snprintf(err, sizeof(err), "HTTP %ld: %.*s", res->status,
+		    (int)strcspn(res->body, "\r\n"), res->body);
+	control_answer_error(cc, err);
+}
+
+/* "TARGET DATABASE": the database is the rest of the line, spaces too. */
+static void
+control_cmd_database(struct control_client *cc, const char *verb,
+    char *args)
+{
+	char		*db = args + strcspn(args, " ");
+	struct target	*t;
+
+	if (*db != '\0')
+		*db++ = '\0';
+	if (*args == '\0' || *db == '\0') {
+		control_answer_error(cc, "usage: create-database|"
+		    "drop-database TARGET DATABASE");
+		return;
+	}
+	if ((t = relay_target(cc->control->relay, args)) == NULL) {
+		control_answer_error(cc, "no such target");
+		return;
+	}
+	target_query(t, verb, db, control_query_done_cb, cc);
+}
+
+static void
+control_dispatch(struct control_client *cc, char *line)
+{
+	char	*args = line + strcspn(line, " ");
+
+	if (*args != '\0')
+		*args++ = '\0';
+	cc->busy = true;
+	if (strcmp(line, "ping") == 0)
+		control_answer_ok(cc, ",\"version\":\"" PACKAGE_VERSION "\"");
+	else if (strcmp(line, "stats") == 0)
+		control_cmd_stats(cc);
+	else if (strcmp(line, "flush") == 0)
+		control_cmd_flush(cc);
+	else if (strcmp(line, "create-database") == 0)
+		control_cmd_database(cc, "CREATE DATABASE", args);
+	else if (strcmp(line, "drop-database") == 0)
+		control_cmd_database(cc, "DROP DATABASE", args);
+	else if (strcmp(line, "reload") == 0)
+		control_answer_error(cc, "reload is not available in this "
+		    "version; restart to apply a new configuration");
+	else
+		control_answer_error(cc, "unknown command (ping, stats, "
+		    "flush, create-database, drop-database, reload)");
+}
+
+static void
+control_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct control_client	*cc = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	size_t			 len;
+	char			*line;
+
+	while (!cc->busy && (line = evbuffer_readln(in, &len,
+	    EVBUFFER_EOL_CRLF)) != NULL) {
+		if (len > 0) {
+			/* no more reading until this command answers */
+			bufferevent_disable(bev, EV_READ);
+			control_dispatch(cc, line);
+		}
+		free(line);
+	}
+	if (!cc->busy && evbuffer_get_length(in) > CONTROL_LINE_MAX)
+		control_answer_error(cc, "command line too long");
+}
+
+static void
+control_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct control_client	*cc = arg;
+
+	if (cc->busy)
+		cc->gone = true;
+	else
+		control_client_free(cc);
+}
+
+static void
+control_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct control		*c = arg;
+	struct control_client	*cc = xcalloc(1, sizeof(*cc));
+
+	cc->control = c;
+	if ((cc->bev = bufferevent_socket_new(c->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		fatalx("control: bufferevent_socket_new failed");
+	bufferevent_setcb(cc->bev, control_read_cb, NULL, control_event_cb,
+	    cc);
+	bufferevent_enable(cc->bev, EV_READ);
+	TAILQ_INSERT_TAIL(&c->clients, cc, entry);
+}
+
+struct control *
+control_new(struct event_base *base, struct relay *relay, const char *path)
+{
+	struct control	*c = xcalloc(1, sizeof(*c));
+
+	c->base = base;
+	c->relay = relay;
+	c->path = xstrdup(path);
+	TAILQ_INIT(&c->clients);
+	return c;
+}
+
+int
+control_open(struct control *c, char *err, size_t errlen)
+{
+	int	 fd;
+
+	if ((fd = sock_bind_unix(c->path, SOCK_STREAM, 0600, err,
+	    errlen)) == -1)
+		return -1;
+	c->evl = evconnlistener_new(c->base, control_accept_cb, c,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (c->evl == NULL)
+		fatalx("control: evconnlistener_new failed");
+	log_info("control: listening on %s", c->path);
+	return 0;
+}
+
+void
+control_free(struct control *c)
+{
+	struct control_client	*cc;
+
+	if (c == NULL)
+		return;
+	while ((cc = TAILQ_FIRST(&c->clients)) != NULL)
+		control_client_free(cc);
+	if (c->evl != NULL) {
+		evconnlistener_free(c->evl);
+		unlink(c->path);
+	}
+	free(c->path);
+	free(c);
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""The control socket and influx-relayctl (DESIGN section 6): ping, stats,
+flush, create-database, drop-database, reload, errors, ordering.
+Run by hand: ./test_control.py [NAME...]
+"""
+
+import json
+import os
+import stat
+import subprocess
+
+import harness
+from harness import (Relay, check, check_equal, relay_config, unique_db,
+                     wait_until)
+
+
+def ctl(relay, *args):
+    """Run influx-relayctl against the relay's control socket; returns
+    (exit code, parsed JSON answer)."""
+    out = subprocess.run([harness.relayctl_path(), "-s",
+                          relay.sections["relayd"]["control_socket"]] +
+                         list(args), capture_output=True, timeout=30)
+    try:
+        answer = json.loads(out.stdout)
+    except ValueError:
+        raise harness.TestFailure("relayctl %s: not one JSON line: %r %r"
+                                  % (args, out.stdout, out.stderr))
+    return out.returncode, answer
+
+
+def control_config(influx, db, **target):
+    """A relay config with a control socket in the relay's temp dir."""
+    return relay_config(influx, db, target=target,
+                        relayd={"control_socket": "@DIR@/control.sock"})
+
+
+def test_ping_and_mode(influx):
+    """ping answers with the version; the socket is mode 0600."""
+    with Relay(control_config(influx, unique_db("ping"))) as relay:
+        code, answer = ctl(relay, "ping")
+        check_equal(0, code, "relayctl exit code")
+        check_equal(True, answer.get("ok"), "ping answer %r" % answer)
+        check("version" in answer, "ping answer without version")
+        mode = os.stat(relay.sections["relayd"]["control_socket"]).st_mode
+        check_equal("0o600", oct(stat.S_IMODE(mode)), "control socket mode")
+
+
+def test_stats_count(influx):
+    """stats reflects lines received, rejected by reason, and written."""
+    db = unique_db("stats")
+    with Relay(control_config(influx, db)) as relay:
+        relay.send(["s v=1i", "s v=2i", "s v=3i", "broken", "s"])
+        wait_until(lambda: ctl(relay, "stats")[1]["targets"][0]["written"]
+                   == 3, 10, "3 points written")
+        answer = ctl(relay, "stats")[1]
+    lis, tgt = answer["listeners"][0], answer["targets"][0]
+    check_equal("main", lis["name"], "listener name")
+    check_equal(5, lis["lines"], "lines received")
+    check_equal(3, lis["accepted"], "lines accepted")
+    check_equal(2, lis["rejected"], "lines rejected")
+    check_equal(2, sum(lis["rejected_by_reason"].values()),
+                "sum of reject reasons")
+    check_equal(3, tgt["accepted"], "target points accepted")
+    check_equal(0, tgt["buffered_points"], "points still buffered")
+    check(tgt["last_success"] > 0, "last_success not set")
+
+
+def test_flush_delivers_now(influx):
+    """flush sends what waits for flush_interval and answers once the
+    queue is empty."""
+    db = unique_db("flush")
+    with Relay(control_config(influx, db, flush_interval="1h")) as relay:
+        relay.send(["f v=%di" % i for i in range(10)])
+        wait_until(lambda: ctl(relay, "stats")[1]["targets"][0]
+                   ["buffered_points"] == 10, 10, "10 points buffered")
+        check_equal([], influx.all_points(db) if db in influx.databases()
+                    else [], "points before flush")
+        code, answer = ctl(relay, "flush")
+        check_equal((0, True), (code, answer.get("ok")), "flush answer")
+        check_equal(10, len(influx.all_points(db)), "points after flush")
+
+
+def test_flush_answers_when_target_fails(influx):
+    """flush does not hang on a dead server: it answers once the queue is
+    backing off, with the points it still holds."""
+    cfg = relay_config(None, unique_db("dead"), target={
+        "flush_interval": "1h", "retry_initial": "10s", "retry_max": "10s"},
+        relayd={"control_socket": "@DIR@/control.sock",
+                "shutdown_timeout": "100ms"})
+    with Relay(cfg) as relay:
+        relay.send(["d v=1i"])
+        wait_until(lambda: ctl(relay, "stats")[1]["targets"][0]
+                   ["buffered_points"] == 1, 10, "1 point buffered")
+        code, answer = ctl(relay, "flush")
+    check_equal(1, answer.get("buffered_points"), "points held after flush")
+
+
+def test_create_and_drop_database(influx):
+    """create-database / drop-database TARGET DB reach InfluxDB."""
+    db = unique_db("admin") + ' "odd" name'
+    with Relay(control_config(influx, unique_db("x"))) as relay:
+        code, answer = ctl(relay, "create-database", "local", db)
+        check_equal((0, True), (code, answer.get("ok")),
+                    "create-database answer %r" % answer)
+        check(db in influx.databases(), "database not created")
+        code, answer = ctl(relay, "drop-database", "local", db)
+        check_equal((0, True), (code, answer.get("ok")), "drop answer")
+        check(db not in influx.databases(), "database not dropped")
+        code, answer = ctl(relay, "create-database", "nope", "x")
+        check_equal((1, False), (code, answer.get("ok")),
+                    "unknown target answer %r" % answer)
+
+
+def test_errors_and_pipelining(influx):
+    """Unknown commands and reload answer errors; several commands in one
+    write are answered in order, one line each."""
+    with Relay(control_config(influx, unique_db("err"))) as relay:
+        code, answer = ctl(relay, "frobnicate")
+        check_equal((1, False), (code, answer.get("ok")), "unknown command")
+        code, answer = ctl(relay, "reload")
+        check_equal(False, answer.get("ok"), "reload answer")
+        s = harness.socket.socket(harness.socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(relay.sections["relayd"]["control_socket"])
+        s.sendall(b"ping\nstats\nbogus\nping\n")
+        data = b""
+        while data.count(b"\n") < 4:
+            chunk = s.recv(65536)
+            check(chunk, "control socket closed early: %r" % data)
+            data += chunk
+        s.close()
+        answers = [json.loads(l) for l in data.splitlines()]
+        check_equal([True, True, False, True],
+                    [a["ok"] for a in answers], "pipelined answers")
+        check("listeners" in answers[1], "second answer is not stats")
+
+
+if __name__ == "__main__":
+    harness.main([test_ping_and_mode, test_stats_count,
+                  test_flush_delivers_now, test_flush_answers_when_target_fails,
+                  test_create_and_drop_database, test_errors_and_pipelining])
