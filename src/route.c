@@ -3,7 +3,9 @@
  *
  * The body has passed proto_parse(), so its series part is
  * "measurement(,key=value)*" with backslash escapes, and the first
- * unescaped space ends it: a small scanner is enough here.
+ * unescaped space ends it: a small scanner is enough here.  Escapes are
+ * undone as InfluxDB 1.x does (only "\\," "\\=" "\\ "), so a routing tag
+ * names the database InfluxDB would have stored as the tag's value.
  */
 #include "config.h"
 
@@ -12,15 +14,22 @@
 
 #include "route.h"
 
-/* Advances past an escaped name to the next unescaped stop byte. */
+static bool
+route_is(char c, const char *set)
+{
+	return memchr(set, c, strlen(set)) != NULL;
+}
+
+/*
+ * Advances to the next stop byte not preceded by a backslash: InfluxDB
+ * 1.x scans this way, so "a\\,b" is one value "a\\,b", not two.
+ */
 static size_t
 route_skip(const char *s, size_t i, size_t len, const char *stops)
 {
-	while (i < len && strchr(stops, s[i]) == NULL) {
-		if (s[i] == '\\' && i + 1 < len)
-			i++;
+	while (i < len && (!route_is(s[i], stops) ||
+	    (i > 0 && s[i - 1] == '\\')))
 		i++;
-	}
 	return i;
 }
 
@@ -31,7 +40,7 @@ route_key_is(const char *k, size_t klen, const char *key)
 	size_t	 i;
 
 	for (i = 0; i < klen; i++, key++) {
-		if (k[i] == '\\' && i + 1 < klen && strchr(",= ", k[i + 1]))
+		if (k[i] == '\\' && i + 1 < klen && route_is(k[i + 1], ",= "))
 			i++;
 		if (*key == '\0' || *key != k[i])
 			return false;
@@ -95,7 +104,7 @@ route_tag_value(const struct route_span *sp, char *buf, size_t size)
 
 	for (i = 0; i < sp->vlen; i++) {
 		if (sp->val[i] == '\\' && i + 1 < sp->vlen &&
-		    strchr(",= ", sp->val[i + 1]))
+		    route_is(sp->val[i + 1], ",= "))
 			i++;
 		if (n + 1 >= size)
 			return false;

@@ -28,6 +28,9 @@ static const struct {
 	    "m\\,db=x,k=v f=\"db=q\"", "a b,c", NULL },
 	{ "m,dbx=1,xdb=2 db=3", "db", "", "m,dbx=1,xdb=2 db=3", NULL, NULL },
 	{ "m,d\\=b=1 v=1", "d=b", "", "m v=1", "1", NULL },
+	/* literal backslashes: only \, \= and \  are escapes */
+	{ "m,db=a\\\\\\,b,k=v v=1", "db", "", "m,k=v v=1", "a\\\\,b", NULL },
+	{ "m,db=a\\b v=1", "db", "", "m v=1", "a\\b", NULL },
 };
 
 static const char *
