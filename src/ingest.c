@@ -47,6 +47,7 @@ struct ingest_point {
 
 static const char	 ingest_not_allowed[] = "database not allowed";
 static const char	 ingest_long_name[] = "routing tag too long";
+static const char	 ingest_ambiguous[] = "ambiguous routing tag";
 
 /* One clock for the whole relay: stamps are unique across listeners. */
 static struct stamp	 ingest_stamp;
@@ -159,9 +160,10 @@ ingest_parse_kv(struct ingest *in, const char *line, size_t len,
 
 /* Takes the routing tags out of a parsed line (into the scratch). */
 static enum ingest_result
-ingest_route_line(struct ingest *in, struct ingest_point *p,
+ingest_route_line(struct ingest *in, struct ingest_point *p, unsigned ntags,
     const char **reason)
 {
+	struct proto_point	 cut;
 	struct route_span	 dbs, rps;
 	bool			 has_db = false, has_rp = false;
 
@@ -183,6 +185,16 @@ ingest_route_line(struct ingest *in, struct ingest_point *p,
 	p->len = route_cut(p->body, p->len, has_db ? &dbs : NULL,
 	    has_rp ? &rps : NULL, in->buf);
 	p->body = in->buf;
+	/*
+	 * route.c splits tags as InfluxDB does; should the parser ever
+	 * split a line differently, the cut could leave a broken line.
+	 * Lines with routing tags pay a second parse so that never ships.
+	 */
+	if (proto_parse(p->body, p->len, &cut) != PROTO_OK ||
+	    cut.has_time || cut.ntags + has_db + has_rp != ntags) {
+		*reason = ingest_ambiguous;
+		return INGEST_REJECTED;
+	}
 	return INGEST_ACCEPTED;
 }
 
@@ -208,7 +220,7 @@ ingest_parse_line(struct ingest *in, const char *line, size_t len,
 	p->has_time = pt.has_time;
 	p->body = pt.body;
 	p->len = pt.body_len;
-	return ingest_route_line(in, p, reason);
+	return ingest_route_line(in, p, pt.ntags, reason);
 }
 
 /* Every target's database must be allowed, or the message is refused. */

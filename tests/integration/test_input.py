@@ -38,9 +38,14 @@ def send_datagrams(path, datagrams):
             s.sendto(d if isinstance(d, bytes) else d.encode(), path)
 
 
-def wait_socket(path):
-    """Wait until a (datagram) socket file exists."""
-    harness.wait_until(lambda: os.path.exists(path), 10, "socket %s" % path)
+def wait_listeners(relay):
+    """Relay.wait_ready() checks the first listener only: wait until the
+    log says every listener is set up (bound, mode applied, listening)."""
+    for name, keys in relay.sections.items():
+        if name.startswith("listener:"):
+            harness.wait_until(lambda: re.search(
+                r"listener %s: (listening|receiving datagrams) on "
+                % re.escape(name[9:]), relay.log()), 10, "listener " + name)
 
 
 def stats_line(relay, name):
@@ -123,6 +128,7 @@ def test_a_kv_messages(influx):
                              {"duration": 3.2, "ok": True},
                              T0 + 250 * 10**6)]
     with Relay(cfg) as relay:
+        wait_listeners(relay)
         relay.send(msgs)
         path = relay.sections["listener:ms"]["path"]
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -177,7 +183,7 @@ def test_b_datagrams(influx):
     expected += [point("dgkv", {}, {"n": n}, T0 + n)
                  for i in range(10) for n in (i, i + 100)]
     with relay:
-        wait_socket(dgkv)
+        wait_listeners(relay)
         check_equal(0o620, os.stat(dg).st_mode & 0o7777, "mode of " + dg)
         send_datagrams(dg, datagrams)
         send_datagrams(dgkv, kv)
@@ -233,6 +239,7 @@ def test_d_allowed_databases(influx):
     cfg["listener:kv"] = listener("kv.sock", format="kv",
                                   allowed_databases=prefix + "_ok_*")
     with Relay(cfg) as relay:
+        wait_listeners(relay)
         relay.send(["a,db=%s v=1i %d" % (ok, T0),
                     "a,db=%s v=2i %d" % (bad, T0)])
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -302,7 +309,7 @@ def test_f_peer_credentials(influx):
         check_equal(0, run_as(65534, 65534, fn), "exit code of uid 65534")
 
     with relay:
-        wait_socket(paths["grp"])
+        wait_listeners(relay)
         nobody(lambda: send_stream(paths["main"], "c,who=nobody v=1i %d" % T0))
         nobody(lambda: send_datagrams(paths["dg"],
                                       ["c,who=nobody_dg v=1i %d" % T0]))
@@ -378,7 +385,7 @@ def test_g_garbage(influx):
                                   random_bytes(rng, 100)]))
     with Relay(cfg) as relay:
         dg = relay.sections["listener:dg"]["path"]
-        wait_socket(dg)
+        wait_listeners(relay)
         relay.send(b"\n".join(line_data) + b"\n")
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.connect(relay.sections["listener:kv"]["path"])
