@@ -189,11 +189,28 @@ def test_b_datagrams(influx):
         send_datagrams(dgkv, kv)
         got = settle_points(influx, db, len(expected))
         line = stats_line(relay, "dg")
+        rc, out = second_relay_on(dg)
+    check(rc == 1 and "%s is in use by another process" % dg in out,
+          "a second relay on the live datagram socket %s: exit %s, log:\n%s"
+          % (dg, rc, harness.tail(out)))
     harness.assert_same_points(expected, got, "points sent as datagrams")
     check_equal(20, stat(line, "datagrams"), "datagrams in " + line)
     check("replaced stale socket %s" % dg in relay.log(),
           "no 'replaced stale socket' in the log")
     check(not os.path.exists(dg), "datagram socket left after exit")
+
+
+def second_relay_on(path):
+    """Start another relay whose only listener is `path` (a datagram
+    socket); return its exit code and log (it must refuse to start)."""
+    cfg = relay_config(None, "x")
+    cfg["listener:main"] = {"path": path, "type": "datagram"}
+    other = Relay(cfg).start()
+    try:
+        rc = other.proc.wait(10)
+    except Exception:
+        rc = None
+    return rc, other.log()
 
 
 # ------------------------------------------------------------------ c
@@ -205,20 +222,34 @@ def test_c_database_tag_routing(influx):
     the point."""
     db, db1, db2, other = (unique_db("route"), unique_db("route_one"),
                            unique_db("route_two"), unique_db("route_fan"))
+    now = time.time_ns()        # a 7d retention policy drops T0
     cfg = relay_config(influx, db, listener={"database_tag": "db",
+                                             "retention_policy_tag": "rp",
                                              "target": "local, other"})
     cfg["target:other"] = dict(cfg["target:local"], database=other)
     lines = ["r,db=%s,host=a v=1i %d" % (db1, T0 + 1),
              "r,host=b,db=%s v=2i %d" % (db2, T0 + 2),
-             "r,host=c,zone=z\\ 1 v=3i %d" % (T0 + 3)]
+             "r,host=c,zone=z\\ 1 v=3i %d" % (T0 + 3),
+             "r,rp=week,host=d,db=%s v=4i %d" % (db2, now)]
+    influx.create_database(db2)
+    influx.query('CREATE RETENTION POLICY "week" ON "%s" DURATION 7d '
+                 'REPLICATION 1' % db2)
     with Relay(cfg) as relay:
         relay.send(lines)
         got = {d: settle_points(influx, d, 1) for d in (db1, db2, db)}
         got_other = settle_points(influx, other, 1)
+        in_rp = lambda: influx.query('SELECT * FROM "%s"."week"."r"' % db2)[
+            "results"][0].get("series", [])
+        week = harness.wait_until(in_rp, 10, "a point in %s.week" % db2)
     harness.assert_same_points([point("r", {"host": "a"}, {"v": 1}, T0 + 1)],
                                got[db1], "points routed to " + db1)
     harness.assert_same_points([point("r", {"host": "b"}, {"v": 2}, T0 + 2)],
                                got[db2], "points routed to " + db2)
+    check_equal([[now, "d", 4]], week[0]["values"],
+                "point routed to retention policy week (time, host, v; "
+                "no db or rp tag)")
+    check_equal(["time", "host", "v"], week[0]["columns"],
+                "columns of the point in %s.week" % db2)
     untagged = point("r", {"host": "c", "zone": "z 1"}, {"v": 3}, T0 + 3)
     harness.assert_same_points([untagged], got[db], "untagged points")
     harness.assert_same_points([untagged], got_other,
