@@ -14,7 +14,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -62,22 +64,22 @@ static const struct conf_key conf_keys[] = {
 	{ R(internal_database, K_STRING), "", NULL, "*", 0, 0 },
 
 	{ L(path, K_STRING), "", NULL, NULL, 0, 0 },
-	{ L(type, K_ENUM), "stream", "stream|datagram", "datagram", 0, 0 },
-	{ L(format, K_ENUM), "line", "line|kv", "kv", 0, 0 },
+	{ L(type, K_ENUM), "stream", "stream|datagram", NULL, 0, 0 },
+	{ L(format, K_ENUM), "line", "line|kv", NULL, 0, 0 },
 	{ L(mode, K_MODE), "0660", NULL, NULL, 0, 07777 },
 	{ L(target, K_STRING), "", NULL, NULL, 0, 0 },
 	{ L(database, K_STRING), "", NULL, NULL, 0, 0 },
 	{ L(retention_policy, K_STRING), "", NULL, NULL, 0, 0 },
-	{ L(database_tag, K_STRING), "", NULL, "*", 0, 0 },
-	{ L(retention_policy_tag, K_STRING), "", NULL, "*", 0, 0 },
+	{ L(database_tag, K_STRING), "", NULL, NULL, 0, 0 },
+	{ L(retention_policy_tag, K_STRING), "", NULL, NULL, 0, 0 },
 	{ L(precision, K_ENUM), "ns", "ns|us|ms|s", NULL, 0, 0 },
-	{ L(tag_keys, K_STRING), "", NULL, "*", 0, 0 },
-	{ L(measurement_key, K_STRING), "measurement", NULL, "!", 0, 0 },
-	{ L(time_key, K_STRING), "time", NULL, "!", 0, 0 },
+	{ L(tag_keys, K_STRING), "", NULL, NULL, 0, 0 },
+	{ L(measurement_key, K_STRING), "measurement", NULL, NULL, 0, 0 },
+	{ L(time_key, K_STRING), "time", NULL, NULL, 0, 0 },
 	{ L(max_line, K_SIZE), "64K", NULL, NULL, 64, 64 << 20 },
-	{ L(allowed_databases, K_STRING), "*", NULL, "!", 0, 0 },
-	{ L(allow_uids, K_STRING), "", NULL, "*", 0, 0 },
-	{ L(allow_gids, K_STRING), "", NULL, "*", 0, 0 },
+	{ L(allowed_databases, K_STRING), "*", NULL, NULL, 0, 0 },
+	{ L(allow_uids, K_STRING), "", NULL, NULL, 0, 0 },
+	{ L(allow_gids, K_STRING), "", NULL, NULL, 0, 0 },
 	{ L(idle_timeout_ms, K_DURATION), "5m", NULL, NULL, 0, NOMAX },
 	{ L(max_clients, K_UINT), "1024", NULL, NULL, 1, 1 << 20 },
 
@@ -653,6 +655,136 @@ conf_check_listener_targets(struct conf_parser *cp, struct conf_listener *l)
 		    l->name);
 }
 
+/* Was `name` written in this listener's section (not a default)? */
+static bool
+conf_listener_has(struct conf_parser *cp, const struct conf_listener *l,
+    const char *name)
+{
+	size_t	 i, idx;
+
+	if (conf_find_key(SEC_LISTENER, name, &idx) == NULL)
+		return false;
+	for (i = 0; i < cp->nseen; i++)
+		if (cp->seen[i].obj == l)
+			return cp->seen[i].keys[idx];
+	return false;
+}
+
+static void
+conf_set_string(char **field, const char *value)
+{
+	free(*field);
+	*field = xstrdup(value);
+}
+
+/* kv defaults routing keys to db / rp; the kv keys need format = kv. */
+static void
+conf_check_listener_format(struct conf_parser *cp, struct conf_listener *l)
+{
+	static const char *const kv_only[] = { "tag_keys", "measurement_key",
+		"time_key" };
+	const char	*keys[4];
+	size_t		 i, j;
+
+	if (l->format != FORMAT_KV) {
+		for (i = 0; i < sizeof(kv_only) / sizeof(kv_only[0]); i++)
+			if (conf_listener_has(cp, l, kv_only[i]))
+				conf_error(cp, l->lineno, "[listener:%s] '%s' "
+				    "only applies to format = kv", l->name,
+				    kv_only[i]);
+		return;
+	}
+	if (!conf_listener_has(cp, l, "database_tag"))
+		conf_set_string(&l->database_tag, "db");
+	if (!conf_listener_has(cp, l, "retention_policy_tag"))
+		conf_set_string(&l->retention_policy_tag, "rp");
+	if (l->measurement_key[0] == '\0')
+		conf_error(cp, l->lineno, "[listener:%s] measurement_key is "
+		    "empty", l->name);
+	keys[0] = l->measurement_key;
+	keys[1] = l->time_key;
+	keys[2] = l->database_tag;
+	keys[3] = l->retention_policy_tag;
+	for (i = 0; i < 4; i++)
+		for (j = i + 1; j < 4; j++)
+			if (keys[i][0] != '\0' && strcmp(keys[i], keys[j]) == 0)
+				conf_error(cp, l->lineno, "[listener:%s] key "
+				    "'%s' has two roles", l->name, keys[i]);
+}
+
+/* A user or group: a number, or a name looked up now. */
+static int
+conf_lookup_id(const char *s, bool group, unsigned long *id)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	char		*end;
+
+	if (isdigit((unsigned char)*s)) {
+		errno = 0;
+		*id = strtoul(s, &end, 10);
+		return (*end != '\0' || errno || *id >= UINT32_MAX) ? -1 : 0;
+	}
+	if (group && (gr = getgrnam(s)) != NULL) {
+		*id = gr->gr_gid;
+		return 0;
+	}
+	if (!group && (pw = getpwnam(s)) != NULL) {
+		*id = pw->pw_uid;
+		return 0;
+	}
+	return -1;
+}
+
+/* Parses allow_uids or allow_gids ("0, www-data") into l->uids/gids. */
+static void
+conf_parse_ids(struct conf_parser *cp, struct conf_listener *l, bool group)
+{
+	char		*list, *tok, *save = NULL;
+	unsigned long	 id;
+
+	list = xstrdup(group ? l->allow_gids : l->allow_uids);
+	for (tok = strtok_r(list, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		if (conf_lookup_id(tok, group, &id) == -1) {
+			conf_error(cp, l->lineno, "[listener:%s] unknown %s "
+			    "'%s' in %s", l->name, group ? "group" : "user",
+			    tok, group ? "allow_gids" : "allow_uids");
+			continue;
+		}
+		if (group) {
+			l->gids = xreallocarray(l->gids, l->ngids + 1,
+			    sizeof(*l->gids));
+			l->gids[l->ngids++] = (gid_t)id;
+		} else {
+			l->uids = xreallocarray(l->uids, l->nuids + 1,
+			    sizeof(*l->uids));
+			l->uids[l->nuids++] = (uid_t)id;
+		}
+	}
+	free(list);
+}
+
+static void
+conf_check_listener_access(struct conf_parser *cp, struct conf_listener *l)
+{
+	const char	*p = l->allowed_databases;
+	size_t		 n;
+
+	if (p[strspn(p, ", \t")] == '\0')
+		conf_error(cp, l->lineno, "[listener:%s] allowed_databases is "
+		    "empty (use * to allow any database)", l->name);
+	for (; *p != '\0'; p += n) {
+		p += strspn(p, ", \t");
+		if ((n = strcspn(p, ",")) > 255)
+			conf_error(cp, l->lineno, "[listener:%s] pattern in "
+			    "allowed_databases longer than 255 bytes",
+			    l->name);
+	}
+	conf_parse_ids(cp, l, false);
+	conf_parse_ids(cp, l, true);
+}
+
 static void
 conf_check_listener(struct conf_parser *cp, struct conf_listener *l)
 {
@@ -674,6 +806,8 @@ conf_check_listener(struct conf_parser *cp, struct conf_listener *l)
 			    "path as [listener:%s]", l->name,
 			    conf->listeners[i]->name);
 	conf_check_listener_targets(cp, l);
+	conf_check_listener_format(cp, l);
+	conf_check_listener_access(cp, l);
 	for (i = 0; i < l->ntargets; i++) {
 		t = conf_find_target(conf, l->targets[i]);
 		if (t != NULL && l->database[0] == '\0' &&
@@ -811,6 +945,8 @@ conf_free(struct conf *conf)
 		for (j = 0; j < l->ntargets; j++)
 			free(l->targets[j]);
 		free(l->targets);
+		free(l->uids);
+		free(l->gids);
 		free(l->name);
 		conf_free_strings(SEC_LISTENER, l);
 		free(l);

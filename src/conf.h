@@ -42,6 +42,10 @@ struct conf_listener {
 	char			*allowed_databases;
 	char			*allow_uids;
 	char			*allow_gids;
+	uid_t			*uids;		/* parsed allow_uids */
+	size_t			 nuids;
+	gid_t			*gids;		/* parsed allow_gids */
+	size_t			 ngids;
 	uint64_t		 idle_timeout_ms;
 	uint64_t		 max_clients;
 };

@@ -1,14 +1,25 @@
-/* From a received line to queued points on every target of a listener. */
+/*
+ * From a received message to queued points on every target of a
+ * listener: parse (line protocol) or translate (key=value), take the
+ * routing tags out, stamp, check the database against allowed_databases,
+ * then append to each target.  One scratch buffer per ingest holds a
+ * translated or cut body, so no message allocates.
+ */
 #include "config.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "conf.h"
 #include "ingest.h"
+#include "kv.h"
+#include "log.h"
 #include "mem.h"
 #include "proto.h"
+#include "route.h"
 #include "stamp.h"
 #include "target.h"
 
@@ -17,10 +28,48 @@ struct ingest {
 	struct target			**targets;
 	size_t				 ntargets;
 	int64_t				 precision_mult;
+	struct kv			*kv;		/* format = kv */
+	char				*buf;		/* body scratch */
+	size_t				 bufsize;
+	char				 db[ROUTE_MAX_NAME + 1];
+	char				 rp[ROUTE_MAX_NAME + 1];
 };
+
+/* A message made ready for the targets. */
+struct ingest_point {
+	const char	*body;
+	size_t		 len;
+	bool		 has_time;
+	int64_t		 time;		/* ns */
+	const char	*db;		/* from the point, or NULL */
+	const char	*rp;
+};
+
+static const char	 ingest_not_allowed[] = "database not allowed";
+static const char	 ingest_long_name[] = "routing tag too long";
+static const char	 ingest_ambiguous[] = "ambiguous routing tag";
 
 /* One clock for the whole relay: stamps are unique across listeners. */
 static struct stamp	 ingest_stamp;
+
+static struct kv *
+ingest_kv_new(const struct conf_listener *conf, int64_t mult)
+{
+	struct kv_spec	 spec = {
+		.measurement_key = conf->measurement_key,
+		.time_key = conf->time_key,
+		.database_key = conf->database_tag,
+		.retention_policy_key = conf->retention_policy_tag,
+		.tag_keys = conf->tag_keys,
+		.precision_mult = mult,
+	};
+	struct kv	*kv;
+	char		 err[128];
+
+	if ((kv = kv_new(&spec, err, sizeof(err))) == NULL)
+		fatalx("listener %s: %s", conf->name, err);
+	return kv;
+}
 
 struct ingest *
 ingest_new(const struct conf_listener *conf, struct target **targets,
@@ -38,6 +87,11 @@ ingest_new(const struct conf_listener *conf, struct target **targets,
 		in->targets[i] = targets[i];
 	in->ntargets = ntargets;
 	in->precision_mult = mult[conf->precision];
+	if (conf->format == FORMAT_KV)
+		in->kv = ingest_kv_new(conf, in->precision_mult);
+	/* kv output is at most 2 * len + 64 (kv.h); a cut line is shorter */
+	in->bufsize = 2 * (size_t)conf->max_line + 64;
+	in->buf = xmalloc(in->bufsize);
 	return in;
 }
 
@@ -46,36 +100,110 @@ ingest_free(struct ingest *in)
 {
 	if (in == NULL)
 		return;
+	kv_free(in->kv);
+	free(in->buf);
 	free(in->targets);
 	free(in);
 }
 
-/* The database for a target: the listener's default, else the target's. */
+/* The database for a target: the point's, the listener's, the target's. */
 static const char *
-ingest_database(const struct ingest *in, const struct target *t)
+ingest_database(const struct ingest *in, const struct ingest_point *p,
+    const struct target *t)
 {
+	if (p->db != NULL)
+		return p->db;
 	if (in->conf->database[0] != '\0')
 		return in->conf->database;
 	return target_conf(t)->database;
 }
 
 static const char *
-ingest_retention_policy(const struct ingest *in, const struct target *t)
+ingest_retention_policy(const struct ingest *in,
+    const struct ingest_point *p, const struct target *t)
 {
+	if (p->rp != NULL)
+		return p->rp;
 	if (in->conf->retention_policy[0] != '\0')
 		return in->conf->retention_policy;
 	return target_conf(t)->retention_policy;
 }
 
-enum ingest_result
-ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
+static enum ingest_result
+ingest_parse_kv(struct ingest *in, const char *line, size_t len,
+    struct ingest_point *p, const char **reason)
+{
+	struct kv_point	 kp;
+	enum kv_status	 st;
+
+	st = kv_translate(in->kv, line, len, in->buf, in->bufsize, &kp);
+	if (st == KV_SKIP)
+		return INGEST_SKIPPED;
+	if (st != KV_OK) {
+		*reason = kv_strerror(st);
+		return INGEST_REJECTED;
+	}
+	if ((kp.database != NULL && strlen(kp.database) > ROUTE_MAX_NAME) ||
+	    (kp.retention_policy != NULL &&
+	    strlen(kp.retention_policy) > ROUTE_MAX_NAME)) {
+		*reason = ingest_long_name;
+		return INGEST_REJECTED;
+	}
+	p->body = in->buf;
+	p->len = kp.body_len;
+	p->has_time = kp.has_time;
+	p->time = kp.time;
+	p->db = kp.database;
+	p->rp = kp.retention_policy;
+	return INGEST_ACCEPTED;
+}
+
+/* Takes the routing tags out of a parsed line (into the scratch). */
+static enum ingest_result
+ingest_route_line(struct ingest *in, struct ingest_point *p, unsigned ntags,
     const char **reason)
+{
+	struct proto_point	 cut;
+	struct route_span	 dbs, rps;
+	bool			 has_db = false, has_rp = false;
+
+	if (in->conf->database_tag[0] != '\0')
+		has_db = route_find_tag(p->body, p->len,
+		    in->conf->database_tag, &dbs);
+	if (in->conf->retention_policy_tag[0] != '\0')
+		has_rp = route_find_tag(p->body, p->len,
+		    in->conf->retention_policy_tag, &rps);
+	if (!has_db && !has_rp)
+		return INGEST_ACCEPTED;
+	if ((has_db && !route_tag_value(&dbs, in->db, sizeof(in->db))) ||
+	    (has_rp && !route_tag_value(&rps, in->rp, sizeof(in->rp)))) {
+		*reason = ingest_long_name;
+		return INGEST_REJECTED;
+	}
+	p->db = has_db ? in->db : NULL;
+	p->rp = has_rp ? in->rp : NULL;
+	p->len = route_cut(p->body, p->len, has_db ? &dbs : NULL,
+	    has_rp ? &rps : NULL, in->buf);
+	p->body = in->buf;
+	/*
+	 * route.c splits tags as InfluxDB does; should the parser ever
+	 * split a line differently, the cut could leave a broken line.
+	 * Lines with routing tags pay a second parse so that never ships.
+	 */
+	if (proto_parse(p->body, p->len, &cut) != PROTO_OK ||
+	    cut.has_time || cut.ntags + has_db + has_rp != ntags) {
+		*reason = ingest_ambiguous;
+		return INGEST_REJECTED;
+	}
+	return INGEST_ACCEPTED;
+}
+
+static enum ingest_result
+ingest_parse_line(struct ingest *in, const char *line, size_t len,
+    struct ingest_point *p, const char **reason)
 {
 	struct proto_point	 pt;
 	enum proto_status	 st;
-	char			 tail[32];
-	int64_t			 ns;
-	size_t			 i, tlen, accepted = 0;
 
 	st = proto_parse(line, len, &pt);
 	if (st == PROTO_SKIP)
@@ -84,18 +212,57 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 		*reason = proto_strerror(st);
 		return INGEST_REJECTED;
 	}
-	if (!pt.has_time)
-		ns = stamp_next(&ingest_stamp, now);
-	else if (!proto_time_to_ns(pt.time, in->precision_mult, &ns)) {
+	if (pt.has_time && !proto_time_to_ns(pt.time, in->precision_mult,
+	    &p->time)) {
 		*reason = proto_strerror(PROTO_ERR_TIME_RANGE);
 		return INGEST_REJECTED;
 	}
-	tlen = (size_t)snprintf(tail, sizeof(tail), " %" PRId64 "\n", ns);
+	p->has_time = pt.has_time;
+	p->body = pt.body;
+	p->len = pt.body_len;
+	return ingest_route_line(in, p, pt.ntags, reason);
+}
+
+/* Every target's database must be allowed, or the message is refused. */
+static bool
+ingest_allowed(const struct ingest *in, const struct ingest_point *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < in->ntargets; i++)
+		if (!route_allowed(in->conf->allowed_databases,
+		    ingest_database(in, p, in->targets[i])))
+			return false;
+	return true;
+}
+
+enum ingest_result
+ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
+    const char **reason)
+{
+	struct ingest_point	 p = { 0 };
+	enum ingest_result	 r;
+	char			 tail[32];
+	size_t			 i, tlen, accepted = 0;
+
+	if (in->kv != NULL)
+		r = ingest_parse_kv(in, line, len, &p, reason);
+	else
+		r = ingest_parse_line(in, line, len, &p, reason);
+	if (r != INGEST_ACCEPTED)
+		return r;
+	if (!ingest_allowed(in, &p)) {
+		*reason = ingest_not_allowed;
+		return INGEST_REJECTED;
+	}
+	if (!p.has_time)
+		p.time = stamp_next(&ingest_stamp, now);
+	tlen = (size_t)snprintf(tail, sizeof(tail), " %" PRId64 "\n", p.time);
 	for (i = 0; i < in->ntargets; i++) {
 		struct target	*t = in->targets[i];
 
-		if (target_append(t, ingest_database(in, t),
-		    ingest_retention_policy(in, t), pt.body, pt.body_len,
+		if (target_append(t, ingest_database(in, &p, t),
+		    ingest_retention_policy(in, &p, t), p.body, p.len,
 		    tail, tlen) == TARGET_ACCEPTED)
 			accepted++;
 	}

@@ -6,6 +6,15 @@
  * two chains is pulled up (copied) to make it contiguous.  A line longer
  * than max_line is rejected whole: its bytes are dropped as they arrive
  * and the stream resumes after the next '\n'.
+ *
+ * Datagrams: each is one read into a buffer owned by the listener, then
+ * framed by the same code as a stream that ends there (a pseudo-client
+ * holds the framing state), so a datagram carries any number of lines.
+ *
+ * Access: with allow_uids/allow_gids, stream peers are checked with
+ * SO_PEERCRED (+ SO_PEERGROUPS for supplementary groups) on accept and
+ * datagram senders with SCM_CREDENTIALS, which the kernel attaches to
+ * every datagram once SO_PASSCRED is on.
  */
 #include "config.h"
 
@@ -30,6 +39,7 @@
 #include "listener.h"
 #include "log.h"
 #include "mem.h"
+#include "sock.h"
 #include "stamp.h"
 
 struct listener_client {
@@ -50,10 +60,22 @@ struct listener {
 	size_t			 nclients;
 	struct listener_stats	 stats;
 	struct log_ratelimit	 rl;
+	/* type = datagram */
+	int			 dgram_fd;
+	struct event		*ev_dgram;
+	struct listener_client	 dgram;		/* framing state */
+	struct evbuffer		*dgram_in;
+	char			*dgram_buf;
+	size_t			 dgram_size;
 };
+
+#define LISTENER_DGRAM_MIN	(256 * 1024)	/* > Linux's default wmem */
+#define LISTENER_DGRAM_BURST	64		/* datagrams per wakeup */
+#define LISTENER_MAX_GROUPS	64
 
 static const char	 listener_too_long[] = "line too long";
 static const char	 listener_cut[] = "incomplete line at shutdown";
+static const char	 listener_dgram_too_long[] = "datagram too large";
 
 struct listener *
 listener_new(struct event_base *base, const struct conf_listener *conf,
@@ -66,6 +88,8 @@ listener_new(struct event_base *base, const struct conf_listener *conf,
 	l->base = base;
 	l->ingest = ingest;
 	l->rl = rl;
+	l->dgram_fd = -1;
+	l->dgram.listener = l;
 	TAILQ_INIT(&l->clients);
 	return l;
 }
@@ -238,6 +262,69 @@ listener_event_cb(struct bufferevent *bev, short what, void *arg)
 	listener_client_free(c);
 }
 
+static bool
+listener_restricted(const struct listener *l)
+{
+	return l->conf->nuids > 0 || l->conf->ngids > 0;
+}
+
+/* Is the peer in allow_uids, or in one of allow_gids? */
+static bool
+listener_peer_allowed(const struct listener *l, uid_t uid,
+    const gid_t *gids, size_t ngids)
+{
+	const struct conf_listener	*cl = l->conf;
+	size_t				 i, j;
+
+	for (i = 0; i < cl->nuids; i++)
+		if (cl->uids[i] == uid)
+			return true;
+	for (i = 0; i < cl->ngids; i++)
+		for (j = 0; j < ngids; j++)
+			if (cl->gids[i] == gids[j])
+				return true;
+	return false;
+}
+
+static void
+listener_deny(struct listener *l, const char *what, long pid, long uid,
+    long gid)
+{
+	l->stats.denied++;
+	log_warnx_rl(&l->rl, "listener %s: %s from pid %ld uid %ld gid %ld "
+	    "refused (not in allow_uids/allow_gids)", l->conf->name, what, pid,
+	    uid, gid);
+}
+
+/* Checks a stream peer: its uid, primary and supplementary groups. */
+static bool
+listener_check_stream_peer(struct listener *l, evutil_socket_t fd)
+{
+	struct ucred	 cred;
+	gid_t		 gids[LISTENER_MAX_GROUPS + 1];
+	socklen_t	 len = sizeof(cred);
+	size_t		 ngids = 1;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("listener %s: SO_PEERCRED", l->conf->name);
+		listener_deny(l, "connection", -1, -1, -1);
+		return false;
+	}
+	gids[0] = cred.gid;
+#ifdef SO_PEERGROUPS
+	len = sizeof(gids) - sizeof(gids[0]);
+	/* more groups than fit (ERANGE): the primary one still counts */
+	if (l->conf->ngids > 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gids + 1, &len) == 0)
+		ngids += len / sizeof(gids[0]);
+#endif
+	if (listener_peer_allowed(l, cred.uid, gids, ngids))
+		return true;
+	listener_deny(l, "connection", (long)cred.pid, (long)cred.uid,
+	    (long)cred.gid);
+	return false;
+}
+
 static void
 listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -246,6 +333,10 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	struct listener_client	*c;
 	struct timeval		 tv;
 
+	if (listener_restricted(l) && !listener_check_stream_peer(l, fd)) {
+		evutil_closesocket(fd);
+		return;
+	}
 	if (l->nclients >= l->conf->max_clients) {
 		l->stats.connections_refused++;
 		log_warnx_rl(&l->rl, "listener %s: max_clients (%llu) "
@@ -293,85 +384,49 @@ listener_error_cb(struct evconnlistener *evl, void *arg)
 	evtimer_add(l->ev_resume, &tv);
 }
 
-/* Is something listening on `path`?  Decides stale vs. live sockets. */
-static bool
-listener_in_use(const struct sockaddr_un *sun)
-{
-	int	 fd, rc;
+static void listener_dgram_read_cb(evutil_socket_t, short, void *);
 
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return false;
-	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	close(fd);
-	return rc == 0;
-}
-
-/* Removes a stale socket file; -1 if the path is live or not a socket. */
+/* Sets up reading datagrams from the bound socket `fd`. */
 static int
-listener_clear_path(const struct sockaddr_un *sun, char *err, size_t errlen)
+listener_open_dgram(struct listener *l, int fd, char *err, size_t errlen)
 {
-	struct stat	 st;
+	int	 on = 1;
 
-	if (lstat(sun->sun_path, &st) == -1)
-		return 0;
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a socket",
-		    sun->sun_path);
-		return -1;
-	}
-	if (listener_in_use(sun)) {
-		snprintf(err, errlen, "%s is in use by another process",
-		    sun->sun_path);
-		return -1;
-	}
-	if (unlink(sun->sun_path) == -1) {
-		snprintf(err, errlen, "cannot remove stale %s: %s",
-		    sun->sun_path, strerror(errno));
-		return -1;
-	}
-	log_info("listener: replaced stale socket %s", sun->sun_path);
-	return 0;
-}
-
-static int
-listener_bind(const struct sockaddr_un *sun, mode_t mode, char *err,
-    size_t errlen)
-{
-	mode_t	 old;
-	int	 fd, rc;
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	/* no window in which the socket is more open than `mode` */
-	old = umask(0177);
-	rc = bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	umask(old);
-	if (rc == -1 || chmod(sun->sun_path, mode) == -1 ||
-	    listen(fd, 128) == -1) {
-		snprintf(err, errlen, "%s: %s", sun->sun_path,
+	if (listener_restricted(l) &&
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) == -1) {
+		snprintf(err, errlen, "%s: SO_PASSCRED: %s", l->conf->path,
 		    strerror(errno));
 		close(fd);
 		return -1;
 	}
-	return fd;
+	l->dgram_fd = fd;
+	l->dgram_size = (size_t)l->conf->max_line + 2;
+	if (l->dgram_size < LISTENER_DGRAM_MIN)
+		l->dgram_size = LISTENER_DGRAM_MIN;
+	l->dgram_buf = xmalloc(l->dgram_size);
+	l->dgram_in = evbuffer_new();
+	l->ev_dgram = event_new(l->base, fd, EV_READ | EV_PERSIST,
+	    listener_dgram_read_cb, l);
+	if (l->dgram_in == NULL || l->ev_dgram == NULL ||
+	    event_add(l->ev_dgram, NULL) == -1)
+		fatalx("listener %s: cannot set up events", l->conf->name);
+	log_info("listener %s: receiving datagrams on %s", l->conf->name,
+	    l->conf->path);
+	return 0;
 }
 
 int
 listener_open(struct listener *l, char *err, size_t errlen)
 {
-	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	bool			 dgram = l->conf->type == LISTENER_DATAGRAM;
 	int			 fd;
 
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", l->conf->path);
-	if (listener_clear_path(&sun, err, errlen) == -1)
-		return -1;
-	if ((fd = listener_bind(&sun, (mode_t)l->conf->mode, err,
-	    errlen)) == -1)
+	if ((fd = sock_bind_unix(l->conf->path, dgram ? SOCK_DGRAM :
+	    SOCK_STREAM, (mode_t)l->conf->mode, err, errlen)) == -1)
 		return -1;
 	l->bound = true;
+	if (dgram)
+		return listener_open_dgram(l, fd, err, errlen);
 	l->evl = evconnlistener_new(l->base, listener_accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	l->ev_resume = evtimer_new(l->base, listener_resume_cb, l);
@@ -380,6 +435,99 @@ listener_open(struct listener *l, char *err, size_t errlen)
 	evconnlistener_set_error_cb(l->evl, listener_error_cb);
 	log_info("listener %s: listening on %s", l->conf->name, l->conf->path);
 	return 0;
+}
+
+/* Checks the sender of a datagram from its SCM_CREDENTIALS message. */
+static bool
+listener_check_dgram_peer(struct listener *l, struct msghdr *msg)
+{
+	struct cmsghdr	*cm;
+	struct ucred	 cred;
+
+	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_CREDENTIALS)
+			continue;
+		memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
+		if (listener_peer_allowed(l, cred.uid, &cred.gid, 1))
+			return true;
+		listener_deny(l, "datagram", (long)cred.pid, (long)cred.uid,
+		    (long)cred.gid);
+		return false;
+	}
+	listener_deny(l, "datagram without credentials", -1, -1, -1);
+	return false;
+}
+
+/* Frames one datagram as a complete stream: every line, the last too. */
+static void
+listener_dgram_frame(struct listener *l, size_t len, int64_t now)
+{
+	l->stats.datagrams++;
+	l->dgram.discarding = false;
+	evbuffer_add_reference(l->dgram_in, l->dgram_buf, len, NULL, NULL);
+	listener_frame(&l->dgram, l->dgram_in, now, true);
+	/* the buffer is reused by the next recvmsg: drop any reference */
+	evbuffer_drain(l->dgram_in, evbuffer_get_length(l->dgram_in));
+}
+
+/* Receives one datagram; false when there is none left to read. */
+static bool
+listener_dgram_recv(struct listener *l, int64_t now)
+{
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(struct ucred))];
+	}		 ctl;
+	struct iovec	 iov = { l->dgram_buf, l->dgram_size };
+	struct msghdr	 msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = &ctl, .msg_controllen = sizeof(ctl) };
+	ssize_t		 n;
+
+	if ((n = recvmsg(l->dgram_fd, &msg, MSG_DONTWAIT)) == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			log_warn("listener %s: recvmsg", l->conf->name);
+		return false;
+	}
+	if (listener_restricted(l) && !listener_check_dgram_peer(l, &msg))
+		return true;
+	if (msg.msg_flags & MSG_TRUNC) {
+		l->stats.datagrams++;
+		l->stats.lines++;
+		listener_count_reject(l, listener_dgram_too_long);
+		listener_log_reject(l, listener_dgram_too_long, l->dgram_buf,
+		    (size_t)n);
+		return true;
+	}
+	listener_dgram_frame(l, (size_t)n, now);
+	return true;
+}
+
+static void
+listener_dgram_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*l = arg;
+	int64_t		 now = stamp_now();
+	int		 i;
+
+	/* a bounded burst, so one busy socket cannot starve the others */
+	for (i = 0; i < LISTENER_DGRAM_BURST; i++)
+		if (!listener_dgram_recv(l, now))
+			break;
+}
+
+/* Stops reading datagrams after taking those already queued. */
+static void
+listener_close_dgram(struct listener *l)
+{
+	if (l->dgram_fd == -1)
+		return;
+	while (listener_dgram_recv(l, stamp_now()))
+		;
+	event_free(l->ev_dgram);
+	l->ev_dgram = NULL;
+	close(l->dgram_fd);
+	l->dgram_fd = -1;
 }
 
 /*
@@ -434,6 +582,7 @@ listener_close(struct listener *l)
 		evconnlistener_free(l->evl);
 		l->evl = NULL;
 	}
+	listener_close_dgram(l);
 	while ((c = TAILQ_FIRST(&l->clients)) != NULL) {
 		listener_client_drain(c);
 		listener_client_free(c);
@@ -452,6 +601,9 @@ listener_free(struct listener *l)
 	listener_close(l);
 	if (l->ev_resume != NULL)
 		event_free(l->ev_resume);
+	if (l->dgram_in != NULL)
+		evbuffer_free(l->dgram_in);
+	free(l->dgram_buf);
 	free(l);
 }
 
@@ -486,10 +638,11 @@ listener_log_stats(const struct listener *l)
 		    " rejected[%s]=%llu", s->reasons[i].reason,
 		    (unsigned long long)s->reasons[i].count);
 	log_info("stats: listener %s: clients=%zu connections=%llu "
-	    "refused=%llu lines=%llu accepted=%llu dropped=%llu "
-	    "rejected=%llu%s", l->conf->name, l->nclients,
-	    (unsigned long long)s->connections,
+	    "refused=%llu denied=%llu datagrams=%llu lines=%llu "
+	    "accepted=%llu dropped=%llu rejected=%llu%s", l->conf->name,
+	    l->nclients, (unsigned long long)s->connections,
 	    (unsigned long long)s->connections_refused,
+	    (unsigned long long)s->denied, (unsigned long long)s->datagrams,
 	    (unsigned long long)s->lines, (unsigned long long)s->accepted,
 	    (unsigned long long)s->dropped, (unsigned long long)s->rejected,
 	    reasons);

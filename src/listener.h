@@ -1,7 +1,8 @@
 /*
- * Listeners: the UNIX stream sockets applications write lines to.  Each
- * owns its clients' bufferevents, frames their input into lines and
- * hands the lines to its ingest.
+ * Listeners: the UNIX sockets applications write lines to, stream or
+ * datagram.  Each owns its clients' bufferevents, checks their peer
+ * credentials, frames their input into lines and hands the lines to its
+ * ingest.
  */
 #ifndef RELAYD_LISTENER_H
 #define RELAYD_LISTENER_H
@@ -17,6 +18,8 @@ struct listener;
 struct listener_stats {
 	uint64_t	 connections;
 	uint64_t	 connections_refused;	/* max_clients reached */
+	uint64_t	 denied;		/* not in allow_uids/gids */
+	uint64_t	 datagrams;
 	uint64_t	 lines;			/* every line received */
 	uint64_t	 accepted;
 	uint64_t	 dropped;		/* valid, no target took it */

@@ -12,6 +12,11 @@
 	"path = /tmp/relay.sock\n" \
 	"[target:local]\n" \
 	"url = http://127.0.0.1:8086\n"
+#define MINIMAL_LISTENER \
+	"[listener:main]\n" \
+	"path = /tmp/relay.sock\n"
+#define MINIMAL_TARGET \
+	"[target:local]\n"
 
 /* Loads `text`, expecting exactly one error that contains `want`. */
 static void
@@ -109,9 +114,21 @@ static const struct {
 	{ "x = 1\n" MINIMAL, "t.ini:1: key 'x' outside any section" },
 	{ MINIMAL "gzip = true\n", "t.ini:5: 'gzip = true' is not "
 	    "supported yet" },
-	{ "[listener:main]\npath = /tmp/s\ntype = datagram\n"
-	    "[target:local]\n", "t.ini:3: 'type = datagram' is not supported "
-	    "yet" },
+	{ "[listener:main]\npath = /tmp/s\ntype = pipe\n"
+	    "[target:local]\n", "t.ini:3: invalid value 'pipe' for 'type' "
+	    "(one of: stream|datagram)" },
+	{ MINIMAL_LISTENER "tag_keys = a\n" MINIMAL_TARGET,
+	    "t.ini:1: [listener:main] 'tag_keys' only applies to format = kv" },
+	{ MINIMAL_LISTENER "format = kv\nmeasurement_key =\n" MINIMAL_TARGET,
+	    "[listener:main] measurement_key is empty" },
+	{ MINIMAL_LISTENER "format = kv\ntime_key = db\n" MINIMAL_TARGET,
+	    "[listener:main] key 'db' has two roles" },
+	{ MINIMAL_LISTENER "allowed_databases = ,\n" MINIMAL_TARGET,
+	    "allowed_databases is empty" },
+	{ MINIMAL_LISTENER "allow_uids = 0, no-such-user-xyz\n"
+	    MINIMAL_TARGET, "unknown user 'no-such-user-xyz' in allow_uids" },
+	{ MINIMAL_LISTENER "allow_gids = no-such-group-xyz\n" MINIMAL_TARGET,
+	    "unknown group 'no-such-group-xyz' in allow_gids" },
 	{ "[listener:main]\npath = /tmp/s\ntarget = nope\n[target:local]\n",
 	    "t.ini:3: [listener:main] names target 'nope', which is not "
 	    "defined" },
@@ -186,6 +203,60 @@ START_TEST(test_inline_comments_and_values)
 }
 END_TEST
 
+/* kv routes by db / rp unless told otherwise; ids parse as numbers or
+ * names. */
+START_TEST(test_listener_inputs)
+{
+	struct conf_errors	 errs = { 0 };
+	struct conf		*conf;
+	struct conf_listener	*a, *b, *c;
+	const char		*text =
+	    "[listener:a]\n"
+	    "path = /tmp/a.sock\n"
+	    "type = datagram\n"
+	    "format = kv\n"
+	    "tag_keys = host, env\n"
+	    "allow_uids = 0, root, 65534\n"
+	    "allow_gids = root, 7\n"
+	    "[listener:b]\n"
+	    "path = /tmp/b.sock\n"
+	    "format = kv\n"
+	    "database_tag =\n"
+	    "retention_policy_tag = policy\n"
+	    "allowed_databases = app_*, ops\n"
+	    "[listener:c]\n"
+	    "path = /tmp/c.sock\n"
+	    "database_tag = db\n"
+	    "[target:x]\n";
+
+	conf = conf_load_string(text, "t.ini", &errs);
+	ck_assert_msg(conf != NULL, "%s", errs.count ? errs.msgs[0] : "");
+	a = conf->listeners[0];
+	b = conf->listeners[1];
+	c = conf->listeners[2];
+	ck_assert_int_eq(a->type, LISTENER_DATAGRAM);
+	ck_assert_int_eq(a->format, FORMAT_KV);
+	ck_assert_str_eq(a->database_tag, "db");
+	ck_assert_str_eq(a->retention_policy_tag, "rp");
+	ck_assert_str_eq(a->measurement_key, "measurement");
+	ck_assert_uint_eq(a->nuids, 3);
+	ck_assert_uint_eq(a->uids[0], 0);
+	ck_assert_uint_eq(a->uids[1], 0);
+	ck_assert_uint_eq(a->uids[2], 65534);
+	ck_assert_uint_eq(a->ngids, 2);
+	ck_assert_uint_eq(a->gids[0], 0);
+	ck_assert_uint_eq(a->gids[1], 7);
+	ck_assert_str_eq(b->database_tag, "");
+	ck_assert_str_eq(b->retention_policy_tag, "policy");
+	ck_assert_str_eq(b->allowed_databases, "app_*, ops");
+	ck_assert_int_eq(c->type, LISTENER_STREAM);
+	ck_assert_str_eq(c->database_tag, "db");
+	ck_assert_str_eq(c->retention_policy_tag, "");
+	ck_assert_uint_eq(c->nuids, 0);
+	conf_free(conf);
+}
+END_TEST
+
 START_TEST(test_missing_file)
 {
 	struct conf_errors	 errs = { 0 };
@@ -210,6 +281,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_every_error_reported);
 	tcase_add_test(tc, test_inline_comments_and_values);
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_listener_inputs);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -13,8 +13,10 @@ main(void)
 
 	srunner_add_suite(sr, batch_suite());
 	srunner_add_suite(sr, conf_suite());
+	srunner_add_suite(sr, kv_suite());
 	srunner_add_suite(sr, proto_suite());
 	srunner_add_suite(sr, response_suite());
+	srunner_add_suite(sr, route_suite());
 	srunner_add_suite(sr, stamp_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -7,8 +7,10 @@
 Suite	*backoff_suite(void);
 Suite	*batch_suite(void);
 Suite	*conf_suite(void);
+Suite	*kv_suite(void);
 Suite	*proto_suite(void);
 Suite	*response_suite(void);
+Suite	*route_suite(void);
 Suite	*stamp_suite(void);
 
 #endif

@@ -1,0 +1,39 @@
+/*
+ * Routing helpers for ingest: finding and cutting the routing tag out of
+ * a line-protocol body, and the allowed_databases glob list.  No
+ * libevent or libcurl in here: it is unit-tested directly.
+ */
+#ifndef RELAYD_ROUTE_H
+#define RELAYD_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define ROUTE_MAX_NAME	255	/* longest database or policy name */
+
+/* Where a tag ",key=value" lies in a body. */
+struct route_span {
+	size_t		 off;		/* of the ',' before the key */
+	size_t		 len;		/* through the end of the value */
+	const char	*val;		/* the value, still escaped */
+	size_t		 vlen;
+};
+
+/*
+ * Finds tag `key` (as stored, unescaped) in a body that proto_parse()
+ * accepted; false if the point has no such tag.
+ */
+bool	 route_find_tag(const char *body, size_t len, const char *key,
+	    struct route_span *);
+/*
+ * Copies `body` into `out` (at least `len` bytes) without the spans
+ * (either may be NULL); returns the new length.
+ */
+size_t	 route_cut(const char *body, size_t len, const struct route_span *,
+	    const struct route_span *, char *out);
+/* The tag value unescaped into `buf`; false if longer than `size` - 1. */
+bool	 route_tag_value(const struct route_span *, char *buf, size_t size);
+/* Does `db` match one of the comma-separated globs in `list`? */
+bool	 route_allowed(const char *list, const char *db);
+
+#endif

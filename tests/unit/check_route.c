@@ -1,0 +1,106 @@
+/*
+ * Routing: cutting database/retention-policy tags out of line-protocol
+ * bodies, and allowed_databases globs.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "route.h"
+#include "suites.h"
+
+static const struct {
+	const char	*body;
+	const char	*dbkey;
+	const char	*rpkey;
+	const char	*want;		/* body after the cut */
+	const char	*db;		/* NULL: no such tag */
+	const char	*rp;
+} cuts[] = {
+	{ "m,db=ops,host=a v=1", "db", "", "m,host=a v=1", "ops", NULL },
+	{ "m,host=a,db=ops v=1", "db", "", "m,host=a v=1", "ops", NULL },
+	{ "m,db=ops v=1", "db", "", "m v=1", "ops", NULL },
+	{ "m,host=a v=1", "db", "", "m,host=a v=1", NULL, NULL },
+	{ "m,rp=r,host=a,db=d v=1", "db", "rp", "m,host=a v=1", "d", "r" },
+	{ "m,db=d,rp=r v=1", "db", "rp", "m v=1", "d", "r" },
+	/* escaped keys and values; a measurement with an escaped comma */
+	{ "m\\,db=x,my\\ db=a\\ b\\,c,k=v f=\"db=q\"", "my db", "",
+	    "m\\,db=x,k=v f=\"db=q\"", "a b,c", NULL },
+	{ "m,dbx=1,xdb=2 db=3", "db", "", "m,dbx=1,xdb=2 db=3", NULL, NULL },
+	{ "m,d\\=b=1 v=1", "d=b", "", "m v=1", "1", NULL },
+	/* literal backslashes: only \, \= and \  are escapes */
+	{ "m,db=a\\\\\\,b,k=v v=1", "db", "", "m,k=v v=1", "a\\\\,b", NULL },
+	{ "m,db=a\\b v=1", "db", "", "m v=1", "a\\b", NULL },
+};
+
+static const char *
+span_value(const struct route_span *sp, char *buf, size_t size)
+{
+	ck_assert(route_tag_value(sp, buf, size));
+	return buf;
+}
+
+START_TEST(test_cut)
+{
+	struct route_span	 a, b;
+	const char		*body = cuts[_i].body;
+	size_t			 len = strlen(body), n;
+	bool			 has_a, has_b = false;
+	char			 out[256], val[64];
+
+	has_a = route_find_tag(body, len, cuts[_i].dbkey, &a);
+	if (cuts[_i].rpkey[0] != '\0')
+		has_b = route_find_tag(body, len, cuts[_i].rpkey, &b);
+	ck_assert_int_eq(has_a, cuts[_i].db != NULL);
+	ck_assert_int_eq(has_b, cuts[_i].rp != NULL);
+	if (has_a)
+		ck_assert_str_eq(span_value(&a, val, sizeof(val)),
+		    cuts[_i].db);
+	if (has_b)
+		ck_assert_str_eq(span_value(&b, val, sizeof(val)),
+		    cuts[_i].rp);
+	n = route_cut(body, len, has_a ? &a : NULL, has_b ? &b : NULL, out);
+	ck_assert_msg(n == strlen(cuts[_i].want) &&
+	    memcmp(out, cuts[_i].want, n) == 0, "got '%.*s', want '%s'",
+	    (int)n, out, cuts[_i].want);
+}
+END_TEST
+
+START_TEST(test_value_too_long)
+{
+	struct route_span	 sp;
+	const char		*body = "m,db=abcdef v=1";
+	char			 buf[4];
+
+	ck_assert(route_find_tag(body, strlen(body), "db", &sp));
+	ck_assert(!route_tag_value(&sp, buf, sizeof(buf)));
+}
+END_TEST
+
+START_TEST(test_allowed)
+{
+	ck_assert(route_allowed("*", "anything"));
+	ck_assert(route_allowed("app_*, ops", "app_web"));
+	ck_assert(route_allowed("app_*, ops", "ops"));
+	ck_assert(route_allowed("app_*,ops ", "ops"));
+	ck_assert(!route_allowed("app_*, ops", "opsx"));
+	ck_assert(!route_allowed("app_*, ops", "app"));
+	ck_assert(route_allowed("metrics_[0-9]", "metrics_7"));
+	ck_assert(!route_allowed("metrics_[0-9]", "metrics_x"));
+	ck_assert(!route_allowed("", "x"));
+	ck_assert(!route_allowed(" , ", "x"));
+}
+END_TEST
+
+Suite *
+route_suite(void)
+{
+	Suite	*s = suite_create("route");
+	TCase	*tc = tcase_create("route");
+
+	tcase_add_loop_test(tc, test_cut, 0, sizeof(cuts) / sizeof(cuts[0]));
+	tcase_add_test(tc, test_value_too_long);
+	tcase_add_test(tc, test_allowed);
+	suite_add_tcase(s, tc);
+	return s;
+}
