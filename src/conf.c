@@ -404,51 +404,81 @@ conf_valid_name(const char *s)
 	return true;
 }
 
+static struct conf_seen *
+conf_find_seen(struct conf_parser *cp, const char *header)
+{
+	size_t	 i;
+
+	for (i = 0; i < cp->nseen; i++)
+		if (strcmp(cp->seen[i].header, header) == 0)
+			return &cp->seen[i];
+	return NULL;
+}
+
+static void *
+conf_new_listener(struct conf_parser *cp, const char *name)
+{
+	struct conf		*conf = cp->conf;
+	struct conf_listener	*l = xcalloc(1, sizeof(*l));
+
+	l->name = xstrdup(name);
+	l->lineno = cp->lineno;
+	conf_set_defaults(SEC_LISTENER, l);
+	conf->listeners = xreallocarray(conf->listeners, conf->nlisteners + 1,
+	    sizeof(*conf->listeners));
+	conf->listeners[conf->nlisteners++] = l;
+	return l;
+}
+
+static void *
+conf_new_target(struct conf_parser *cp, const char *name)
+{
+	struct conf		*conf = cp->conf;
+	struct conf_target	*t = xcalloc(1, sizeof(*t));
+
+	t->name = xstrdup(name);
+	t->lineno = cp->lineno;
+	conf_set_defaults(SEC_TARGET, t);
+	conf->targets = xreallocarray(conf->targets, conf->ntargets + 1,
+	    sizeof(*conf->targets));
+	conf->targets[conf->ntargets++] = t;
+	return t;
+}
+
+/* The NAME of "[kind:NAME]" if `header` is of that kind, else NULL. */
+static const char *
+conf_section_name(const char *header, const char *kind)
+{
+	size_t	 len = strlen(kind);
+
+	if (strncmp(header, kind, len) != 0 || header[len] != ':' ||
+	    !conf_valid_name(header + len + 1))
+		return NULL;
+	return header + len + 1;
+}
+
 /* Creates the object for a section header "[kind:name]". */
 static void
 conf_begin_section(struct conf_parser *cp, const char *header)
 {
-	struct conf		*conf = cp->conf;
 	struct conf_seen	*seen;
-	const char		*name = strchr(header, ':');
 	enum conf_section	 section;
+	const char		*name;
 	void			*obj;
-	size_t			 i;
 
-	for (i = 0; i < cp->nseen; i++) {
-		if (strcmp(cp->seen[i].header, header) == 0) {
-			conf_error(cp, cp->lineno, "duplicate section [%s]",
-			    header);
-			return;
-		}
+	if (conf_find_seen(cp, header) != NULL) {
+		conf_error(cp, cp->lineno, "duplicate section [%s]", header);
+		return;
 	}
 	if (strcmp(header, "relayd") == 0) {
 		section = SEC_RELAYD;
-		obj = conf;
-	} else if (name != NULL && (size_t)(name - header) == 8 &&
-	    strncmp(header, "listener", 8) == 0 && conf_valid_name(name + 1)) {
-		struct conf_listener	*l = xcalloc(1, sizeof(*l));
-
+		obj = cp->conf;
+	} else if ((name = conf_section_name(header, "listener")) != NULL) {
 		section = SEC_LISTENER;
-		obj = l;
-		l->name = xstrdup(name + 1);
-		l->lineno = cp->lineno;
-		conf_set_defaults(section, l);
-		conf->listeners = xreallocarray(conf->listeners,
-		    conf->nlisteners + 1, sizeof(*conf->listeners));
-		conf->listeners[conf->nlisteners++] = l;
-	} else if (name != NULL && (size_t)(name - header) == 6 &&
-	    strncmp(header, "target", 6) == 0 && conf_valid_name(name + 1)) {
-		struct conf_target	*t = xcalloc(1, sizeof(*t));
-
+		obj = conf_new_listener(cp, name);
+	} else if ((name = conf_section_name(header, "target")) != NULL) {
 		section = SEC_TARGET;
-		obj = t;
-		t->name = xstrdup(name + 1);
-		t->lineno = cp->lineno;
-		conf_set_defaults(section, t);
-		conf->targets = xreallocarray(conf->targets, conf->ntargets + 1,
-		    sizeof(*conf->targets));
-		conf->targets[conf->ntargets++] = t;
+		obj = conf_new_target(cp, name);
 	} else {
 		conf_error(cp, cp->lineno, "unknown section [%s] (expected "
 		    "[relayd], [listener:NAME] or [target:NAME]; NAME is "
@@ -463,16 +493,6 @@ conf_begin_section(struct conf_parser *cp, const char *header)
 	seen->obj = obj;
 }
 
-static struct conf_seen *
-conf_find_seen(struct conf_parser *cp, const char *header)
-{
-	size_t	 i;
-
-	for (i = 0; i < cp->nseen; i++)
-		if (strcmp(cp->seen[i].header, header) == 0)
-			return &cp->seen[i];
-	return NULL;
-}
 
 static const struct conf_key *
 conf_find_key(enum conf_section section, const char *name, size_t *idx)
