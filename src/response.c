@@ -60,6 +60,27 @@ response_classify(long status, const char *body, size_t len)
 	return RESPONSE_CONFIG;
 }
 
+bool
+response_dropped(const char *body, size_t len, size_t *n)
+{
+	const char	*p = NULL, *q, *end = body + len;
+	size_t		 v = 0;
+
+	/* the last "dropped=": a measurement name could contain one too */
+	for (q = body; q != NULL && q < end; q++) {
+		q = memmem(q, (size_t)(end - q), "dropped=", 8);
+		if (q == NULL)
+			break;
+		p = q + 8;
+	}
+	if (p == NULL || p >= end || *p < '0' || *p > '9')
+		return false;
+	for (; p < end && *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (size_t)(*p - '0');
+	*n = v;
+	return true;
+}
+
 const char *
 response_action_name(enum response_action a)
 {

@@ -13,6 +13,8 @@ main(void)
 
 	srunner_add_suite(sr, batch_suite());
 	srunner_add_suite(sr, conf_suite());
+	srunner_add_suite(sr, conf_target_suite());
+	srunner_add_suite(sr, delivery_suite());
 	srunner_add_suite(sr, proto_suite());
 	srunner_add_suite(sr, response_suite());
 	srunner_add_suite(sr, stamp_suite());
