@@ -21,8 +21,9 @@ enum response_action {
 enum response_action response_classify(long status, const char *body,
 		    size_t len);
 /*
- * The points a partial write dropped, from the "dropped=N" InfluxDB puts
- * at the end of the message; false if the body does not say.
+ * The points a partial write dropped: the "dropped=N" InfluxDB puts at
+ * the end of the message plus one per line it could not parse; false if
+ * the body does not say (then the whole batch was refused).
  */
 bool		 response_dropped(const char *body, size_t len, size_t *n);
 /* "done", "retry"...: for logs and counters. */

@@ -42,6 +42,7 @@ struct sender_request {
 	void			*arg;
 	char			 body[SENDER_BODY_MAX];
 	size_t			 body_len;
+	bool			 body_truncated;
 	uint64_t		 retry_after_ms;
 	char			 error[CURL_ERROR_SIZE];
 };
@@ -188,6 +189,8 @@ sender_body_cb(char *data, size_t size, size_t n, void *arg)
 	size_t			 room = sizeof(r->body) - 1 - r->body_len;
 	size_t			 take = len < room ? len : room;
 
+	if (take < len)
+		r->body_truncated = true;
 	memcpy(r->body + r->body_len, data, take);
 	r->body_len += take;
 	r->body[r->body_len] = '\0';
@@ -235,6 +238,7 @@ sender_finish(struct sender *s, CURL *easy, CURLcode code)
 		res.error = r->error[0] ? r->error : curl_easy_strerror(code);
 	res.body = r->body;
 	res.body_len = r->body_len;
+	res.body_truncated = r->body_truncated;
 	res.retry_after_ms = r->retry_after_ms;
 	r->cb(&res, r->arg);
 	sender_request_free(r);

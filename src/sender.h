@@ -19,6 +19,7 @@ struct sender_result {
 	const char	*error;		/* transport error, or NULL */
 	const char	*body;		/* start of the answer (capped) */
 	size_t		 body_len;
+	bool		 body_truncated; /* the answer was longer */
 	uint64_t	 retry_after_ms; /* from Retry-After, 0 if none */
 	double		 seconds;	/* total request time */
 };

@@ -538,8 +538,9 @@ target_rejected(struct target_queue *tq, struct batch *b,
 	struct target	*t = tq->target;
 	size_t		 dropped;
 
+	/* a cut-off message may not name every unparsable line */
 	if (!response_dropped(res->body, res->body_len, &dropped) ||
-	    dropped > b->points)
+	    dropped > b->points || res->body_truncated)
 		dropped = b->points;
 	if (dropped < b->points)
 		target_delivered(tq, b->points - dropped);
