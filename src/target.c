@@ -39,6 +39,8 @@
 
 /* Configuration problems are warned about once per this many seconds. */
 #define TARGET_CONFIG_WARN_S	60
+/* Retry-After is honoured up to max(retry_max, this). */
+#define TARGET_RETRY_AFTER_MAX_MS	(5 * 60 * 1000)
 
 /* A database as the target knows it: shared by its queues. */
 struct target_db {
@@ -476,11 +478,18 @@ target_backoff(struct target_queue *tq, const struct sender_result *res)
 	struct target			*t = tq->target;
 	const struct conf_target	*c = t->conf;
 	uint64_t			 ms;
+	uint64_t			 floor = res->retry_after_ms;
+	uint64_t			 cap = c->retry_max_ms;
 
+	/* a floor, but capped: a server asking for hours would stall us */
+	if (cap < TARGET_RETRY_AFTER_MAX_MS)
+		cap = TARGET_RETRY_AFTER_MAX_MS;
+	if (floor > cap)
+		floor = cap;
 	t->attempts++;
 	t->stats.retries++;
 	ms = backoff_delay(t->attempts - 1, c->retry_initial_ms,
-	    c->retry_max_ms, res->retry_after_ms, (uint64_t)random());
+	    c->retry_max_ms, floor, (uint64_t)random());
 	log_warnx_rl(&t->rl_retry, "sender: target %s db=%s: %s, retry in "
 	    "%.3fs", c->name, queue_database(tq->queue), t->stats.last_error,
 	    (double)ms / 1000);
