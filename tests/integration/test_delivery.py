@@ -85,6 +85,31 @@ def test_down_8s_50k(influx):
         own.stop()
 
 
+def test_shutdown_last_attempt(influx):
+    """SIGTERM while a queue waits out a long retry delay: it gets one
+    attempt at once instead of waiting, so the points are delivered."""
+    own = InfluxD()
+    try:
+        db = unique_db("lastgo")
+        cfg = relay_config(own, db, target={"retry_initial": "30s",
+                                            "retry_max": "60s"})
+        with Relay(cfg) as relay:
+            influxd_down(own)
+            relay.send(lines(100))
+            wait_until(lambda: relay_stats(relay)["http_errors"] >= 1, 5,
+                       "a failed attempt")
+            influxd_up(own)
+            t = time.monotonic()
+            check_equal(0, relay.terminate(), "exit code")
+            took = time.monotonic() - t
+            check(took < 5, "shutdown took %.1fs" % took)
+            check("everything delivered" in relay.log(),
+                  "no 'everything delivered' in the log")
+        check_equal(100, count_points(own, db), "points after shutdown")
+    finally:
+        own.stop()
+
+
 def test_413_body_limit(influx):
     """20,000 points pass a 200 kB body limit: batches split on 413."""
     own = InfluxD(max_body_size=200000)
@@ -278,7 +303,8 @@ def test_secrets_not_in_logs(influx):
 
 
 if __name__ == "__main__":
-    harness.main([test_down_8s_50k, test_413_body_limit, test_fanout_one_down,
+    harness.main([test_down_8s_50k, test_shutdown_last_attempt,
+                  test_413_body_limit, test_fanout_one_down,
                   test_tls_self_signed, test_unix_socket,
                   test_gzip, test_rejected_batch_sent_once,
                   test_secrets_not_in_logs])

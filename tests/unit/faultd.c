@@ -58,10 +58,12 @@ struct faultd {
 	unsigned		 nconns;
 	unsigned		 concurrent;
 	unsigned		 max_concurrent;
+	TAILQ_HEAD(, faultd_pending) pending;
 };
 
 /* An answer waiting for its delay. */
 struct faultd_pending {
+	TAILQ_ENTRY(faultd_pending) entry;
 	struct faultd		*fd;
 	struct evhttp_request	*req;
 	struct faultd_step	 step;
@@ -303,6 +305,7 @@ faultd_delay_cb(evutil_socket_t s, short what, void *arg)
 {
 	struct faultd_pending	*p = arg;
 
+	TAILQ_REMOVE(&p->fd->pending, p, entry);
 	faultd_answer(p->fd, p->req, &p->step, p->idx);
 	event_free(p->ev);
 	free(p);
@@ -338,6 +341,7 @@ faultd_request_cb(struct evhttp_request *req, void *arg)
 	p->step = st;
 	p->idx = fd->nreqs - 1;
 	p->ev = evtimer_new(fd->base, faultd_delay_cb, p);
+	TAILQ_INSERT_TAIL(&fd->pending, p, entry);
 	tv.tv_sec = st.delay_ms / 1000;
 	tv.tv_usec = (st.delay_ms % 1000) * 1000;
 	evtimer_add(p->ev, &tv);
@@ -386,6 +390,7 @@ faultd_new(struct event_base *base, const char *unix_path)
 	fd->base = base;
 	fd->start = faultd_now();
 	fd->dflt.status = 204;
+	TAILQ_INIT(&fd->pending);
 	if ((fd->http = evhttp_new(base)) == NULL ||
 	    (fd->written = evbuffer_new()) == NULL)
 		abort();
@@ -401,10 +406,15 @@ faultd_new(struct event_base *base, const char *unix_path)
 void
 faultd_free(struct faultd *fd)
 {
-	size_t	 i;
+	size_t			 i;
+
+	struct faultd_pending	*p;
 
 	if (fd == NULL)
 		return;
+	/* answer what still waits, so evhttp frees those requests */
+	while ((p = TAILQ_FIRST(&fd->pending)) != NULL)
+		faultd_delay_cb(-1, 0, p);
 	evhttp_free(fd->http);
 	for (i = 0; i < fd->nreqs; i++) {
 		free(fd->reqs[i].uri);
