@@ -67,8 +67,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /*
  * On Linux libevent times events with CLOCK_MONOTONIC_COARSE unless told
- * otherwise, so timers fire up to a few ms early: a retry would come
- * before the server's Retry-After is over.  Ask for the precise clock.
+ * otherwise (evutil_time.c, evutil_configure_monotonic_time_), so timers
+ * fire up to a few ms early: a retry would come before the server's
+ * Retry-After is over.  Ask for the precise clock.
  */
 static struct event_base *
 new_base(void)

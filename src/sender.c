@@ -276,8 +276,11 @@ sender_setup_auth(struct sender_request *r, const struct sender_opts *o)
 		free(hdr);
 	} else if (sender_set(o->username)) {
 		/*
-		 * With CURLAUTH_BASIC alone libcurl sends the header on the
-		 * first request instead of waiting for a 401 challenge.
+		 * With one method only (CURLAUTH_BASIC) libcurl puts the
+		 * header in the first request instead of waiting for a 401
+		 * challenge (everything-curl, "HTTP authentication").  The
+		 * password never goes into the URL, so curl's own messages
+		 * cannot show it.
 		 */
 		curl_easy_setopt(r->easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 		curl_easy_setopt(r->easy, CURLOPT_USERNAME, o->username);
