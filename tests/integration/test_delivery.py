@@ -190,6 +190,12 @@ def test_tls_self_signed(influx):
             relay.send(lines(100))
             wait_until(lambda: count_points(own, db) == 100, 10,
                        "100 points over https with tls_ca")
+        # tls_verify = false accepts the server without any CA
+        lax = relay_config(own, db + "_lax", target={"tls_verify": "false"})
+        with Relay(lax) as relay:
+            relay.send(lines(10))
+            wait_until(lambda: count_points(own, db + "_lax") == 10, 10,
+                       "10 points with tls_verify = false")
         bad = relay_config(own, db + "_x", target={"retry_max": "1s"},
                            relayd={"shutdown_timeout": "1s"})
         with Relay(bad) as relay:

@@ -450,6 +450,38 @@ START_TEST(test_no_storm)
 }
 END_TEST
 
+/* A refused connection (nothing listens): backoff, data kept. */
+START_TEST(test_refused)
+{
+	char	*keys;
+
+	/* faultd picked a free port; free it again and aim there */
+	rig.base = rig_base();
+	rig.fd[0] = faultd_new(rig.base, NULL);
+	keys = xasprintf("[listener:l]\npath = /tmp/x.sock\ntarget = a\n"
+	    "[target:a]\nurl = %s\n" BASE "retry_initial = 100ms\n"
+	    "retry_max = 400ms\n", faultd_url(rig.fd[0]));
+	faultd_free(rig.fd[0]);
+	rig.fd[0] = NULL;
+	rig.conf = load(keys);
+	free(keys);
+	rig.sender = sender_new(rig.base);
+	rig.t[0] = target_new(rig.base, rig.sender, rig.conf->targets[0]);
+	rig.nt = 1;
+	rig_send(rig.t[0], "a", 10);
+	rig_send(rig.t[0], "b", 10);
+	target_flush(rig.t[0]);
+	rig_run(NULL, 1.5);
+	/* one first try per queue, then one per step of 100..400 ms */
+	ck_assert_uint_ge(stats()->http_errors, 1 + 1.5 / 0.4);
+	ck_assert_uint_le(stats()->http_errors, 2 + 1.5 / 0.1);
+	ck_assert_uint_eq(stats()->points_written, 0);
+	ck_assert_uint_eq(target_points(rig.t[0]), 20);
+	ck_assert(strstr(stats()->last_error, "onnect") != NULL);
+	rig_stop();
+}
+END_TEST
+
 /* 1,000 requests over at most max_connections TCP connections. */
 START_TEST(test_keepalive)
 {
@@ -694,6 +726,7 @@ delivery_suite(void)
 	    sizeof(transients) / sizeof(transients[0]));
 	tcase_add_test(tc, test_acceptance_sequence);
 	tcase_add_test(tc, test_no_storm);
+	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_keepalive);
 	tcase_add_test(tc, test_flush_rules);
 	tcase_add_test(tc, test_batch_bytes);
