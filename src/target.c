@@ -451,6 +451,16 @@ target_note_error(struct target *t, const struct sender_result *res)
 		    "HTTP %ld %.*s", res->status, (int)len, res->body);
 }
 
+/* Adds what the operator should know to the last error. */
+static void
+target_note_hint(struct target *t, const char *hint)
+{
+	size_t	 len = strlen(t->stats.last_error);
+
+	snprintf(t->stats.last_error + len, sizeof(t->stats.last_error) - len,
+	    "%s", hint);
+}
+
 /* A configuration problem: this queue alone retries at retry_max. */
 static void
 target_retry_slowly(struct target_queue *tq, const struct sender_result *res)
@@ -620,13 +630,9 @@ target_missing_db(struct target_queue *tq, const struct sender_result *res)
 		return;
 	}
 	if (!t->conf->create_database)
-		strncat(t->stats.last_error, " (create_database = false)",
-		    sizeof(t->stats.last_error) - strlen(t->stats.last_error) -
-		    1);
+		target_note_hint(t, " (create_database = false)");
 	else if (t->conf->api == API_V2)
-		strncat(t->stats.last_error, " (api = v2: create the bucket)",
-		    sizeof(t->stats.last_error) - strlen(t->stats.last_error) -
-		    1);
+		target_note_hint(t, " (api = v2: create the bucket)");
 	target_retry_slowly(tq, res);
 }
 
@@ -654,8 +660,7 @@ target_create_done_cb(const struct sender_result *res, void *arg)
 	}
 	t->stats.create_failures++;
 	target_note_error(t, res);
-	strncat(t->stats.last_error, " (CREATE DATABASE failed)",
-	    sizeof(t->stats.last_error) - strlen(t->stats.last_error) - 1);
+	target_note_hint(t, " (CREATE DATABASE failed)");
 	/*
 	 * Refused (an answer): keep the data, try the CREATE again at
 	 * retry_max.  No answer at all: an ordinary backoff.
