@@ -10,11 +10,13 @@ influxd 1.6 has no /api/v2/write (it answers 404 page not found).
 Run by hand: ./test_delivery.py [NAME...]
 """
 
+import http.server
 import os
 import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 import harness
@@ -209,6 +211,69 @@ def test_tls_self_signed(influx):
         harness._rmtree(tmp)
 
 
+class _MTLSHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every POST with 204 and counts the lines and client certs."""
+    protocol_version = "HTTP/1.1"
+    seen = {"lines": 0, "certs": set()}
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        cert = self.connection.getpeercert()
+        if cert:
+            self.seen["certs"].add(dict(x[0] for x in cert["subject"])
+                                   .get("commonName"))
+        self.seen["lines"] += body.count(b"\n")
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_tls_client_cert(influx):
+    """tls_cert + tls_key: a server that requires a client certificate
+    (influxd 1.6 cannot, so a small Python HTTPS server) accepts the
+    relay's; without them the handshake fails and the data is kept."""
+    tmp = tempfile.mkdtemp(prefix="mtls-")
+    server_cert, server_key = make_cert(tmp)
+    client_dir = os.path.join(tmp, "client")
+    os.mkdir(client_dir)
+    client_cert, client_key = make_cert(client_dir)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(server_cert, server_key)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(client_cert)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _MTLSHandler)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    url = "https://127.0.0.1:%d" % srv.server_address[1]
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        cfg = relay_config(None, "db", target={
+            "url": url, "tls_ca": server_cert, "tls_cert": client_cert,
+            "tls_key": client_key})
+        with Relay(cfg) as relay:
+            relay.send(lines(200))
+            wait_until(lambda: _MTLSHandler.seen["lines"] == 200, 10,
+                       "200 points through a client-certificate server")
+        check_equal({"127.0.0.1"}, _MTLSHandler.seen["certs"],
+                    "client certificates presented")
+        cfg = relay_config(None, "db", target={
+            "url": url, "tls_ca": server_cert, "retry_max": "1s"},
+            relayd={"shutdown_timeout": "1s"})
+        with Relay(cfg) as relay:
+            relay.send(lines(10))
+            wait_until(lambda: relay_stats(relay)["http_errors"] >= 1, 10,
+                       "a failed handshake")
+            check_equal(10, relay_stats(relay)["buffered_points"],
+                        "points kept without a client certificate")
+        check_equal(200, _MTLSHandler.seen["lines"], "lines at the server")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        harness._rmtree(tmp)
+
+
 def test_unix_socket(influx):
     """url = unix:///path reaches InfluxDB's UNIX socket listener."""
     tmp = tempfile.mkdtemp(prefix="ixsock-")
@@ -311,6 +376,7 @@ def test_secrets_not_in_logs(influx):
 if __name__ == "__main__":
     harness.main([test_down_8s_50k, test_shutdown_last_attempt,
                   test_413_body_limit, test_fanout_one_down,
-                  test_tls_self_signed, test_unix_socket,
+                  test_tls_self_signed, test_tls_client_cert,
+                  test_unix_socket,
                   test_gzip, test_rejected_batch_sent_once,
                   test_secrets_not_in_logs])
