@@ -7,6 +7,7 @@
 #include <event2/buffer.h>
 
 #include "batch.h"
+#include "gzip.h"
 #include "log.h"
 #include "mem.h"
 
@@ -26,13 +27,24 @@ batch_free(struct batch *b)
 	if (b == NULL)
 		return;
 	evbuffer_free(b->buf);
+	free(b->gz);
 	free(b);
+}
+
+/* The body changed: a kept compressed copy is stale. */
+static void
+batch_forget_gzip(struct batch *b)
+{
+	free(b->gz);
+	b->gz = NULL;
+	b->gzlen = 0;
 }
 
 void
 batch_append(struct batch *b, const char *body, size_t blen,
     const char *tail, size_t tlen)
 {
+	batch_forget_gzip(b);
 	if (evbuffer_add(b->buf, body, blen) == -1 ||
 	    evbuffer_add(b->buf, tail, tlen) == -1)
 		fatal("evbuffer_add");
@@ -44,6 +56,15 @@ const char *
 batch_body(struct batch *b)
 {
 	return (const char *)evbuffer_pullup(b->buf, -1);
+}
+
+const char *
+batch_gzip(struct batch *b, size_t *len)
+{
+	if (b->gz == NULL)
+		b->gz = gzip_compress(batch_body(b), b->bytes, &b->gzlen);
+	*len = b->gzlen;
+	return b->gz;
 }
 
 /* The end of the line that holds byte `pos`, past its '\n'. */
@@ -81,6 +102,7 @@ batch_split(struct batch *b)
 
 	if (b->points < 2)
 		return NULL;
+	batch_forget_gzip(b);
 	/* cut after the line that ends at or after the middle... */
 	body = batch_body(b);
 	nl = memchr(body + half, '\n', b->bytes - half);
@@ -109,6 +131,7 @@ batch_drop_first(struct batch *b)
 
 	if (b->points == 0)
 		return 0;
+	batch_forget_gzip(b);
 	end = batch_line_end(b, 0);
 	evbuffer_drain(b->buf, end);
 	b->points--;

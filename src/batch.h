@@ -16,6 +16,8 @@ struct batch {
 	struct evbuffer		*buf;
 	size_t			 points;
 	size_t			 bytes;
+	char			*gz;		/* gzip body, kept for retries */
+	size_t			 gzlen;
 };
 
 TAILQ_HEAD(batch_list, batch);
@@ -27,6 +29,11 @@ void		 batch_append(struct batch *, const char *body, size_t blen,
 		    const char *tail, size_t tlen);
 /* The body as one contiguous block (valid until the batch changes). */
 const char	*batch_body(struct batch *);
+/*
+ * The body gzip-compressed, computed on the first call and kept until the
+ * batch changes, so a retried batch is compressed only once.
+ */
+const char	*batch_gzip(struct batch *, size_t *len);
 /*
  * Moves the second half of the lines into a new batch, for a 413 answer;
  * NULL if the batch holds a single point.

@@ -25,6 +25,7 @@
 #include <sys/un.h>
 
 #include "conf.h"
+#include "endpoint.h"
 #include "log.h"
 #include "mem.h"
 
@@ -84,15 +85,15 @@ static const struct conf_key conf_keys[] = {
 	{ L(max_clients, K_UINT), "1024", NULL, NULL, 1, 1 << 20 },
 
 	{ T(url, K_STRING), "http://127.0.0.1:8086", NULL, NULL, 0, 0 },
-	{ T(api, K_ENUM), "v1", "v1|v2", "v2", 0, 0 },
+	{ T(api, K_ENUM), "v1", "v1|v2", NULL, 0, 0 },
 	{ T(database, K_STRING), "telemetry", NULL, NULL, 0, 0 },
 	{ T(retention_policy, K_STRING), "", NULL, NULL, 0, 0 },
-	{ T(org, K_STRING), "", NULL, "*", 0, 0 },
-	{ T(username, K_STRING), "", NULL, "*", 0, 0 },
-	{ T(password, K_STRING), "", NULL, "*", 0, 0 },
-	{ T(password_file, K_STRING), "", NULL, "*", 0, 0 },
-	{ T(token, K_STRING), "", NULL, "*", 0, 0 },
-	{ T(token_file, K_STRING), "", NULL, "*", 0, 0 },
+	{ T(org, K_STRING), "", NULL, NULL, 0, 0 },
+	{ T(username, K_STRING), "", NULL, NULL, 0, 0 },
+	{ T(password, K_STRING), "", NULL, NULL, 0, 0 },
+	{ T(password_file, K_STRING), "", NULL, NULL, 0, 0 },
+	{ T(token, K_STRING), "", NULL, NULL, 0, 0 },
+	{ T(token_file, K_STRING), "", NULL, NULL, 0, 0 },
 	{ T(create_database, K_BOOL), "true", NULL, NULL, 0, 0 },
 	{ T(batch_size, K_UINT), "5000", NULL, NULL, 1, 10000000 },
 	{ T(batch_bytes, K_SIZE), "4M", NULL, NULL, 1024, 1 << 30 },
@@ -109,11 +110,11 @@ static const struct conf_key conf_keys[] = {
 	{ T(retry_initial_ms, K_DURATION), "500ms", NULL, NULL, 1, NOMAX },
 	{ T(retry_max_ms, K_DURATION), "60s", NULL, NULL, 1, NOMAX },
 	{ T(timeout_ms, K_DURATION), "10s", NULL, NULL, 1, NOMAX },
-	{ T(gzip, K_BOOL), "false", NULL, "true", 0, 0 },
-	{ T(tls_ca, K_STRING), "", NULL, "*", 0, 0 },
-	{ T(tls_cert, K_STRING), "", NULL, "*", 0, 0 },
-	{ T(tls_key, K_STRING), "", NULL, "*", 0, 0 },
-	{ T(tls_verify, K_BOOL), "true", NULL, "false", 0, 0 },
+	{ T(gzip, K_BOOL), "false", NULL, NULL, 0, 0 },
+	{ T(tls_ca, K_STRING), "", NULL, NULL, 0, 0 },
+	{ T(tls_cert, K_STRING), "", NULL, NULL, 0, 0 },
+	{ T(tls_key, K_STRING), "", NULL, NULL, 0, 0 },
+	{ T(tls_verify, K_BOOL), "true", NULL, NULL, 0, 0 },
 };
 
 #undef R
@@ -838,18 +839,121 @@ conf_check_listener(struct conf_parser *cp, struct conf_listener *l)
 	}
 }
 
+/*
+ * Reads a secret file into `*dst` (its first line, without the newline),
+ * so the daemon never reads it again after dropping privileges.
+ */
 static void
-conf_check_target(struct conf_parser *cp, struct conf_target *t)
+conf_read_secret(struct conf_parser *cp, struct conf_target *t,
+    const char *key, const char *path, char **dst)
+{
+	FILE	*fp;
+	char	*line = NULL;
+	size_t	 cap = 0;
+	ssize_t	 n;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		conf_error(cp, t->lineno, "[target:%s] cannot read %s '%s': "
+		    "%s", t->name, key, path, strerror(errno));
+		return;
+	}
+	n = getline(&line, &cap, fp);
+	fclose(fp);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (n <= 0) {
+		conf_error(cp, t->lineno, "[target:%s] %s '%s' is empty",
+		    t->name, key, path);
+		free(line);
+		return;
+	}
+	free(*dst);
+	*dst = line;
+}
+
+static void
+conf_check_readable(struct conf_parser *cp, struct conf_target *t,
+    const char *key, const char *path)
+{
+	FILE	*fp;
+
+	if (path[0] == '\0')
+		return;
+	if ((fp = fopen(path, "r")) == NULL)
+		conf_error(cp, t->lineno, "[target:%s] cannot read %s '%s': "
+		    "%s", t->name, key, path, strerror(errno));
+	else
+		fclose(fp);
+}
+
+/* Credentials: one source per secret, one scheme per target. */
+static void
+conf_check_auth(struct conf_parser *cp, struct conf_target *t)
+{
+	if (t->password[0] != '\0' && t->password_file[0] != '\0')
+		conf_error(cp, t->lineno, "[target:%s] set password or "
+		    "password_file, not both", t->name);
+	else if (t->password_file[0] != '\0')
+		conf_read_secret(cp, t, "password_file", t->password_file,
+		    &t->password);
+	if (t->token[0] != '\0' && t->token_file[0] != '\0')
+		conf_error(cp, t->lineno, "[target:%s] set token or "
+		    "token_file, not both", t->name);
+	else if (t->token_file[0] != '\0')
+		conf_read_secret(cp, t, "token_file", t->token_file, &t->token);
+	if (t->username[0] == '\0' && (t->password[0] != '\0' ||
+	    t->password_file[0] != '\0'))
+		conf_error(cp, t->lineno, "[target:%s] a password needs a "
+		    "username", t->name);
+	if (t->username[0] != '\0' && (t->token[0] != '\0' ||
+	    t->token_file[0] != '\0'))
+		conf_error(cp, t->lineno, "[target:%s] set username/password "
+		    "or a token, not both", t->name);
+}
+
+static void
+conf_check_tls(struct conf_parser *cp, struct conf_target *t)
+{
+	bool	 any = t->tls_ca[0] || t->tls_cert[0] || t->tls_key[0] ||
+		    !t->tls_verify;
+
+	if (any && strncmp(t->url, "https://", 8) != 0)
+		conf_error(cp, t->lineno, "[target:%s] tls_* options need an "
+		    "https:// url", t->name);
+	if ((t->tls_cert[0] != '\0') != (t->tls_key[0] != '\0'))
+		conf_error(cp, t->lineno, "[target:%s] tls_cert and tls_key "
+		    "go together", t->name);
+	conf_check_readable(cp, t, "tls_ca", t->tls_ca);
+	conf_check_readable(cp, t, "tls_cert", t->tls_cert);
+	conf_check_readable(cp, t, "tls_key", t->tls_key);
+}
+
+static void
+conf_check_url(struct conf_parser *cp, struct conf_target *t)
 {
 	const char	*url = t->url;
 
-	if (strncmp(url, "unix://", 7) == 0)
-		conf_error(cp, t->lineno, "[target:%s] 'url = %s' is not "
-		    "supported yet by this version", t->name, url);
-	else if ((strncmp(url, "http://", 7) != 0 || url[7] == '\0') &&
+	/* the URL is logged: it must not carry a password */
+	if (endpoint_has_userinfo(url))
+		conf_error(cp, t->lineno, "[target:%s] url must not contain "
+		    "credentials: use username and password_file", t->name);
+	else if (strncmp(url, "unix://", 7) == 0) {
+		if (url[7] != '/')
+			conf_error(cp, t->lineno, "[target:%s] url '%s': a "
+			    "UNIX socket url is unix:///absolute/path",
+			    t->name, url);
+	} else if ((strncmp(url, "http://", 7) != 0 || url[7] == '\0') &&
 	    (strncmp(url, "https://", 8) != 0 || url[8] == '\0'))
 		conf_error(cp, t->lineno, "[target:%s] url '%s' must start "
-		    "with http:// or https://", t->name, url);
+		    "with http://, https:// or unix://", t->name, url);
+}
+
+static void
+conf_check_target(struct conf_parser *cp, struct conf_target *t)
+{
+	conf_check_url(cp, t);
+	conf_check_auth(cp, t);
+	conf_check_tls(cp, t);
 	if (t->retry_initial_ms > t->retry_max_ms)
 		conf_error(cp, t->lineno, "[target:%s] retry_initial is "
 		    "larger than retry_max", t->name);

@@ -169,7 +169,7 @@ relay_shutdown(struct relay *r)
 	for (i = 0; i < r->conf->nlisteners; i++)
 		listener_close(r->listeners[i]);
 	for (i = 0; i < r->conf->ntargets; i++)
-		target_flush(r->targets[i]);
+		target_drain(r->targets[i]);
 	event_del(r->ev_stats);
 	r->drain_deadline = stamp_now() +
 	    (int64_t)r->conf->shutdown_timeout_ms * 1000000;

@@ -60,6 +60,49 @@ response_classify(long status, const char *body, size_t len)
 	return RESPONSE_CONFIG;
 }
 
+/* Occurrences of `needle` in the body. */
+static size_t
+response_count(const char *body, size_t len, const char *needle)
+{
+	const char	*p = body, *end = body + len;
+	size_t		 n = 0, nlen = strlen(needle);
+
+	while (p < end && (p = memmem(p, (size_t)(end - p), needle, nlen)) !=
+	    NULL) {
+		n++;
+		p += nlen;
+	}
+	return n;
+}
+
+bool
+response_dropped(const char *body, size_t len, size_t *n)
+{
+	const char	*p = NULL, *q, *end = body + len;
+	size_t		 v = 0;
+
+	if (body == NULL)
+		return false;
+	/* the last "dropped=": a measurement name could contain one too */
+	for (q = body; q < end; q += 8) {
+		if ((q = memmem(q, (size_t)(end - q), "dropped=", 8)) == NULL)
+			break;
+		p = q + 8;
+	}
+	if (p == NULL || p >= end || *p < '0' || *p > '9')
+		return false;
+	for (; p < end && *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (size_t)(*p - '0');
+	/*
+	 * InfluxDB 1.x stores the lines it could parse and reports the
+	 * others as "partial write: unable to parse '...': why dropped=0",
+	 * one "unable to parse" per line, not counted in dropped=
+	 * (services/httpd/handler.go, serveWrite).
+	 */
+	*n = v + response_count(body, len, "unable to parse '");
+	return true;
+}
+
 const char *
 response_action_name(enum response_action a)
 {

@@ -5,6 +5,7 @@
 #ifndef RELAYD_RESPONSE_H
 #define RELAYD_RESPONSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum response_action {
@@ -19,6 +20,12 @@ enum response_action {
 /* Classifies an answer; `status` 0 means no HTTP answer at all. */
 enum response_action response_classify(long status, const char *body,
 		    size_t len);
+/*
+ * The points a partial write dropped: the "dropped=N" InfluxDB puts at
+ * the end of the message plus one per line it could not parse; false if
+ * the body does not say (then the whole batch was refused).
+ */
+bool		 response_dropped(const char *body, size_t len, size_t *n);
 /* "done", "retry"...: for logs and counters. */
 const char	*response_action_name(enum response_action);
 

@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -40,6 +42,7 @@ struct sender_request {
 	void			*arg;
 	char			 body[SENDER_BODY_MAX];
 	size_t			 body_len;
+	bool			 body_truncated;
 	uint64_t		 retry_after_ms;
 	char			 error[CURL_ERROR_SIZE];
 };
@@ -186,6 +189,8 @@ sender_body_cb(char *data, size_t size, size_t n, void *arg)
 	size_t			 room = sizeof(r->body) - 1 - r->body_len;
 	size_t			 take = len < room ? len : room;
 
+	if (take < len)
+		r->body_truncated = true;
 	memcpy(r->body + r->body_len, data, take);
 	r->body_len += take;
 	r->body[r->body_len] = '\0';
@@ -233,6 +238,7 @@ sender_finish(struct sender *s, CURL *easy, CURLcode code)
 		res.error = r->error[0] ? r->error : curl_easy_strerror(code);
 	res.body = r->body;
 	res.body_len = r->body_len;
+	res.body_truncated = r->body_truncated;
 	res.retry_after_ms = r->retry_after_ms;
 	r->cb(&res, r->arg);
 	sender_request_free(r);
@@ -250,13 +256,76 @@ sender_check_done(struct sender *s)
 			sender_finish(s, msg->easy_handle, msg->data.result);
 }
 
+static bool
+sender_set(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+/* Credentials go in headers only, never in the URL (DESIGN §5). */
+static void
+sender_setup_auth(struct sender_request *r, const struct sender_opts *o)
+{
+	char	*hdr;
+
+	if (sender_set(o->token)) {
+		hdr = xasprintf("Authorization: Token %s", o->token);
+		r->headers = curl_slist_append(r->headers, hdr);
+		/* curl_slist_append copied it: wipe ours */
+		explicit_bzero(hdr, strlen(hdr));
+		free(hdr);
+	} else if (sender_set(o->username)) {
+		/*
+		 * With one method only (CURLAUTH_BASIC) libcurl puts the
+		 * header in the first request instead of waiting for a 401
+		 * challenge (everything-curl, "HTTP authentication").  The
+		 * password never goes into the URL, so curl's own messages
+		 * cannot show it.
+		 */
+		curl_easy_setopt(r->easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl_easy_setopt(r->easy, CURLOPT_USERNAME, o->username);
+		curl_easy_setopt(r->easy, CURLOPT_PASSWORD,
+		    o->password ? o->password : "");
+	}
+}
+
+static void
+sender_setup_tls(CURL *e, const struct sender_opts *o)
+{
+	if (sender_set(o->tls_ca))
+		curl_easy_setopt(e, CURLOPT_CAINFO, o->tls_ca);
+	if (sender_set(o->tls_cert))
+		curl_easy_setopt(e, CURLOPT_SSLCERT, o->tls_cert);
+	if (sender_set(o->tls_key))
+		curl_easy_setopt(e, CURLOPT_SSLKEY, o->tls_key);
+	if (!o->tls_verify) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+}
+
+static void
+sender_setup_body(struct sender_request *r, const struct sender_body *b)
+{
+	char	 ctype[128];
+
+	snprintf(ctype, sizeof(ctype), "Content-Type: %s", b->content_type);
+	r->headers = curl_slist_append(r->headers, ctype);
+	if (b->gzip)
+		r->headers = curl_slist_append(r->headers,
+		    "Content-Encoding: gzip");
+	/* without this libcurl waits up to 1 s for "100 Continue" */
+	r->headers = curl_slist_append(r->headers, "Expect:");
+	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, b->data);
+	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)b->len);
+}
+
 void
-sender_post(struct sender *s, const char *url, const char *content_type,
-    const char *body, size_t len, long timeout_ms, sender_done_cb cb,
-    void *arg)
+sender_post(struct sender *s, const struct sender_opts *o, const char *url,
+    const struct sender_body *body, sender_done_cb cb, void *arg)
 {
 	struct sender_request	*r = xcalloc(1, sizeof(*r));
-	char			 ctype[128];
 	CURL			*e;
 
 	if ((e = r->easy = curl_easy_init()) == NULL)
@@ -264,15 +333,14 @@ sender_post(struct sender *s, const char *url, const char *content_type,
 	r->sender = s;
 	r->cb = cb;
 	r->arg = arg;
-	snprintf(ctype, sizeof(ctype), "Content-Type: %s", content_type);
-	r->headers = curl_slist_append(r->headers, ctype);
-	/* without this libcurl waits up to 1 s for "100 Continue" */
-	r->headers = curl_slist_append(r->headers, "Expect:");
+	sender_setup_body(r, body);
+	sender_setup_auth(r, o);
+	sender_setup_tls(e, o);
+	if (sender_set(o->unix_path))
+		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, o->unix_path);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);

@@ -6,6 +6,7 @@
 #ifndef RELAYD_SENDER_H
 #define RELAYD_SENDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,8 +19,33 @@ struct sender_result {
 	const char	*error;		/* transport error, or NULL */
 	const char	*body;		/* start of the answer (capped) */
 	size_t		 body_len;
+	bool		 body_truncated; /* the answer was longer */
 	uint64_t	 retry_after_ms; /* from Retry-After, 0 if none */
 	double		 seconds;	/* total request time */
+};
+
+/*
+ * How to reach one server: plain data owned by the caller, which keeps it
+ * valid while its requests run.  NULL or "" means "not set".
+ */
+struct sender_opts {
+	const char	*unix_path;	/* connect to this UNIX socket */
+	const char	*username;	/* Authorization: Basic */
+	const char	*password;
+	const char	*token;		/* Authorization: Token */
+	const char	*tls_ca;
+	const char	*tls_cert;
+	const char	*tls_key;
+	bool		 tls_verify;
+	long		 timeout_ms;
+};
+
+/* A request body; `data` is not copied and must outlive the request. */
+struct sender_body {
+	const char	*data;
+	size_t		 len;
+	const char	*content_type;
+	bool		 gzip;		/* data is gzip: Content-Encoding */
 };
 
 typedef void (*sender_done_cb)(const struct sender_result *, void *);
@@ -28,12 +54,12 @@ struct sender	*sender_new(struct event_base *);
 /* Aborts every request in flight without calling their callbacks. */
 void		 sender_free(struct sender *);
 /*
- * POSTs `len` bytes of `body` to `url`.  The body is not copied: it must
- * stay valid until `cb` runs.  `cb` always runs, from the event loop.
+ * POSTs `body` to `url`.  `cb` always runs, from the event loop, unless
+ * the sender is freed first.
  */
-void		 sender_post(struct sender *, const char *url,
-		    const char *content_type, const char *body, size_t len,
-		    long timeout_ms, sender_done_cb cb, void *arg);
+void		 sender_post(struct sender *, const struct sender_opts *,
+		    const char *url, const struct sender_body *,
+		    sender_done_cb cb, void *arg);
 /* Requests in flight. */
 size_t		 sender_active(const struct sender *);
 

@@ -74,6 +74,8 @@ stats_json_target(struct evbuffer *out, const struct target *t)
 	stats_json_u64(out, "buffered_bytes", g.bytes);
 	stats_json_u64(out, "in_flight", g.in_flight);
 	stats_json_u64(out, "failing_queues", g.failing);
+	evbuffer_add_printf(out, ",\"backing_off\":%s",
+	    g.backing_off ? "true" : "false");
 	stats_json_u64(out, "accepted", s->points_accepted);
 	stats_json_u64(out, "written", s->points_written);
 	stats_json_u64(out, "batches_written", s->batches_written);

@@ -2,11 +2,19 @@
  * Targets and their delivery state machine.
  *
  * Each queue has at most one request in flight, so a queue's order is
- * kept; a target runs up to max_connections queues in parallel while
- * healthy and one request at a time while any queue is backing off, so a
- * failing server sees requests only at the backoff schedule.  A batch
- * stays counted in the target's bytes until it is delivered, rejected by
- * the server or dropped by the overflow policy.
+ * kept; a target runs up to max_connections requests in parallel while
+ * healthy.  A transient failure (no answer, 429, 5xx) is the server's, not
+ * the queue's: the whole target backs off, then probes with one request at
+ * a time until one succeeds, so a dead server sees one request per backoff
+ * step however many queues wait.  A configuration problem (401, 403, a
+ * missing database or retention policy) belongs to its queue, which alone
+ * retries at retry_max while the others flow.  A batch stays counted in
+ * the target's bytes until it is delivered, rejected by the server or
+ * dropped by the overflow policy.
+ *
+ * Missing databases are created once per database for the whole target
+ * (all retention policies of a database share one CREATE), and again only
+ * after a later write to that database succeeded (it was dropped since).
  */
 #include "config.h"
 
@@ -21,6 +29,7 @@
 #include "backoff.h"
 #include "batch.h"
 #include "conf.h"
+#include "endpoint.h"
 #include "log.h"
 #include "mem.h"
 #include "queue.h"
@@ -28,73 +37,67 @@
 #include "sender.h"
 #include "target.h"
 
+/* Configuration problems are warned about once per this many seconds. */
+#define TARGET_CONFIG_WARN_S	60
+/* Retry-After is honoured up to max(retry_max, this). */
+#define TARGET_RETRY_AFTER_MAX_MS	(5 * 60 * 1000)
+
+/* A database as the target knows it: shared by its queues. */
+struct target_db {
+	TAILQ_ENTRY(target_db)	 entry;
+	char			*name;
+	char			*create_body;	/* CREATE in flight, or NULL */
+	bool			 may_create;	/* no CREATE since a success */
+};
+
 struct target_queue {
 	TAILQ_ENTRY(target_queue) entry;
 	struct target		*target;
+	struct target_db	*db;
 	struct queue		*queue;
 	char			*write_url;
 	struct event		*ev_flush;
-	struct event		*ev_retry;
+	struct event		*ev_retry;	/* configuration problem */
 	struct batch		*inflight;
-	char			*create_body;	/* CREATE DATABASE in flight */
-	unsigned		 attempts;	/* failures since last success */
-	bool			 may_create;	/* no CREATE since a success */
-	struct log_ratelimit	 rl;
+	unsigned		 attempts;	/* slow retries since success */
+	struct log_ratelimit	 rl_config;
 };
 
 struct target {
 	const struct conf_target *conf;
 	struct event_base	*base;
 	struct sender		*sender;
+	struct sender_opts	 opts;
 	char			*base_url;	/* url without trailing '/' */
+	char			*unix_path;
+	char			*query_url;
 	TAILQ_HEAD(, target_queue) queues;
+	TAILQ_HEAD(, target_db)	 dbs;
 	size_t			 nqueues;
 	struct target_queue	*last;		/* routing cache */
-	size_t			 inflight;
-	size_t			 failing;	/* queues backing off */
+	size_t			 inflight;	/* writes and CREATEs */
+	struct event		*ev_retry;	/* target-wide backoff */
+	unsigned		 attempts;	/* transient failures in a row */
+	struct log_ratelimit	 rl_retry;
 	size_t			 bytes;
 	size_t			 points;
+	struct event		*ev_room;
+	target_room_cb		 room_cb;
+	void			*room_arg;
 	struct target_stats	 stats;
 	struct log_ratelimit	 rl;
 };
 
 static void target_pump(struct target *);
 
-/* Appends `s` percent-encoded for a URL query component. */
 static void
-target_url_encode(char *out, size_t size, const char *s)
+target_timer_add(struct event *ev, uint64_t ms)
 {
-	static const char	 hex[] = "0123456789ABCDEF";
-	size_t			 n = strlen(out);
+	struct timeval	 tv;
 
-	for (; *s != '\0' && n + 4 < size; s++) {
-		unsigned char	 c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr("-_.~", c) != NULL)
-			out[n++] = (char)c;
-		else {
-			out[n++] = '%';
-			out[n++] = hex[c >> 4];
-			out[n++] = hex[c & 15];
-		}
-	}
-	out[n] = '\0';
-}
-
-static char *
-target_write_url(const struct target *t, const char *db, const char *rp)
-{
-	char	 url[2048];
-
-	snprintf(url, sizeof(url), "%s/write?db=", t->base_url);
-	target_url_encode(url, sizeof(url), db);
-	if (rp[0] != '\0') {
-		strncat(url, "&rp=", sizeof(url) - strlen(url) - 1);
-		target_url_encode(url, sizeof(url), rp);
-	}
-	strncat(url, "&precision=ns", sizeof(url) - strlen(url) - 1);
-	return xstrdup(url);
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
 }
 
 static void
@@ -107,27 +110,61 @@ target_flush_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-target_retry_cb(evutil_socket_t fd, short what, void *arg)
+target_queue_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct target_queue	*tq = arg;
 
 	target_pump(tq->target);
 }
 
+static void
+target_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	target_pump(arg);
+}
+
+static void
+target_room_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct target	*t = arg;
+	target_room_cb	 cb = t->room_cb;
+
+	t->room_cb = NULL;
+	if (cb != NULL)
+		cb(t, t->room_arg);
+}
+
+static struct target_db *
+target_db_get(struct target *t, const char *name)
+{
+	struct target_db	*db;
+
+	TAILQ_FOREACH(db, &t->dbs, entry)
+		if (strcmp(db->name, name) == 0)
+			return db;
+	db = xcalloc(1, sizeof(*db));
+	db->name = xstrdup(name);
+	db->may_create = true;
+	TAILQ_INSERT_TAIL(&t->dbs, db, entry);
+	return db;
+}
+
 static struct target_queue *
 target_queue_new(struct target *t, const char *db, const char *rp)
 {
 	struct target_queue	*tq = xcalloc(1, sizeof(*tq));
-	struct log_ratelimit	 rl = LOG_RATELIMIT_INIT(10, 1);
+	struct log_ratelimit	 rlc = LOG_RATELIMIT_INIT(TARGET_CONFIG_WARN_S,
+				    1);
 
 	tq->target = t;
+	tq->db = target_db_get(t, db);
 	tq->queue = queue_new(db, rp, t->conf->batch_size,
 	    t->conf->batch_bytes);
-	tq->write_url = target_write_url(t, db, rp);
-	tq->may_create = true;
-	tq->rl = rl;
+	tq->write_url = endpoint_write_url(t->base_url, t->conf->api,
+	    t->conf->org, db, rp);
+	tq->rl_config = rlc;
 	tq->ev_flush = evtimer_new(t->base, target_flush_cb, tq);
-	tq->ev_retry = evtimer_new(t->base, target_retry_cb, tq);
+	tq->ev_retry = evtimer_new(t->base, target_queue_retry_cb, tq);
 	if (tq->ev_flush == NULL || tq->ev_retry == NULL)
 		fatalx("target %s: evtimer_new failed", t->conf->name);
 	TAILQ_INSERT_TAIL(&t->queues, tq, entry);
@@ -144,8 +181,24 @@ target_queue_free(struct target_queue *tq)
 	event_free(tq->ev_flush);
 	event_free(tq->ev_retry);
 	free(tq->write_url);
-	free(tq->create_body);
 	free(tq);
+}
+
+static void
+target_setup_opts(struct target *t)
+{
+	const struct conf_target	*c = t->conf;
+	struct sender_opts		*o = &t->opts;
+
+	o->unix_path = t->unix_path;
+	o->username = c->username;
+	o->password = c->password;
+	o->token = c->token;
+	o->tls_ca = c->tls_ca;
+	o->tls_cert = c->tls_cert;
+	o->tls_key = c->tls_key;
+	o->tls_verify = c->tls_verify;
+	o->timeout_ms = (long)c->timeout_ms;
 }
 
 struct target *
@@ -154,17 +207,27 @@ target_new(struct event_base *base, struct sender *sender,
 {
 	struct target		*t = xcalloc(1, sizeof(*t));
 	struct log_ratelimit	 rl = LOG_RATELIMIT_INIT(10, 3);
-	size_t			 len;
+	struct log_ratelimit	 rlr = LOG_RATELIMIT_INIT(10, 1);
 
 	t->conf = conf;
+	t->rl_retry = rlr;
 	t->base = base;
 	t->sender = sender;
 	t->rl = rl;
-	t->base_url = xstrdup(conf->url);
-	len = strlen(t->base_url);
-	while (len > 0 && t->base_url[len - 1] == '/')
-		t->base_url[--len] = '\0';
+	t->base_url = endpoint_base(conf->url, &t->unix_path);
+	t->query_url = endpoint_query_url(t->base_url);
+	target_setup_opts(t);
 	TAILQ_INIT(&t->queues);
+	TAILQ_INIT(&t->dbs);
+	t->ev_retry = evtimer_new(base, target_retry_cb, t);
+	if ((t->ev_room = event_new(base, -1, 0, target_room_event_cb, t)) ==
+	    NULL || t->ev_retry == NULL)
+		fatalx("target %s: event_new failed", conf->name);
+	/* conf refuses URLs with user:password@, so this logs no secret */
+	log_info("target %s: %s, api %s%s%s", conf->name, conf->url,
+	    conf->api == API_V2 ? "v2" : "v1", conf->gzip ? ", gzip" : "",
+	    conf->token[0] ? ", token auth" :
+	    conf->username[0] ? ", basic auth" : "");
 	return t;
 }
 
@@ -172,6 +235,7 @@ void
 target_free(struct target *t)
 {
 	struct target_queue	*tq;
+	struct target_db	*db;
 
 	if (t == NULL)
 		return;
@@ -179,7 +243,17 @@ target_free(struct target *t)
 		TAILQ_REMOVE(&t->queues, tq, entry);
 		target_queue_free(tq);
 	}
+	while ((db = TAILQ_FIRST(&t->dbs)) != NULL) {
+		TAILQ_REMOVE(&t->dbs, db, entry);
+		free(db->name);
+		free(db->create_body);
+		free(db);
+	}
+	event_free(t->ev_room);
+	event_free(t->ev_retry);
 	free(t->base_url);
+	free(t->unix_path);
+	free(t->query_url);
 	free(t);
 }
 
@@ -211,6 +285,15 @@ target_find_queue(struct target *t, const char *db, const char *rp)
 	return NULL;
 }
 
+/* Bytes left memory: wake a listener waiting for room. */
+static void
+target_freed(struct target *t)
+{
+	if (t->room_cb != NULL &&
+	    t->bytes < t->conf->buffer_size - t->conf->buffer_size / 4)
+		event_active(t->ev_room, 0, 0);
+}
+
 /* drop_oldest: frees room from the queue holding the most bytes. */
 static bool
 target_make_room(struct target *t, size_t need)
@@ -239,13 +322,10 @@ target_arm_flush(struct target_queue *tq)
 {
 	const struct conf_target	*c = tq->target->conf;
 	uint64_t			 ms = c->flush_interval_ms;
-	struct timeval			 tv;
 
 	if (c->flush_jitter_ms > 0)
 		ms += (uint64_t)random() % (c->flush_jitter_ms + 1);
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(tq->ev_flush, &tv);
+	target_timer_add(tq->ev_flush, ms);
 }
 
 enum target_reject
@@ -284,37 +364,56 @@ static void target_create_done_cb(const struct sender_result *, void *);
 static void
 target_send(struct target_queue *tq)
 {
-	struct target	*t = tq->target;
-	struct batch	*b = queue_take(tq->queue);
+	struct target		*t = tq->target;
+	struct batch		*b = queue_take(tq->queue);
+	struct sender_body	 body = {
+		.content_type = "text/plain; charset=utf-8",
+		.gzip = t->conf->gzip,
+	};
 
+	if (body.gzip)
+		body.data = batch_gzip(b, &body.len);
+	else {
+		body.data = batch_body(b);
+		body.len = b->bytes;
+	}
 	tq->inflight = b;
 	t->inflight++;
 	t->stats.requests++;
 	if (log_enabled(LOG_LEVEL_DEBUG))
-		log_debug("target %s: db=%s: sending %zu points, %zu bytes",
+		log_debug("target %s: db=%s: sending %zu points, %zu bytes%s",
 		    t->conf->name, queue_database(tq->queue), b->points,
-		    b->bytes);
-	sender_post(t->sender, tq->write_url, "text/plain; charset=utf-8",
-	    batch_body(b), b->bytes, (long)t->conf->timeout_ms,
+		    body.len, body.gzip ? " gzip" : "");
+	sender_post(t->sender, &t->opts, tq->write_url, &body,
 	    target_write_done_cb, tq);
 }
 
-/* Starts as many sends as the connection limit allows, round-robin. */
+static bool
+target_queue_can_send(struct target_queue *tq)
+{
+	return tq->inflight == NULL && tq->db->create_body == NULL &&
+	    !evtimer_pending(tq->ev_retry, NULL) && queue_ready(tq->queue);
+}
+
+/*
+ * Starts as many sends as the connection limit allows, round-robin;
+ * nothing while the target backs off, one probe at a time after that.
+ */
 static void
 target_pump(struct target *t)
 {
 	struct target_queue	*tq, *next;
 	size_t			 limit, n, todo = t->nqueues;
 
-	limit = t->failing > 0 ? 1 : t->conf->max_connections;
+	if (evtimer_pending(t->ev_retry, NULL))
+		return;
+	limit = t->attempts > 0 ? 1 : t->conf->max_connections;
 	for (tq = TAILQ_FIRST(&t->queues), n = 0; tq != NULL && n < todo;
 	    tq = next, n++) {
 		next = TAILQ_NEXT(tq, entry);
 		if (t->inflight >= limit)
 			return;
-		if (tq->inflight != NULL || tq->create_body != NULL ||
-		    evtimer_pending(tq->ev_retry, NULL) ||
-		    !queue_ready(tq->queue))
+		if (!target_queue_can_send(tq))
 			continue;
 		target_send(tq);
 		/* the queue just served goes last: fairness */
@@ -352,49 +451,89 @@ target_note_error(struct target *t, const struct sender_result *res)
 		    "HTTP %ld %.*s", res->status, (int)len, res->body);
 }
 
-/* Schedules the next attempt of a queue whose head batch failed. */
+/* Adds what the operator should know to the last error. */
 static void
-target_backoff(struct target_queue *tq, const struct sender_result *res,
-    bool slow)
+target_note_hint(struct target *t, const char *hint)
+{
+	size_t	 len = strlen(t->stats.last_error);
+
+	snprintf(t->stats.last_error + len, sizeof(t->stats.last_error) - len,
+	    "%s", hint);
+}
+
+/* A configuration problem: this queue alone retries at retry_max. */
+static void
+target_retry_slowly(struct target_queue *tq, const struct sender_result *res)
+{
+	struct target			*t = tq->target;
+	const struct conf_target	*c = t->conf;
+	uint64_t			 ms, floor = res->retry_after_ms;
+
+	tq->attempts++;
+	t->stats.retries++;
+	ms = c->retry_max_ms > floor ? c->retry_max_ms : floor;
+	log_warnx_rl(&tq->rl_config, "sender: target %s db=%s: configuration "
+	    "problem: %s; data kept, retry in %.1fs", c->name,
+	    queue_database(tq->queue), t->stats.last_error, (double)ms / 1000);
+	target_timer_add(tq->ev_retry, ms);
+}
+
+/*
+ * A transient failure: the whole target waits, with exponential backoff
+ * and full jitter, never less than the server's Retry-After.
+ */
+static void
+target_backoff(struct target_queue *tq, const struct sender_result *res)
 {
 	struct target			*t = tq->target;
 	const struct conf_target	*c = t->conf;
 	uint64_t			 ms;
-	struct timeval			 tv;
+	uint64_t			 floor = res->retry_after_ms;
+	uint64_t			 cap = c->retry_max_ms;
 
-	if (tq->attempts++ == 0)
-		t->failing++;
+	/* a floor, but capped: a server asking for hours would stall us */
+	if (cap < TARGET_RETRY_AFTER_MAX_MS)
+		cap = TARGET_RETRY_AFTER_MAX_MS;
+	if (floor > cap)
+		floor = cap;
+	t->attempts++;
 	t->stats.retries++;
-	if (slow)
-		ms = c->retry_max_ms;
-	else
-		ms = backoff_delay(tq->attempts - 1, c->retry_initial_ms,
-		    c->retry_max_ms, res ? res->retry_after_ms : 0,
-		    (uint64_t)random());
-	log_warnx_rl(&tq->rl, "sender: target %s db=%s: %s, retry in %.1fs",
-	    c->name, queue_database(tq->queue), t->stats.last_error,
+	ms = backoff_delay(t->attempts - 1, c->retry_initial_ms,
+	    c->retry_max_ms, floor, (uint64_t)random());
+	log_warnx_rl(&t->rl_retry, "sender: target %s db=%s: %s, retry in "
+	    "%.3fs", c->name, queue_database(tq->queue), t->stats.last_error,
 	    (double)ms / 1000);
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(tq->ev_retry, &tv);
+	/* a later failure of a parallel request restarts the wait */
+	target_timer_add(t->ev_retry, ms);
 }
 
+/* The server answered about the data itself: healthy again. */
 static void
-target_delivered(struct target_queue *tq, struct batch *b)
+target_recovered(struct target_queue *tq)
 {
 	struct target	*t = tq->target;
 
-	t->stats.points_written += b->points;
+	if (t->attempts > 0)
+		log_info("sender: target %s: delivering again after %u "
+		    "failures", t->conf->name, t->attempts);
+	else if (tq->attempts > 0)
+		log_info("sender: target %s db=%s: delivering again",
+		    t->conf->name, queue_database(tq->queue));
+	t->attempts = 0;
+	tq->attempts = 0;
+}
+
+static void
+target_delivered(struct target_queue *tq, size_t points)
+{
+	struct target	*t = tq->target;
+
+	t->stats.points_written += points;
 	t->stats.batches_written++;
 	t->stats.last_success = time(NULL);
-	if (tq->attempts > 0) {
-		log_info("sender: target %s db=%s: delivering again after "
-		    "%u failures", t->conf->name, queue_database(tq->queue),
-		    tq->attempts);
-		t->failing--;
-		tq->attempts = 0;
-	}
-	tq->may_create = true;
+	/* the database exists now: a later 404 means it was dropped */
+	tq->db->may_create = true;
+	target_recovered(tq);
 }
 
 /* Forgets a batch that leaves memory for good. */
@@ -404,6 +543,34 @@ target_release(struct target *t, struct batch *b)
 	t->bytes -= b->bytes;
 	t->points -= b->points;
 	batch_free(b);
+	target_freed(t);
+}
+
+/*
+ * 400/422 or a bad-data 500: never resent.  A partial write says how many
+ * points it dropped; the others are stored and count as written.
+ */
+static void
+target_rejected(struct target_queue *tq, struct batch *b,
+    const struct sender_result *res)
+{
+	struct target	*t = tq->target;
+	size_t		 dropped;
+
+	/* a cut-off message may not name every unparsable line */
+	if (!response_dropped(res->body, res->body_len, &dropped) ||
+	    dropped > b->points || res->body_truncated)
+		dropped = b->points;
+	if (dropped < b->points)
+		target_delivered(tq, b->points - dropped);
+	else
+		target_recovered(tq);
+	t->stats.points_dropped_server += dropped;
+	log_warnx_rl(&t->rl, "sender: target %s db=%s: server rejected %zu "
+	    "of %zu points, dropped: %s", t->conf->name,
+	    queue_database(tq->queue), dropped, b->points,
+	    t->stats.last_error);
+	target_release(t, b);
 }
 
 static void
@@ -412,6 +579,7 @@ target_split(struct target_queue *tq, struct batch *b)
 	struct target	*t = tq->target;
 	struct batch	*second = batch_split(b);
 
+	target_recovered(tq);
 	if (second == NULL) {
 		log_warnx_rl(&t->rl, "sender: target %s db=%s: a single point "
 		    "of %zu bytes is too large for the server, dropped",
@@ -420,43 +588,52 @@ target_split(struct target_queue *tq, struct batch *b)
 		target_release(t, b);
 		return;
 	}
+	log_debug("sender: target %s db=%s: 413, split into %zu + %zu "
+	    "points", t->conf->name, queue_database(tq->queue), b->points,
+	    second->points);
 	queue_putback(tq->queue, second);
 	queue_putback(tq->queue, b);
-}
-
-/* "VERB \"db\"" with InfluxQL identifier quoting ('\' and '"'). */
-static void
-target_statement(char *buf, size_t size, const char *verb, const char *db)
-{
-	size_t	 n = (size_t)snprintf(buf, size, "%s \"", verb);
-
-	for (; *db != '\0' && n + 4 < size; db++) {
-		if (*db == '"' || *db == '\\')
-			buf[n++] = '\\';
-		buf[n++] = *db;
-	}
-	snprintf(buf + n, size - n, "\"");
 }
 
 static void
 target_create_database(struct target_queue *tq)
 {
-	struct target	*t = tq->target;
-	char		 q[1024], body[3200] = "q=";
-	char		*url;
+	struct target		*t = tq->target;
+	struct target_db	*db = tq->db;
+	struct sender_body	 body = {
+		.content_type = "application/x-www-form-urlencoded",
+	};
 
-	tq->may_create = false;
-	target_statement(q, sizeof(q), "CREATE DATABASE",
-	    queue_database(tq->queue));
-	target_url_encode(body, sizeof(body), q);
-	tq->create_body = xstrdup(body);
-	url = xasprintf("%s/query", t->base_url);
+	db->create_body = endpoint_query_body("CREATE DATABASE", db->name);
+	body.data = db->create_body;
+	body.len = strlen(db->create_body);
+	t->inflight++;
+	t->stats.requests++;
 	log_info("sender: target %s: creating database \"%s\"", t->conf->name,
-	    queue_database(tq->queue));
-	sender_post(t->sender, url, "application/x-www-form-urlencoded",
-	    tq->create_body, strlen(tq->create_body),
-	    (long)t->conf->timeout_ms, target_create_done_cb, tq);
-	free(url);
+	    db->name);
+	sender_post(t->sender, &t->opts, t->query_url, &body,
+	    target_create_done_cb, tq);
+}
+
+/* A write answered "database not found". */
+static void
+target_missing_db(struct target_queue *tq, const struct sender_result *res)
+{
+	struct target	*t = tq->target;
+	struct target_db *db = tq->db;
+
+	if (db->create_body != NULL)
+		return;		/* another queue's CREATE runs: wait for it */
+	if (t->conf->create_database && t->conf->api == API_V1 &&
+	    db->may_create) {
+		target_create_database(tq);
+		return;
+	}
+	if (!t->conf->create_database)
+		target_note_hint(t, " (create_database = false)");
+	else if (t->conf->api == API_V2)
+		target_note_hint(t, " (api = v2: create the bucket)");
+	target_retry_slowly(tq, res);
 }
 
 static void
@@ -464,19 +641,35 @@ target_create_done_cb(const struct sender_result *res, void *arg)
 {
 	struct target_queue	*tq = arg;
 	struct target		*t = tq->target;
+	struct target_db	*db = tq->db;
 
-	free(tq->create_body);
-	tq->create_body = NULL;
+	free(db->create_body);
+	db->create_body = NULL;
+	t->inflight--;
 	target_count_status(t, res);
-	/* InfluxDB 1.x answers 200 even for a refused query; read the body */
+	/*
+	 * InfluxDB 1.x answers /query with 200 even when the statement
+	 * failed (e.g. not an admin) and puts "error" in the result.
+	 */
 	if (res->status == 200 && memmem(res->body, res->body_len,
 	    "\"error\"", 7) == NULL) {
 		t->stats.databases_created++;
+		db->may_create = false;
 		target_pump(t);
 		return;
 	}
+	t->stats.create_failures++;
 	target_note_error(t, res);
-	target_backoff(tq, res, false);
+	target_note_hint(t, " (CREATE DATABASE failed)");
+	/*
+	 * Refused (an answer): keep the data, try the CREATE again at
+	 * retry_max.  No answer at all: an ordinary backoff.
+	 */
+	if (res->status != 0 && res->status < 500)
+		target_retry_slowly(tq, res);
+	else
+		target_backoff(tq, res);
+	target_pump(t);
 }
 
 static void
@@ -495,33 +688,26 @@ target_write_done_cb(const struct sender_result *res, void *arg)
 		target_note_error(t, res);
 	switch (action) {
 	case RESPONSE_DONE:
-		target_delivered(tq, b);
+		target_delivered(tq, b->points);
 		target_release(t, b);
 		break;
 	case RESPONSE_DROP:
-		log_warnx_rl(&t->rl, "sender: target %s db=%s: server "
-		    "rejected %zu points, dropped: %s", t->conf->name,
-		    queue_database(tq->queue), b->points, t->stats.last_error);
-		t->stats.points_dropped_server += b->points;
-		target_release(t, b);
+		target_rejected(tq, b, res);
 		break;
 	case RESPONSE_SPLIT:
 		target_split(tq, b);
 		break;
 	case RESPONSE_CREATE_DB:
 		queue_putback(tq->queue, b);
-		if (t->conf->create_database && tq->may_create)
-			target_create_database(tq);
-		else
-			target_backoff(tq, res, false);
+		target_missing_db(tq, res);
 		break;
 	case RESPONSE_CONFIG:
 		queue_putback(tq->queue, b);
-		target_backoff(tq, res, true);
+		target_retry_slowly(tq, res);
 		break;
 	case RESPONSE_RETRY:
 		queue_putback(tq->queue, b);
-		target_backoff(tq, res, false);
+		target_backoff(tq, res);
 		break;
 	}
 	target_pump(t);
@@ -542,18 +728,23 @@ target_flush(struct target *t)
 void
 target_gauges(const struct target *t, struct target_gauges *g)
 {
+	struct target_queue	*tq;
+
 	g->queues = t->nqueues;
 	g->points = t->points;
 	g->bytes = t->bytes;
 	g->in_flight = t->inflight;
-	g->failing = t->failing;
+	g->backing_off = evtimer_pending(t->ev_retry, NULL);
+	g->failing = 0;
+	TAILQ_FOREACH(tq, &t->queues, entry)
+		g->failing += evtimer_pending(tq->ev_retry, NULL) != 0;
 }
 
 /* One admin statement in flight; owns the body curl sends. */
 struct target_admin {
 	sender_done_cb	 cb;
 	void		*arg;
-	char		 body[];
+	char		*body;
 };
 
 static void
@@ -562,6 +753,7 @@ target_query_done_cb(const struct sender_result *res, void *arg)
 	struct target_admin	*a = arg;
 
 	a->cb(res, a->arg);
+	free(a->body);
 	free(a);
 }
 
@@ -569,22 +761,19 @@ void
 target_query(struct target *t, const char *verb, const char *db,
     sender_done_cb cb, void *arg)
 {
-	char			 q[1024], body[3200] = "q=";
-	struct target_admin	*a;
-	char			*url;
+	struct target_admin	*a = xcalloc(1, sizeof(*a));
+	struct sender_body	 body = {
+		.content_type = "application/x-www-form-urlencoded",
+	};
 
-	target_statement(q, sizeof(q), verb, db);
-	target_url_encode(body, sizeof(body), q);
-	a = xmalloc(sizeof(*a) + strlen(body) + 1);
 	a->cb = cb;
 	a->arg = arg;
-	strcpy(a->body, body);
-	url = xasprintf("%s/query", t->base_url);
-	log_info("sender: target %s: %s", t->conf->name, q);
-	sender_post(t->sender, url, "application/x-www-form-urlencoded",
-	    a->body, strlen(a->body), (long)t->conf->timeout_ms,
+	a->body = endpoint_query_body(verb, db);
+	body.data = a->body;
+	body.len = strlen(a->body);
+	log_info("sender: target %s: %s \"%s\"", t->conf->name, verb, db);
+	sender_post(t->sender, &t->opts, t->query_url, &body,
 	    target_query_done_cb, a);
-	free(url);
 }
 
 bool
@@ -592,14 +781,42 @@ target_flushed(const struct target *t)
 {
 	struct target_queue	*tq;
 
+	if (evtimer_pending(t->ev_retry, NULL))
+		return true;	/* the server failed: backing off */
 	TAILQ_FOREACH(tq, &t->queues, entry) {
 		if (evtimer_pending(tq->ev_retry, NULL))
 			continue;	/* failed: waiting for its retry */
 		if (queue_points(tq->queue) > 0 || tq->inflight != NULL ||
-		    tq->create_body != NULL)
+		    tq->db->create_body != NULL)
 			return false;
 	}
 	return true;
+}
+
+void
+target_drain(struct target *t)
+{
+	struct target_queue	*tq;
+
+	evtimer_del(t->ev_retry);
+	TAILQ_FOREACH(tq, &t->queues, entry)
+		evtimer_del(tq->ev_retry);
+	target_flush(t);
+}
+
+bool
+target_full(const struct target *t)
+{
+	/* 1/16 short of the limit: the lines a client sent still fit */
+	return t->bytes >= t->conf->buffer_size - t->conf->buffer_size / 16;
+}
+
+void
+target_wait_room(struct target *t, target_room_cb cb, void *arg)
+{
+	t->room_cb = cb;
+	t->room_arg = arg;
+	target_freed(t);
 }
 
 size_t
@@ -622,9 +839,10 @@ target_log_stats(const struct target *t)
 	log_info("stats: target %s: queues=%zu buffered_points=%zu "
 	    "buffered_bytes=%zu in_flight=%zu accepted=%llu written=%llu "
 	    "batches=%llu dropped_overflow=%llu dropped_server=%llu "
-	    "dropped_too_large=%llu rejected_queues=%llu retries=%llu "
-	    "http_2xx=%llu http_4xx=%llu http_5xx=%llu http_errors=%llu "
-	    "databases_created=%llu last_error=\"%s\"", t->conf->name,
+	    "dropped_too_large=%llu rejected_queues=%llu requests=%llu "
+	    "retries=%llu http_2xx=%llu http_4xx=%llu http_5xx=%llu "
+	    "http_errors=%llu databases_created=%llu create_failures=%llu "
+	    "last_error=\"%s\"", t->conf->name,
 	    t->nqueues, t->points, t->bytes, t->inflight,
 	    (unsigned long long)s->points_accepted,
 	    (unsigned long long)s->points_written,
@@ -633,8 +851,10 @@ target_log_stats(const struct target *t)
 	    (unsigned long long)s->points_dropped_server,
 	    (unsigned long long)s->points_dropped_too_large,
 	    (unsigned long long)s->points_rejected_queues,
+	    (unsigned long long)s->requests,
 	    (unsigned long long)s->retries, (unsigned long long)s->http_2xx,
 	    (unsigned long long)s->http_4xx, (unsigned long long)s->http_5xx,
 	    (unsigned long long)s->http_errors,
-	    (unsigned long long)s->databases_created, s->last_error);
+	    (unsigned long long)s->databases_created,
+	    (unsigned long long)s->create_failures, s->last_error);
 }

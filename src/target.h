@@ -30,7 +30,7 @@ struct target_stats {
 	uint64_t	 points_written;
 	uint64_t	 batches_written;
 	uint64_t	 points_dropped_overflow;
-	uint64_t	 points_dropped_server;
+	uint64_t	 points_dropped_server;	/* 400/422/bad-data 500 */
 	uint64_t	 points_dropped_too_large;
 	uint64_t	 points_rejected_queues;
 	uint64_t	 requests;
@@ -40,6 +40,7 @@ struct target_stats {
 	uint64_t	 http_5xx;
 	uint64_t	 http_errors;		/* no HTTP answer */
 	uint64_t	 databases_created;
+	uint64_t	 create_failures;	/* CREATE refused or failed */
 	int64_t		 last_success;		/* unix seconds, 0 = never */
 	char		 last_error[160];
 };
@@ -67,7 +68,8 @@ struct target_gauges {
 	size_t		 points;	/* queued, in flight or to retry */
 	size_t		 bytes;
 	size_t		 in_flight;	/* requests */
-	size_t		 failing;	/* queues backing off */
+	size_t		 failing;	/* queues waiting on a config problem */
+	bool		 backing_off;	/* the server failed: target waits */
 };
 
 void		 target_gauges(const struct target *, struct target_gauges *);
@@ -79,6 +81,21 @@ void		 target_query(struct target *, const char *verb,
 		    const char *db, sender_done_cb cb, void *arg);
 /* True when every queue is empty or waiting to retry after a failure. */
 bool		 target_flushed(const struct target *);
+/*
+ * Shutdown: as target_flush(), and a queue waiting out a retry delay
+ * gets one attempt at once instead.
+ */
+void		 target_drain(struct target *);
+/* True while the target holds 15/16 of buffer_size or more. */
+bool		 target_full(const struct target *);
+typedef void	(*target_room_cb)(struct target *, void *);
+/*
+ * Calls `cb` once, from the event loop, when the target has room again
+ * (below 3/4 of buffer_size): for a listener that stopped reading
+ * (overflow = block).  A new call replaces the previous callback.
+ */
+void		 target_wait_room(struct target *, target_room_cb cb,
+		    void *arg);
 /* Points held: queued, in flight or waiting for a retry. */
 size_t		 target_points(const struct target *);
 const struct target_stats *target_stats(const struct target *);

@@ -819,3 +819,70 @@ def main(tests, needs_relay=True):
     if not counts["PASS"]:
         sys.exit(EXIT_SKIP)
     sys.exit(EXIT_PASS)
+
+
+# ------------------------------------------------------- delivery helpers
+
+
+class ExtraInfluxD(InfluxD):
+    """An InfluxD with extra keys in its [http] section (TLS, UNIX socket,
+    auth), e.g. ExtraInfluxD({"https-enabled": "true"}).  String values are
+    written quoted, booleans and numbers bare."""
+
+    def __init__(self, http_extra, scheme="http", **kw):
+        self.http_extra = http_extra
+        self.scheme = scheme
+        InfluxD.__init__(self, **kw)
+
+    def _config_text(self):
+        extra = "".join("  %s = %s\n" % (k, json.dumps(v) if
+                                          isinstance(v, str) else
+                                          str(v).lower())
+                        for k, v in self.http_extra.items())
+        return InfluxD._config_text(self).replace("[http]\n",
+                                                  "[http]\n" + extra, 1)
+
+    @property
+    def url(self):
+        return "%s://127.0.0.1:%d" % (self.scheme, self.port)
+
+
+def influxd_down(influx):
+    """Stop influxd's process but keep its ports and data: it is down."""
+    _kill_wait(influx.proc, signal.SIGTERM)
+
+
+def influxd_up(influx):
+    """Start a stopped influxd again on the same ports and data."""
+    if not influx._start_once():
+        raise InfluxError("influxd did not come back on %s\n%s"
+                          % (influx.url, tail(influx.log())))
+
+
+def relay_stats(relay, target="local", timeout=5):
+    """The relay's counters for a target, via SIGUSR1 and its log line
+    `stats: target NAME: key=value ...`, as a dict of ints (and strings)."""
+    before = relay.log().count("stats: target %s:" % target)
+    relay.proc.send_signal(signal.SIGUSR1)
+    wait_until(lambda: relay.log().count("stats: target %s:" % target)
+               > before, timeout, "a stats line for target %s" % target)
+    line = [l for l in relay.log().splitlines()
+            if "stats: target %s:" % target in l][-1]
+    out = {}
+    for word in line.split("stats: target %s: " % target, 1)[1].split(" "):
+        if "=" in word:
+            k, v = word.split("=", 1)
+            out[k] = int(v) if v.isdigit() else v
+    return out
+
+
+def count_points(influx, db, measurement="m"):
+    """SELECT COUNT(*) of a measurement (0 if none yet)."""
+    try:
+        res = influx.query('SELECT COUNT(*) FROM "%s"' % measurement,
+                           db=db)["results"][0]
+    except InfluxError:
+        return 0
+    for s in res.get("series", []):
+        return max(v for v in s["values"][0][1:] if v is not None)
+    return 0

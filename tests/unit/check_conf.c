@@ -112,8 +112,8 @@ static const struct {
 	{ MINIMAL "[target:local]\n", "t.ini:5: duplicate section" },
 	{ MINIMAL "[output:x]\n", "t.ini:5: unknown section [output:x]" },
 	{ "x = 1\n" MINIMAL, "t.ini:1: key 'x' outside any section" },
-	{ MINIMAL "gzip = true\n", "t.ini:5: 'gzip = true' is not "
-	    "supported yet" },
+	{ MINIMAL "overflow = block\n", "t.ini:5: 'overflow = block' is "
+	    "not supported yet" },
 	{ "[listener:main]\npath = /tmp/s\ntype = pipe\n"
 	    "[target:local]\n", "t.ini:3: invalid value 'pipe' for 'type' "
 	    "(one of: stream|datagram)" },

@@ -48,6 +48,35 @@ START_TEST(test_row)
 }
 END_TEST
 
+static const struct {
+	const char	*body;
+	bool		 found;
+	size_t		 n;
+} drops[] = {
+	{ "{\"error\":\"partial write: field type conflict: input field "
+	    "\\\"v\\\" on measurement \\\"m\\\" is type float, already "
+	    "exists as type integer dropped=1\"}", true, 1 },
+	{ "{\"error\":\"partial write: points beyond retention policy "
+	    "dropped=12\"}", true, 12 },
+	{ "{\"error\":\"partial write: unable to parse 'm v= 3': missing "
+	    "field value\\nunable to parse 'x': missing fields dropped=0\"}",
+	    true, 2 },
+	{ "{\"error\":\"unable to parse 'm': missing fields\"}", false, 0 },
+	{ "{\"error\":\"partial write: dropped=x\"}", false, 0 },
+};
+
+START_TEST(test_dropped)
+{
+	size_t	 n = 999;
+	bool	 found = response_dropped(drops[_i].body,
+		    strlen(drops[_i].body), &n);
+
+	ck_assert_int_eq(found, drops[_i].found);
+	if (found)
+		ck_assert_uint_eq(n, drops[_i].n);
+}
+END_TEST
+
 Suite *
 response_suite(void)
 {
@@ -55,6 +84,8 @@ response_suite(void)
 	TCase	*tc = tcase_create("table");
 
 	tcase_add_loop_test(tc, test_row, 0, sizeof(rows) / sizeof(rows[0]));
+	tcase_add_loop_test(tc, test_dropped, 0,
+	    sizeof(drops) / sizeof(drops[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

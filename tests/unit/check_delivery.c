@@ -1,0 +1,755 @@
+/*
+ * The delivery engine end to end in one event loop: the real target and
+ * sender code against faultd, one test per row of the response table plus
+ * the no-storm, keep-alive, flushing, fan-out, auth, gzip, v2, UNIX socket
+ * and shutdown behaviours.  Timings are scaled down (retry_initial 20ms,
+ * retry_max 300ms) except where a test checks a real wait (Retry-After).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "faultd.h"
+#include "mem.h"
+#include "sender.h"
+#include "suites.h"
+#include "target.h"
+
+#define BASE	"flush_interval = 50ms\ntimeout = 2s\n"
+#define FAST	BASE "retry_initial = 20ms\nretry_max = 300ms\n"
+
+struct rig {
+	struct event_base	*base;
+	struct faultd		*fd[2];
+	struct sender		*sender;
+	struct conf		*conf;
+	struct target		*t[2];
+	size_t			 nt;
+	int			 seq;
+};
+
+static struct rig	 rig;
+
+/* The daemon's clock: precise timers, as main.c asks for. */
+static struct event_base *
+rig_base(void)
+{
+	struct event_config	*cfg = event_config_new();
+	struct event_base	*base;
+
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
+static struct conf *
+load(const char *text)
+{
+	struct conf_errors	 errs = { 0 };
+	struct conf		*conf = conf_load_string(text, "t.ini", &errs);
+
+	ck_assert_msg(conf != NULL, "%s", errs.count ? errs.msgs[0] : "");
+	return conf;
+}
+
+/* One target "a" on faultd 0 with the extra keys `keys`. */
+static void
+rig_start(const char *keys)
+{
+	char	*text;
+
+	rig.base = rig_base();
+	rig.fd[0] = faultd_new(rig.base, NULL);
+	rig.sender = sender_new(rig.base);
+	text = xasprintf("[listener:l]\npath = /tmp/x.sock\ntarget = a\n"
+	    "[target:a]\nurl = %s\ndatabase = db\n%s", faultd_url(rig.fd[0]),
+	    keys);
+	rig.conf = load(text);
+	free(text);
+	rig.t[0] = target_new(rig.base, rig.sender, rig.conf->targets[0]);
+	rig.nt = 1;
+}
+
+static void
+rig_stop(void)
+{
+	size_t	 i;
+
+	sender_free(rig.sender);
+	for (i = 0; i < rig.nt; i++)
+		target_free(rig.t[i]);
+	faultd_free(rig.fd[0]);
+	faultd_free(rig.fd[1]);
+	conf_free(rig.conf);
+	event_base_free(rig.base);
+	memset(&rig, 0, sizeof(rig));
+}
+
+/* Queues `n` points "m,q=Q v=Ii SEQ" for db/rp on target `t`. */
+static void
+rig_send(struct target *t, const char *rp, int n)
+{
+	char	 body[64], tail[32];
+	int	 i;
+
+	for (i = 0; i < n; i++, rig.seq++) {
+		snprintf(body, sizeof(body), "m,rp=%s v=%di", rp[0] ? rp : "-",
+		    rig.seq);
+		snprintf(tail, sizeof(tail), " %d\n", 1000 + rig.seq);
+		ck_assert_int_eq(target_append(t, "db", rp, body,
+		    strlen(body), tail, strlen(tail)), TARGET_ACCEPTED);
+	}
+}
+
+static void
+rig_tick_cb(evutil_socket_t s, short what, void *arg)
+{
+	bool	(*pred)(void) = (bool (*)(void))arg;
+
+	if (pred != NULL && pred())
+		event_base_loopbreak(rig.base);
+}
+
+/* Runs the loop until `pred` holds or `secs` pass; returns pred(). */
+static bool
+rig_run(bool (*pred)(void), double secs)
+{
+	struct timeval	 tick = { 0, 5000 }, limit;
+	struct event	*ev;
+
+	limit.tv_sec = (time_t)secs;
+	limit.tv_usec = (suseconds_t)((secs - (double)limit.tv_sec) * 1e6);
+	ev = event_new(rig.base, -1, EV_PERSIST, rig_tick_cb,
+	    (void *)(uintptr_t)pred);
+	event_add(ev, &tick);
+	event_base_loopexit(rig.base, &limit);
+	event_base_dispatch(rig.base);
+	event_free(ev);
+	return pred != NULL && pred();
+}
+
+static bool
+rig_empty(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < rig.nt; i++)
+		if (target_points(rig.t[i]) != 0)
+			return false;
+	return true;
+}
+
+static const struct target_stats *
+stats(void)
+{
+	return target_stats(rig.t[0]);
+}
+
+static const struct faultd_req *
+req(size_t i)
+{
+	const struct faultd_req	*r = faultd_req(rig.fd[0], i);
+
+	ck_assert_msg(r != NULL, "no request %zu (only %zu)", i,
+	    faultd_nreqs(rig.fd[0]));
+	return r;
+}
+
+/* 2xx: delivered; no "Expect: 100-continue" even for a 2 MB body. */
+START_TEST(test_2xx_no_expect)
+{
+	rig_start(FAST "batch_size = 200000\nbatch_bytes = 8M\n");
+	rig_send(rig.t[0], "", 100000);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 5));
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 100000);
+	ck_assert_uint_gt(req(0)->len, 2 << 20);
+	ck_assert_ptr_null(req(0)->expect);
+	ck_assert_uint_eq(stats()->points_written, 100000);
+	ck_assert_uint_eq(stats()->http_2xx, 1);
+	rig_stop();
+}
+END_TEST
+
+/* 404: one CREATE for a database shared by two retention policies. */
+START_TEST(test_404_create_once)
+{
+	rig_start(FAST);
+	faultd_require_db(rig.fd[0], true, false);
+	rig_send(rig.t[0], "a", 5);
+	rig_send(rig.t[0], "b", 5);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 3));
+	ck_assert_uint_eq(faultd_creates(rig.fd[0]), 1);
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 10);
+	ck_assert_uint_eq(stats()->databases_created, 1);
+	rig_send(rig.t[0], "a", 5);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 3));
+	ck_assert_uint_eq(faultd_creates(rig.fd[0]), 1);
+	rig_stop();
+}
+END_TEST
+
+/* 404 with create_database = false: kept, retried at retry_max. */
+START_TEST(test_404_create_off)
+{
+	size_t	 n;
+
+	rig_start(FAST "create_database = false\n");
+	faultd_require_db(rig.fd[0], true, false);
+	rig_send(rig.t[0], "", 5);
+	target_flush(rig.t[0]);
+	rig_run(NULL, 1.0);
+	n = faultd_nreqs(rig.fd[0]);
+	ck_assert_uint_ge(n, 3);
+	ck_assert_uint_le(n, 5);	/* 1 + 1.0s / 300ms */
+	ck_assert(req(2)->t - req(1)->t >= 0.29);
+	ck_assert_uint_eq(faultd_creates(rig.fd[0]), 0);
+	ck_assert_uint_eq(target_points(rig.t[0]), 5);
+	ck_assert(strstr(stats()->last_error, "create_database = false"));
+	rig_stop();
+}
+END_TEST
+
+/* 404 and a refused CREATE: kept, CREATE retried slowly, then works. */
+START_TEST(test_404_create_refused)
+{
+	rig_start(FAST);
+	faultd_require_db(rig.fd[0], true, true);
+	rig_send(rig.t[0], "", 5);
+	target_flush(rig.t[0]);
+	rig_run(NULL, 0.8);
+	ck_assert_uint_ge(faultd_creates(rig.fd[0]), 2);
+	ck_assert_uint_le(faultd_creates(rig.fd[0]), 4);
+	ck_assert_uint_ge(stats()->create_failures, 2);
+	ck_assert_uint_eq(target_points(rig.t[0]), 5);
+	faultd_require_db(rig.fd[0], true, false);
+	ck_assert(rig_run(rig_empty, 2));
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 5);
+	rig_stop();
+}
+END_TEST
+
+/* 400, 422 and bad-data 500s: dropped, counted, sent once. */
+static const struct faultd_step drops[] = {
+	{ 400, "{\"error\":\"unable to parse 'm v=': missing field value\"}",
+	    NULL, 0 },
+	{ 422, "{\"code\":\"unprocessable entity\"}", NULL, 0 },
+	{ 500, "{\"error\":\"field type conflict: input field \\\"v\\\"\"}",
+	    NULL, 0 },
+	{ 500, "{\"error\":\"unable to parse 'x'\"}", NULL, 0 },
+};
+
+START_TEST(test_drop_rows)
+{
+	rig_start(FAST);
+	faultd_script(rig.fd[0], &drops[_i], 1);
+	rig_send(rig.t[0], "", 10);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 2));
+	rig_run(NULL, 0.5);
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 1);
+	ck_assert_uint_eq(stats()->points_dropped_server, 10);
+	ck_assert_uint_eq(stats()->points_written, 0);
+	ck_assert_uint_eq(stats()->retries, 0);
+	ck_assert(strstr(stats()->last_error, drops[_i].body + 12) != NULL);
+	rig_stop();
+}
+END_TEST
+
+/* A partial write: the points InfluxDB stored count as written. */
+START_TEST(test_partial_write)
+{
+	static const struct faultd_step	 st = { 400, "{\"error\":\"partial "
+	    "write: points beyond retention policy dropped=3\"}", NULL, 0 };
+
+	rig_start(FAST);
+	faultd_script(rig.fd[0], &st, 1);
+	rig_send(rig.t[0], "", 10);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 2));
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 1);
+	ck_assert_uint_eq(stats()->points_dropped_server, 3);
+	ck_assert_uint_eq(stats()->points_written, 7);
+	rig_stop();
+}
+END_TEST
+
+/* 413: halves until they fit; a lone oversized point is dropped. */
+START_TEST(test_413_split)
+{
+	char	 big[600];
+
+	rig_start(FAST "batch_size = 1000\n");
+	faultd_max_body(rig.fd[0], 500);
+	rig_send(rig.t[0], "", 100);		/* ~2.2 kB */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "m v=1i,s=\"", 10);
+	big[sizeof(big) - 2] = '"';
+	ck_assert_int_eq(target_append(rig.t[0], "db", "", big, strlen(big),
+	    " 5\n", 3), TARGET_ACCEPTED);
+	rig_send(rig.t[0], "", 10);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 3));
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 110);
+	ck_assert_uint_eq(stats()->points_written, 110);
+	ck_assert_uint_eq(stats()->points_dropped_too_large, 1);
+	rig_stop();
+}
+END_TEST
+
+/* Order within a queue survives splitting and retries. */
+START_TEST(test_order_kept)
+{
+	static const struct faultd_step	 st[] = {
+		{ 503, NULL, NULL, 0 }, { 0, NULL, NULL, 0 },
+	};
+	const char	*w;
+	size_t		 len, i;
+	int		 v, prev = -1;
+
+	rig_start(FAST "batch_size = 37\n");
+	faultd_script(rig.fd[0], st, 2);
+	faultd_max_body(rig.fd[0], 400);
+	rig_send(rig.t[0], "", 500);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 5));
+	w = faultd_written(rig.fd[0], &len);
+	for (i = 0; i < len; i = (size_t)((const char *)memchr(w + i, '\n',
+	    len - i) - w) + 1) {
+		ck_assert_int_eq(sscanf(w + i, "m,rp=- v=%di", &v), 1);
+		ck_assert_int_eq(v, prev + 1);
+		prev = v;
+	}
+	ck_assert_int_eq(prev, 499);
+	rig_stop();
+}
+END_TEST
+
+/* 500 rp not found, 401, 403: kept, retried at retry_max. */
+static const struct faultd_step configs[] = {
+	{ 500, "{\"error\":\"retention policy not found: x\"}", NULL, 0 },
+	{ 401, "{\"error\":\"authorization failed\"}", NULL, 0 },
+	{ 403, "{\"error\":\"forbidden\"}", NULL, 0 },
+};
+
+START_TEST(test_config_rows)
+{
+	rig_start(FAST);
+	faultd_script(rig.fd[0], &configs[_i], 1);
+	rig_send(rig.t[0], "", 10);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 2));
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 2);
+	ck_assert(req(1)->t - req(0)->t >= 0.295);
+	ck_assert_uint_eq(stats()->points_written, 10);
+	ck_assert_uint_eq(stats()->retries, 1);
+	rig_stop();
+}
+END_TEST
+
+/* 429, 503, 502, a dropped connection, a timeout: backoff, delivered. */
+static const struct faultd_step transients[] = {
+	{ 429, NULL, NULL, 0 },
+	{ 503, NULL, NULL, 0 },
+	{ 502, NULL, NULL, 0 },
+	{ 500, "{\"error\":\"timeout\"}", NULL, 0 },
+	{ 0, NULL, NULL, 0 },
+	{ 204, NULL, NULL, 2500 },	/* longer than timeout = 2s */
+};
+
+START_TEST(test_transient_rows)
+{
+	rig_start(FAST);
+	faultd_script(rig.fd[0], &transients[_i], 1);
+	rig_send(rig.t[0], "", 10);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 4));
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 2);
+	ck_assert_uint_eq(stats()->retries, 1);
+	ck_assert_uint_eq(stats()->points_written, 10);
+	/* full jitter between retry_initial and its first cap */
+	ck_assert_msg(req(1)->t - req(0)->t >= (_i == 5 ? 2.0 : 0.019),
+	    "waited %.4f s", req(1)->t - req(0)->t);
+	ck_assert(req(1)->t - req(0)->t < (_i == 5 ? 2.5 : 0.2));
+	rig_stop();
+}
+END_TEST
+
+/*
+ * The acceptance sequence: 503, a dropped connection, a 500 timeout, 429
+ * with Retry-After: 2, then success: five requests, one at a time, the
+ * 2 s wait honoured.
+ */
+START_TEST(test_acceptance_sequence)
+{
+	static const struct faultd_step	 st[] = {
+		{ 503, NULL, NULL, 0 },
+		{ 0, NULL, NULL, 0 },
+		{ 500, "{\"error\":\"timeout\"}", NULL, 0 },
+		{ 429, NULL, "2", 0 },
+	};
+	size_t				 i;
+
+	rig_start(BASE "retry_initial = 20ms\nretry_max = 10s\n");
+	faultd_script(rig.fd[0], st, 4);
+	rig_send(rig.t[0], "", 1000);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 5));
+	rig_run(NULL, 0.3);
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 5);
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 1000);
+	ck_assert_msg(req(4)->t - req(3)->t >= 2.0, "waited %.4f s",
+	    req(4)->t - req(3)->t);
+	/*
+	 * Every failure is followed by a backoff wait, but one: libcurl
+	 * itself resends once, on a fresh connection, a request whose reused
+	 * keep-alive connection died before any answer (lib/transfer.c,
+	 * Curl_retry_request, "Connection died, retrying a fresh connect"),
+	 * so the dropped connection (request 1) is retried at once and that
+	 * retry met the 500 timeout.  Never more than that one.
+	 */
+	for (i = 1; i < 4; i++)
+		ck_assert_msg(i == 2 || req(i)->t - req(i - 1)->t >= 0.02,
+		    "requests %zu and %zu %.4f s apart", i - 1, i,
+		    req(i)->t - req(i - 1)->t);
+	ck_assert(req(4)->t - req(3)->t < 2.3);
+	ck_assert_uint_eq(faultd_max_concurrent(rig.fd[0]), 1);
+	rig_stop();
+}
+END_TEST
+
+/*
+ * No storm: against a server that always answers 503, a target with
+ * three queues and max_connections = 4 sends one request at a time, and
+ * the server sees one request per backoff step, not one per queue.
+ */
+START_TEST(test_no_storm)
+{
+	static const struct faultd_step	 fail = { 503, NULL, NULL, 30 };
+	size_t				 n, i;
+
+	rig_start(BASE "max_connections = 4\nretry_initial = 100ms\n"
+	    "retry_max = 400ms\n");
+	faultd_default(rig.fd[0], &fail);
+	rig_send(rig.t[0], "a", 10);
+	target_flush(rig.t[0]);
+	rig_run(NULL, 0.1);
+	rig_send(rig.t[0], "b", 10);
+	rig_send(rig.t[0], "c", 10);
+	target_flush(rig.t[0]);
+	rig_run(NULL, 2.0);
+	n = faultd_nreqs(rig.fd[0]);
+	/* every step waits 100..400 ms plus the 30 ms answer */
+	ck_assert_msg(n <= 1 + 2.1 / 0.13, "%zu requests in 2.1 s", n);
+	ck_assert_msg(n >= 2.1 / 0.43, "%zu requests in 2.1 s", n);
+	for (i = 1; i < n; i++)
+		ck_assert_msg(req(i)->t - req(i - 1)->t >= 0.125,
+		    "requests %zu and %zu %.3fs apart", i - 1, i,
+		    req(i)->t - req(i - 1)->t);
+	ck_assert_uint_eq(faultd_max_concurrent(rig.fd[0]), 1);
+	ck_assert_uint_eq(target_points(rig.t[0]), 30);
+	rig_stop();
+}
+END_TEST
+
+/* A refused connection (nothing listens): backoff, data kept. */
+START_TEST(test_refused)
+{
+	char	*keys;
+
+	/* faultd picked a free port; free it again and aim there */
+	rig.base = rig_base();
+	rig.fd[0] = faultd_new(rig.base, NULL);
+	keys = xasprintf("[listener:l]\npath = /tmp/x.sock\ntarget = a\n"
+	    "[target:a]\nurl = %s\n" BASE "retry_initial = 100ms\n"
+	    "retry_max = 400ms\n", faultd_url(rig.fd[0]));
+	faultd_free(rig.fd[0]);
+	rig.fd[0] = NULL;
+	rig.conf = load(keys);
+	free(keys);
+	rig.sender = sender_new(rig.base);
+	rig.t[0] = target_new(rig.base, rig.sender, rig.conf->targets[0]);
+	rig.nt = 1;
+	rig_send(rig.t[0], "a", 10);
+	rig_send(rig.t[0], "b", 10);
+	target_flush(rig.t[0]);
+	rig_run(NULL, 1.5);
+	/* one first try per queue, then one per step of 100..400 ms */
+	ck_assert_uint_ge(stats()->http_errors, 1 + 1.5 / 0.4);
+	ck_assert_uint_le(stats()->http_errors, 2 + 1.5 / 0.1);
+	ck_assert_uint_eq(stats()->points_written, 0);
+	ck_assert_uint_eq(target_points(rig.t[0]), 20);
+	ck_assert(strstr(stats()->last_error, "onnect") != NULL);
+	rig_stop();
+}
+END_TEST
+
+/* 1,000 requests over at most max_connections TCP connections. */
+START_TEST(test_keepalive)
+{
+	static const struct faultd_step	 slow = { 204, NULL, NULL, 1 };
+
+	rig_start(FAST "batch_size = 5\nmax_connections = 2\n");
+	faultd_default(rig.fd[0], &slow);
+	rig_send(rig.t[0], "a", 2500);
+	rig_send(rig.t[0], "b", 2500);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 20));
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 1000);
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 5000);
+	ck_assert_uint_le(faultd_connections(rig.fd[0]), 2);
+	ck_assert_uint_eq(faultd_max_concurrent(rig.fd[0]), 2);
+	rig_stop();
+}
+END_TEST
+
+/* Flushing: batch_size, batch_bytes and flush_interval cut batches. */
+START_TEST(test_flush_rules)
+{
+	rig_start("batch_size = 10\nbatch_bytes = 1K\nflush_interval = 300ms\n"
+	    "flush_jitter = 100ms\nmax_connections = 1\n");
+	rig_send(rig.t[0], "", 25);	/* two full batches now, 5 later */
+	rig_run(NULL, 0.15);
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 2);
+	ck_assert_uint_eq(req(0)->points, 10);
+	ck_assert(rig_run(rig_empty, 1));
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 3);
+	ck_assert(req(2)->t >= 0.29 && req(2)->t < 0.5);
+	rig_stop();
+}
+END_TEST
+
+START_TEST(test_batch_bytes)
+{
+	size_t	 i;
+
+	rig_start(FAST "batch_size = 100000\nbatch_bytes = 1K\n");
+	rig_send(rig.t[0], "", 300);	/* ~21 bytes each */
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 2));
+	for (i = 0; i < faultd_nreqs(rig.fd[0]); i++)
+		ck_assert_uint_le(req(i)->len, 1024);
+	ck_assert_uint_ge(faultd_nreqs(rig.fd[0]), 6);
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 300);
+	rig_stop();
+}
+END_TEST
+
+/* Fan-out: target b flows while a is down; a catches up afterwards. */
+START_TEST(test_fanout)
+{
+	static const struct faultd_step	 down = { 0, NULL, NULL, 0 };
+	static const struct faultd_step	 up = { 204, NULL, NULL, 0 };
+	char				*text;
+
+	rig.base = rig_base();
+	rig.fd[0] = faultd_new(rig.base, NULL);
+	rig.fd[1] = faultd_new(rig.base, NULL);
+	rig.sender = sender_new(rig.base);
+	text = xasprintf("[listener:l]\npath = /tmp/x.sock\ntarget = a,b\n"
+	    "[target:a]\nurl = %s\n" FAST "[target:b]\nurl = %s\n" FAST,
+	    faultd_url(rig.fd[0]), faultd_url(rig.fd[1]));
+	rig.conf = load(text);
+	free(text);
+	rig.t[0] = target_new(rig.base, rig.sender, rig.conf->targets[0]);
+	rig.t[1] = target_new(rig.base, rig.sender, rig.conf->targets[1]);
+	rig.nt = 2;
+	faultd_default(rig.fd[0], &down);
+	for (int i = 0; i < 10; i++) {
+		rig_send(rig.t[0], "", 100);
+		rig.seq -= 100;
+		rig_send(rig.t[1], "", 100);
+		rig_run(NULL, 0.1);
+		/* b never waits for a: each round is there within 100 ms */
+		ck_assert_uint_eq(faultd_points(rig.fd[1]),
+		    100 * (size_t)(i + 1));
+	}
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 0);
+	ck_assert_uint_eq(target_points(rig.t[0]), 1000);
+	faultd_default(rig.fd[0], &up);
+	target_flush(rig.t[0]);
+	target_flush(rig.t[1]);
+	ck_assert(rig_run(rig_empty, 3));
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 1000);
+	ck_assert_uint_eq(faultd_points(rig.fd[1]), 1000);
+	rig_stop();
+}
+END_TEST
+
+/* gzip: compressed once, same bytes on the retry, content intact. */
+START_TEST(test_gzip)
+{
+	static const struct faultd_step	 st = { 503, NULL, NULL, 0 };
+	const char			*w;
+	size_t				 len;
+
+	rig_start(FAST "gzip = true\n");
+	faultd_script(rig.fd[0], &st, 1);
+	rig_send(rig.t[0], "", 2000);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 2));
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 2);
+	ck_assert_str_eq(req(0)->encoding, "gzip");
+	ck_assert_uint_eq(req(0)->len, req(1)->len);
+	ck_assert(memcmp(req(0)->body, req(1)->body, req(0)->len) == 0);
+	ck_assert_uint_lt(req(0)->len * 4, 2000 * 20);
+	w = faultd_written(rig.fd[0], &len);
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 2000);
+	ck_assert(len > 20 && memcmp(w, "m,rp=- v=0i 1000\n", 17) == 0);
+	rig_stop();
+}
+END_TEST
+
+/* api = v2 with a token; basic auth on v1; both in headers only. */
+START_TEST(test_v2_token)
+{
+	rig_start(FAST "api = v2\norg = acme\ntoken = s3cr3t-t0ken\n");
+	rig_send(rig.t[0], "autogen", 3);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 2));
+	ck_assert_str_eq(req(0)->uri, "/api/v2/write?org=acme&bucket=db%2F"
+	    "autogen&precision=ns");
+	ck_assert_str_eq(req(0)->auth, "Token s3cr3t-t0ken");
+	rig_stop();
+}
+END_TEST
+
+START_TEST(test_basic_auth)
+{
+	rig_start(FAST "username = alice\npassword = wonder land\n");
+	faultd_require_db(rig.fd[0], true, false);
+	rig_send(rig.t[0], "", 3);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 2));
+	/* base64("alice:wonder land"), on the CREATE and the writes */
+	ck_assert_str_eq(req(0)->auth, "Basic YWxpY2U6d29uZGVyIGxhbmQ=");
+	ck_assert_str_eq(req(1)->auth, "Basic YWxpY2U6d29uZGVyIGxhbmQ=");
+	ck_assert_str_eq(req(2)->auth, "Basic YWxpY2U6d29uZGVyIGxhbmQ=");
+	ck_assert(strstr(req(1)->uri, "alice") == NULL);
+	ck_assert_str_eq(req(0)->uri, "/write?db=db&precision=ns");
+	rig_stop();
+}
+END_TEST
+
+/* unix:///path reaches a server on a UNIX socket. */
+START_TEST(test_unix_socket)
+{
+	char	 path[64], *text;
+
+	snprintf(path, sizeof(path), "/tmp/faultd-%d.sock", (int)getpid());
+	rig.base = rig_base();
+	rig.fd[0] = faultd_new(rig.base, path);
+	rig.sender = sender_new(rig.base);
+	text = xasprintf("[listener:l]\npath = /tmp/x.sock\ntarget = a\n"
+	    "[target:a]\nurl = %s\n" FAST, faultd_url(rig.fd[0]));
+	rig.conf = load(text);
+	free(text);
+	rig.t[0] = target_new(rig.base, rig.sender, rig.conf->targets[0]);
+	rig.nt = 1;
+	rig_send(rig.t[0], "", 7);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 2));
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 7);
+	rig_stop();
+}
+END_TEST
+
+/* Shutdown: a queue waiting out retry_max gets one attempt at once. */
+START_TEST(test_drain_last_attempt)
+{
+	static const struct faultd_step	 st = { 503, NULL, NULL, 0 };
+
+	rig_start("retry_initial = 20s\nretry_max = 60s\nflush_interval = 1s\n");
+	faultd_script(rig.fd[0], &st, 1);
+	rig_send(rig.t[0], "", 5);
+	target_flush(rig.t[0]);
+	rig_run(NULL, 0.2);
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 1);
+	rig_send(rig.t[0], "", 5);
+	target_drain(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 1));
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 10);
+	rig_stop();
+}
+END_TEST
+
+static int	 room_calls;
+
+static void
+room_cb(struct target *t, void *arg)
+{
+	room_calls++;
+}
+
+static bool
+room_called(void)
+{
+	return room_calls > 0;
+}
+
+/* target_full() and the room callback a blocking listener would use. */
+START_TEST(test_full_and_room)
+{
+	static const struct faultd_step	 st = { 503, NULL, NULL, 0 };
+
+	rig_start(FAST "buffer_size = 2K\noverflow = drop_newest\n");
+	faultd_script(rig.fd[0], &st, 1);
+	while (!target_full(rig.t[0]))
+		rig_send(rig.t[0], "", 1);
+	target_wait_room(rig.t[0], room_cb, NULL);
+	ck_assert_int_eq(room_calls, 0);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(room_called, 2));
+	ck_assert_int_eq(room_calls, 1);
+	ck_assert(!target_full(rig.t[0]));
+	rig_stop();
+}
+END_TEST
+
+Suite *
+delivery_suite(void)
+{
+	Suite	*s = suite_create("delivery");
+	TCase	*tc = tcase_create("delivery");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_2xx_no_expect);
+	tcase_add_test(tc, test_404_create_once);
+	tcase_add_test(tc, test_404_create_off);
+	tcase_add_test(tc, test_404_create_refused);
+	tcase_add_loop_test(tc, test_drop_rows, 0,
+	    sizeof(drops) / sizeof(drops[0]));
+	tcase_add_test(tc, test_partial_write);
+	tcase_add_test(tc, test_413_split);
+	tcase_add_test(tc, test_order_kept);
+	tcase_add_loop_test(tc, test_config_rows, 0,
+	    sizeof(configs) / sizeof(configs[0]));
+	tcase_add_loop_test(tc, test_transient_rows, 0,
+	    sizeof(transients) / sizeof(transients[0]));
+	tcase_add_test(tc, test_acceptance_sequence);
+	tcase_add_test(tc, test_no_storm);
+	tcase_add_test(tc, test_refused);
+	tcase_add_test(tc, test_keepalive);
+	tcase_add_test(tc, test_flush_rules);
+	tcase_add_test(tc, test_batch_bytes);
+	tcase_add_test(tc, test_fanout);
+	tcase_add_test(tc, test_gzip);
+	tcase_add_test(tc, test_v2_token);
+	tcase_add_test(tc, test_basic_auth);
+	tcase_add_test(tc, test_unix_socket);
+	tcase_add_test(tc, test_drain_last_attempt);
+	tcase_add_test(tc, test_full_and_room);
+	suite_add_tcase(s, tc);
+	return s;
+}
