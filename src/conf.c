@@ -101,7 +101,7 @@ static const struct conf_key conf_keys[] = {
 	{ T(flush_jitter_ms, K_DURATION), "0s", NULL, NULL, 0, NOMAX },
 	{ T(buffer_size, K_SIZE), "64M", NULL, NULL, 1024, NOMAX },
 	{ T(overflow, K_ENUM), "drop_oldest", "drop_oldest|drop_newest|block",
-	    "block", 0, 0 },
+	    NULL, 0, 0 },
 	{ T(spool, K_BOOL), "true", NULL, NULL, 0, 0 },
 	{ T(spool_size, K_SIZE), "1G", NULL, NULL, 0, NOMAX },
 	{ T(spool_sync, K_STRING), "1s", NULL, NULL, 0, 0 },

@@ -32,4 +32,10 @@ void		 ingest_free(struct ingest *);
 enum ingest_result ingest_line(struct ingest *, const char *line,
 		    size_t len, int64_t now, const char **reason);
 
+/*
+ * overflow = block: a target of this ingest that blocks and has less than
+ * `need` bytes of room, or NULL.  The listener stops reading until then.
+ */
+struct target	*ingest_blocked(const struct ingest *, size_t need);
+
 #endif

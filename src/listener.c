@@ -41,12 +41,14 @@
 #include "mem.h"
 #include "sock.h"
 #include "stamp.h"
+#include "target.h"
 
 struct listener_client {
 	TAILQ_ENTRY(listener_client) entry;
 	struct listener		*listener;
 	struct bufferevent	*bev;
 	bool			 discarding;	/* inside an over-long line */
+	bool			 paused;	/* overflow = block: not reading */
 };
 
 struct listener {
@@ -60,6 +62,7 @@ struct listener {
 	size_t			 nclients;
 	struct listener_stats	 stats;
 	struct log_ratelimit	 rl;
+	size_t			 read_need;	/* room one read may take */
 	/* type = datagram */
 	int			 dgram_fd;
 	struct event		*ev_dgram;
@@ -69,6 +72,7 @@ struct listener {
 	size_t			 dgram_size;
 };
 
+#define LISTENER_READ_MAX	(64 * 1024)	/* per read callback */
 #define LISTENER_DGRAM_MIN	(256 * 1024)	/* > Linux's default wmem */
 #define LISTENER_DGRAM_BURST	64		/* datagrams per wakeup */
 #define LISTENER_MAX_GROUPS	64
@@ -88,6 +92,12 @@ listener_new(struct event_base *base, const struct conf_listener *conf,
 	l->base = base;
 	l->ingest = ingest;
 	l->rl = rl;
+	/*
+	 * One read callback frames a held partial line plus one read; a
+	 * normalised line can be ~5 times its input ("m f=1" gains a
+	 * 20-digit timestamp).
+	 */
+	l->read_need = 5 * ((size_t)conf->max_line + LISTENER_READ_MAX);
 	l->dgram_fd = -1;
 	l->dgram.listener = l;
 	TAILQ_INIT(&l->clients);
@@ -237,12 +247,58 @@ listener_client_free(struct listener_client *c)
 	free(c);
 }
 
+static void listener_room_cb(struct target *, void *);
+
+/*
+ * overflow = block: stops reading this client while a blocking target
+ * lacks room for what one more read could bring.  Unread bytes wait in
+ * the kernel, so the client's writes block: back-pressure, not loss.
+ */
+static bool
+listener_pause(struct listener_client *c)
+{
+	struct listener	*l = c->listener;
+	struct target	*t;
+
+	if ((t = ingest_blocked(l->ingest, l->read_need)) == NULL)
+		return false;
+	if (!c->paused) {
+		c->paused = true;
+		l->stats.pauses++;
+		bufferevent_disable(c->bev, EV_READ);
+		log_debug("listener %s: target %s full, client paused",
+		    l->conf->name, target_name(t));
+	}
+	target_wait_room(t, listener_room_cb, l);
+	return true;
+}
+
 static void
 listener_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct listener_client	*c = arg;
 
+	if (listener_pause(c))
+		return;
 	listener_frame(c, bufferevent_get_input(bev), stamp_now(), false);
+}
+
+/* A blocking target has room again: resume every paused client. */
+static void
+listener_room_cb(struct target *t, void *arg)
+{
+	struct listener		*l = arg;
+	struct listener_client	*c, *next;
+
+	for (c = TAILQ_FIRST(&l->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (!c->paused)
+			continue;
+		c->paused = false;
+		bufferevent_enable(c->bev, EV_READ);
+		/* what it read before the pause; may pause it again */
+		listener_read_cb(c->bev, c);
+	}
 }
 
 static void
@@ -352,6 +408,7 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		fatalx("listener %s: bufferevent_socket_new failed",
 		    l->conf->name);
 	bufferevent_setcb(c->bev, listener_read_cb, NULL, listener_event_cb, c);
+	bufferevent_set_max_single_read(c->bev, LISTENER_READ_MAX);
 	if (l->conf->idle_timeout_ms > 0) {
 		tv.tv_sec = (time_t)(l->conf->idle_timeout_ms / 1000);
 		tv.tv_usec = (suseconds_t)(l->conf->idle_timeout_ms % 1000) *
@@ -639,11 +696,11 @@ listener_log_stats(const struct listener *l)
 		    (unsigned long long)s->reasons[i].count);
 	log_info("stats: listener %s: clients=%zu connections=%llu "
 	    "refused=%llu denied=%llu datagrams=%llu lines=%llu "
-	    "accepted=%llu dropped=%llu rejected=%llu%s", l->conf->name,
-	    l->nclients, (unsigned long long)s->connections,
+	    "accepted=%llu dropped=%llu pauses=%llu rejected=%llu%s",
+	    l->conf->name, l->nclients, (unsigned long long)s->connections,
 	    (unsigned long long)s->connections_refused,
 	    (unsigned long long)s->denied, (unsigned long long)s->datagrams,
 	    (unsigned long long)s->lines, (unsigned long long)s->accepted,
-	    (unsigned long long)s->dropped, (unsigned long long)s->rejected,
-	    reasons);
+	    (unsigned long long)s->dropped, (unsigned long long)s->pauses,
+	    (unsigned long long)s->rejected, reasons);
 }

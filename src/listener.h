@@ -24,6 +24,7 @@ struct listener_stats {
 	uint64_t	 accepted;
 	uint64_t	 dropped;		/* valid, no target took it */
 	uint64_t	 rejected;		/* sum of the reasons below */
+	uint64_t	 pauses;		/* overflow = block */
 	struct {
 		const char	*reason;
 		uint64_t	 count;

@@ -44,6 +44,9 @@ stats_json_listener(struct evbuffer *out, const struct listener *l)
 	stats_json_u64(out, "clients", listener_clients(l));
 	stats_json_u64(out, "connections", s->connections);
 	stats_json_u64(out, "connections_refused", s->connections_refused);
+	stats_json_u64(out, "denied", s->denied);
+	stats_json_u64(out, "datagrams", s->datagrams);
+	stats_json_u64(out, "pauses", s->pauses);
 	stats_json_u64(out, "lines", s->lines);
 	stats_json_u64(out, "accepted", s->accepted);
 	stats_json_u64(out, "dropped", s->dropped);

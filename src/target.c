@@ -50,6 +50,13 @@ struct target_db {
 	bool			 may_create;	/* no CREATE since a success */
 };
 
+/* A listener stopped reading until the target has room (block). */
+struct target_waiter {
+	TAILQ_ENTRY(target_waiter) entry;
+	target_room_cb		 cb;
+	void			*arg;
+};
+
 struct target_queue {
 	TAILQ_ENTRY(target_queue) entry;
 	struct target		*target;
@@ -82,8 +89,7 @@ struct target {
 	size_t			 bytes;
 	size_t			 points;
 	struct event		*ev_room;
-	target_room_cb		 room_cb;
-	void			*room_arg;
+	TAILQ_HEAD(, target_waiter) waiters;	/* for room (block) */
 	struct target_stats	 stats;
 	struct log_ratelimit	 rl;
 };
@@ -126,12 +132,17 @@ target_retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 target_room_event_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct target	*t = arg;
-	target_room_cb	 cb = t->room_cb;
+	struct target		*t = arg;
+	struct target_waiter	*w;
 
-	t->room_cb = NULL;
-	if (cb != NULL)
-		cb(t, t->room_arg);
+	/* each waiter is called once; it may wait again from its callback */
+	TAILQ_HEAD(, target_waiter) ready = TAILQ_HEAD_INITIALIZER(ready);
+	TAILQ_CONCAT(&ready, &t->waiters, entry);
+	while ((w = TAILQ_FIRST(&ready)) != NULL) {
+		TAILQ_REMOVE(&ready, w, entry);
+		w->cb(t, w->arg);
+		free(w);
+	}
 }
 
 static struct target_db *
@@ -218,6 +229,7 @@ target_new(struct event_base *base, struct sender *sender,
 	t->query_url = endpoint_query_url(t->base_url);
 	target_setup_opts(t);
 	TAILQ_INIT(&t->queues);
+	TAILQ_INIT(&t->waiters);
 	TAILQ_INIT(&t->dbs);
 	t->ev_retry = evtimer_new(base, target_retry_cb, t);
 	if ((t->ev_room = event_new(base, -1, 0, target_room_event_cb, t)) ==
@@ -236,6 +248,7 @@ target_free(struct target *t)
 {
 	struct target_queue	*tq;
 	struct target_db	*db;
+	struct target_waiter	*w;
 
 	if (t == NULL)
 		return;
@@ -250,6 +263,10 @@ target_free(struct target *t)
 		free(db);
 	}
 	event_free(t->ev_room);
+	while ((w = TAILQ_FIRST(&t->waiters)) != NULL) {
+		TAILQ_REMOVE(&t->waiters, w, entry);
+		free(w);
+	}
 	event_free(t->ev_retry);
 	free(t->base_url);
 	free(t->unix_path);
@@ -289,7 +306,7 @@ target_find_queue(struct target *t, const char *db, const char *rp)
 static void
 target_freed(struct target *t)
 {
-	if (t->room_cb != NULL &&
+	if (!TAILQ_EMPTY(&t->waiters) &&
 	    t->bytes < t->conf->buffer_size - t->conf->buffer_size / 4)
 		event_active(t->ev_room, 0, 0);
 }
@@ -342,8 +359,9 @@ target_append(struct target *t, const char *db, const char *rp,
 		}
 		tq = t->last = target_queue_new(t, db, rp);
 	}
+	/* drop_newest and block (a datagram, or past the slack) refuse */
 	if (t->bytes + size > t->conf->buffer_size &&
-	    (t->conf->overflow == OVERFLOW_DROP_NEWEST ||
+	    (t->conf->overflow != OVERFLOW_DROP_OLDEST ||
 	    !target_make_room(t, size))) {
 		t->stats.points_dropped_overflow++;
 		return TARGET_REJECT_OVERFLOW;
@@ -814,9 +832,23 @@ target_full(const struct target *t)
 void
 target_wait_room(struct target *t, target_room_cb cb, void *arg)
 {
-	t->room_cb = cb;
-	t->room_arg = arg;
+	struct target_waiter	*w;
+
+	TAILQ_FOREACH(w, &t->waiters, entry)
+		if (w->cb == cb && w->arg == arg)
+			return;
+	w = xcalloc(1, sizeof(*w));
+	w->cb = cb;
+	w->arg = arg;
+	TAILQ_INSERT_TAIL(&t->waiters, w, entry);
 	target_freed(t);
+}
+
+size_t
+target_room(const struct target *t)
+{
+	return t->bytes < t->conf->buffer_size ?
+	    t->conf->buffer_size - t->bytes : 0;
 }
 
 size_t

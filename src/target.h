@@ -92,10 +92,13 @@ typedef void	(*target_room_cb)(struct target *, void *);
 /*
  * Calls `cb` once, from the event loop, when the target has room again
  * (below 3/4 of buffer_size): for a listener that stopped reading
- * (overflow = block).  A new call replaces the previous callback.
+ * (overflow = block).  Any number of waiters; the same (cb, arg)
+ * waits once.
  */
 void		 target_wait_room(struct target *, target_room_cb cb,
 		    void *arg);
+/* Bytes that still fit under buffer_size. */
+size_t		 target_room(const struct target *);
 /* Points held: queued, in flight or waiting for a retry. */
 size_t		 target_points(const struct target *);
 const struct target_stats *target_stats(const struct target *);

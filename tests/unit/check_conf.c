@@ -112,8 +112,10 @@ static const struct {
 	{ MINIMAL "[target:local]\n", "t.ini:5: duplicate section" },
 	{ MINIMAL "[output:x]\n", "t.ini:5: unknown section [output:x]" },
 	{ "x = 1\n" MINIMAL, "t.ini:1: key 'x' outside any section" },
-	{ MINIMAL "overflow = block\n", "t.ini:5: 'overflow = block' is "
-	    "not supported yet" },
+	{ MINIMAL "spool = maybe\n", "t.ini:5: invalid value 'maybe' for "
+	    "'spool' (true or false)" },
+	{ "[relayd]\nspool_dir = /var/lib/x\n" MINIMAL, "t.ini:2: "
+	    "'spool_dir = /var/lib/x' is not supported yet" },
 	{ "[listener:main]\npath = /tmp/s\ntype = pipe\n"
 	    "[target:local]\n", "t.ini:3: invalid value 'pipe' for 'type' "
 	    "(one of: stream|datagram)" },

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Overflow policies against a real influxd that is down (DESIGN 5):
+drop_oldest keeps the newest points, drop_newest the oldest, block
+back-pressures stream clients without losing a point and drops datagrams
+beyond the limit, counted.  Run by hand: ./test_overflow.py [NAME...]
+"""
+
+import socket
+import threading
+import time
+
+import harness
+from harness import (InfluxD, Relay, check, check_equal, count_points,
+                     influxd_down, influxd_up, relay_config, relay_stats,
+                     unique_db, wait_until)
+
+
+def lines(n, start=0):
+    """n distinct points of measurement m, in order."""
+    return ["m,t=x v=%di %d" % (i, 1700000000000000000 + i)
+            for i in range(start, start + n)]
+
+
+def stored_values(influx, db):
+    """The v values stored in db, sorted."""
+    return sorted(p["fields"]["v"] for p in influx.all_points(db))
+
+
+def overflow_config(influx, db, policy, size="64K", listener=None):
+    return relay_config(influx, db, listener=listener, target={
+        "overflow": policy, "buffer_size": size, "retry_initial": "100ms",
+        "retry_max": "300ms", "batch_size": "500"})
+
+
+def test_drop_oldest(influx):
+    """drop_oldest: when full, the oldest unsent points go; the newest are
+    delivered once the server is back, and every drop is counted."""
+    own = InfluxD()
+    try:
+        db = unique_db("oldest")
+        with Relay(overflow_config(own, db, "drop_oldest")) as relay:
+            influxd_down(own)
+            relay.send(lines(10000))
+            st = wait_until(lambda: (lambda s: s if s["accepted"] == 10000
+                                     else None)(relay_stats(relay)), 10,
+                            "10,000 points accepted")
+            dropped = st["dropped_overflow"]
+            check(dropped > 0, "nothing dropped with a 64K buffer: %s" % st)
+            influxd_up(own)
+            wait_until(lambda: relay_stats(relay)["buffered_points"] == 0,
+                       20, "an empty relay")
+        got = stored_values(own, db)
+        check_equal(10000 - dropped, len(got), "points stored")
+        check_equal(9999, got[-1], "newest point stored")
+        check(0 not in got, "the oldest point survived drop_oldest")
+    finally:
+        own.stop()
+
+
+def test_drop_newest(influx):
+    """drop_newest: when full, new points are refused and counted; what
+    was queued first is delivered."""
+    own = InfluxD()
+    try:
+        db = unique_db("newest")
+        with Relay(overflow_config(own, db, "drop_newest")) as relay:
+            influxd_down(own)
+            relay.send(lines(10000))
+            st = wait_until(lambda: (lambda s: s if s["accepted"] +
+                                     s["dropped_overflow"] == 10000
+                                     else None)(relay_stats(relay)), 10,
+                            "10,000 points seen")
+            check(st["dropped_overflow"] > 0, "nothing dropped: %s" % st)
+            influxd_up(own)
+            wait_until(lambda: relay_stats(relay)["buffered_points"] == 0,
+                       20, "an empty relay")
+        got = stored_values(own, db)
+        check_equal(list(range(st["accepted"])), got,
+                    "stored points are the first ones, in full")
+    finally:
+        own.stop()
+
+
+def test_block_stream(influx):
+    """block: a stream client is back-pressured while InfluxDB is down (its
+    writes stall, memory stays under buffer_size), and once InfluxDB is
+    back every point arrives, none dropped."""
+    own = InfluxD()
+    try:
+        db = unique_db("block")
+        total = 40000
+        with Relay(overflow_config(own, db, "block", size="256K")) as relay:
+            influxd_down(own)
+            done = threading.Event()
+            errors = []
+
+            def writer():
+                try:
+                    relay.send(lines(total))
+                except Exception as e:      # reported below
+                    errors.append(e)
+                done.set()
+            threading.Thread(target=writer, daemon=True).start()
+            time.sleep(2)
+            st = relay_stats(relay)
+            check(not done.is_set(), "the client finished writing %d lines "
+                  "into a 256K buffer with InfluxDB down: not blocked (%s)"
+                  % (total, st))
+            check(st["buffered_bytes"] <= 256 * 1024,
+                  "buffered %d bytes > buffer_size" % st["buffered_bytes"])
+            check_equal(0, st["dropped_overflow"], "points dropped")
+            influxd_up(own)
+            check(done.wait(30), "the client never finished after InfluxDB "
+                  "came back")
+            check(not errors, "client error: %s" % errors)
+            wait_until(lambda: count_points(own, db) == total, 30,
+                       "%d points in InfluxDB" % total)
+            st = relay_stats(relay)
+            check_equal(0, st["dropped_overflow"], "points dropped")
+            check("pauses=" in relay.log(), "no listener stats line")
+    finally:
+        own.stop()
+
+
+def test_block_datagrams_dropped(influx):
+    """block on a datagram listener: datagrams beyond the limit cannot be
+    back-pressured; they are dropped and counted, the rest delivered."""
+    own = InfluxD()
+    try:
+        db = unique_db("blockdg")
+        cfg = overflow_config(own, db, "block")
+        cfg["listener:dg"] = {"path": "@DIR@/dg.sock", "type": "datagram",
+                              "target": "local"}
+        with Relay(cfg) as relay:
+            influxd_down(own)
+            path = relay.sections["listener:dg"]["path"]
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+                for line in lines(5000):
+                    s.sendto(line.encode() + b"\n", path)
+            st = wait_until(lambda: (lambda s: s if s["accepted"] +
+                                     s["dropped_overflow"] == 5000
+                                     else None)(relay_stats(relay)), 10,
+                            "5,000 datagrams seen")
+            check(st["dropped_overflow"] > 0, "nothing dropped: %s" % st)
+            influxd_up(own)
+            wait_until(lambda: relay_stats(relay)["buffered_points"] == 0,
+                       20, "an empty relay")
+            check(relay.running(), "relay died")
+        check_equal(st["accepted"], count_points(own, db), "points stored")
+    finally:
+        own.stop()
+
+
+if __name__ == "__main__":
+    harness.main([test_drop_oldest, test_drop_newest, test_block_stream,
+                  test_block_datagrams_dropped])
