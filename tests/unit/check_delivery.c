@@ -423,7 +423,8 @@ START_TEST(test_acceptance_sequence)
 		ck_assert_msg(i == 2 || req(i)->t - req(i - 1)->t >= 0.02,
 		    "requests %zu and %zu %.4f s apart", i - 1, i,
 		    req(i)->t - req(i - 1)->t);
-	ck_assert(req(4)->t - req(3)->t < 2.3);
+	/* Retry-After, not retry_max (10 s); slack for a loaded CI host */
+	ck_assert(req(4)->t - req(3)->t < 3.0);
 	ck_assert_uint_eq(faultd_max_concurrent(rig.fd[0]), 1);
 	rig_stop();
 }
