@@ -26,6 +26,19 @@ def stored_values(influx, db):
     return sorted(p["fields"]["v"] for p in influx.all_points(db))
 
 
+def stats_when(relay, predicate, what, timeout=10):
+    """The target's stats once predicate(stats) holds."""
+    def ready():
+        st = relay_stats(relay)
+        return st if predicate(st) else None
+    return wait_until(ready, timeout, what)
+
+
+def seen(n):
+    """A predicate: n points either accepted or dropped by overflow."""
+    return lambda st: st["accepted"] + st["dropped_overflow"] == n
+
+
 def overflow_config(influx, db, policy, size="64K", listener=None):
     return relay_config(influx, db, listener=listener, target={
         "overflow": policy, "buffer_size": size, "retry_initial": "100ms",
@@ -41,14 +54,13 @@ def test_drop_oldest(influx):
         with Relay(overflow_config(own, db, "drop_oldest")) as relay:
             influxd_down(own)
             relay.send(lines(10000))
-            st = wait_until(lambda: (lambda s: s if s["accepted"] == 10000
-                                     else None)(relay_stats(relay)), 10,
+            st = stats_when(relay, lambda st: st["accepted"] == 10000,
                             "10,000 points accepted")
             dropped = st["dropped_overflow"]
             check(dropped > 0, "nothing dropped with a 64K buffer: %s" % st)
             influxd_up(own)
-            wait_until(lambda: relay_stats(relay)["buffered_points"] == 0,
-                       20, "an empty relay")
+            stats_when(relay, lambda st: st["buffered_points"] == 0,
+                       "an empty relay", timeout=20)
         got = stored_values(own, db)
         check_equal(10000 - dropped, len(got), "points stored")
         check_equal(9999, got[-1], "newest point stored")
@@ -66,14 +78,11 @@ def test_drop_newest(influx):
         with Relay(overflow_config(own, db, "drop_newest")) as relay:
             influxd_down(own)
             relay.send(lines(10000))
-            st = wait_until(lambda: (lambda s: s if s["accepted"] +
-                                     s["dropped_overflow"] == 10000
-                                     else None)(relay_stats(relay)), 10,
-                            "10,000 points seen")
+            st = stats_when(relay, seen(10000), "10,000 points seen")
             check(st["dropped_overflow"] > 0, "nothing dropped: %s" % st)
             influxd_up(own)
-            wait_until(lambda: relay_stats(relay)["buffered_points"] == 0,
-                       20, "an empty relay")
+            stats_when(relay, lambda st: st["buffered_points"] == 0,
+                       "an empty relay", timeout=20)
         got = stored_values(own, db)
         check_equal(list(range(st["accepted"])), got,
                     "stored points are the first ones, in full")
@@ -137,14 +146,11 @@ def test_block_datagrams_dropped(influx):
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
                 for line in lines(5000):
                     s.sendto(line.encode() + b"\n", path)
-            st = wait_until(lambda: (lambda s: s if s["accepted"] +
-                                     s["dropped_overflow"] == 5000
-                                     else None)(relay_stats(relay)), 10,
-                            "5,000 datagrams seen")
+            st = stats_when(relay, seen(5000), "5,000 datagrams seen")
             check(st["dropped_overflow"] > 0, "nothing dropped: %s" % st)
             influxd_up(own)
-            wait_until(lambda: relay_stats(relay)["buffered_points"] == 0,
-                       20, "an empty relay")
+            stats_when(relay, lambda st: st["buffered_points"] == 0,
+                       "an empty relay", timeout=20)
             check(relay.running(), "relay died")
         check_equal(st["accepted"], count_points(own, db), "points stored")
     finally:
