@@ -793,6 +793,7 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 {
 	struct proto_scan	 s = { line, line + len };
 	const char		*key, *key_end, *fields;
+	size_t			 name_len;
 	enum proto_status	 st;
 
 	memset(pt, 0, sizeof(*pt));
@@ -807,8 +808,7 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	key = s.p;
 	if ((st = proto_scan_measurement(&s)) != PROTO_OK)
 		return st;
-	if (!proto_utf8_valid(key, (size_t)(s.p - key)))
-		return PROTO_ERR_UTF8;
+	name_len = (size_t)(s.p - key);
 	if ((st = proto_scan_tags(&s, pt)) != PROTO_OK)
 		return st;
 	if (s.p - key > PROTO_MAX_KEY)
@@ -824,6 +824,9 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	pt->body_len = (size_t)(s.p - line);
 	if ((st = proto_scan_time(&s, pt)) != PROTO_OK)
 		return st;
+	/* InfluxDB may answer 500 for these, which a batch never survives */
+	if (!proto_utf8_valid(key, name_len))
+		return PROTO_ERR_UTF8;
 	return proto_check_framing(pt->body, pt->body_len);
 }
 
