@@ -35,6 +35,24 @@
 struct proto_scan {
 	const char	*p;
 	const char	*end;
+	unsigned	 seen;		/* PROTO_SEEN_* met on the way */
+};
+
+/*
+ * Bytes the scanners must look at; runs of other bytes are skipped with
+ * one table lookup each.  Seeing a backslash, quote or newline also
+ * tells the slower checks they have work to do.
+ */
+#define PROTO_SPECIAL		0x01	/* ends a run */
+#define PROTO_SEEN_ODD		0x02	/* '\\', '"' or '\n': check framing */
+#define PROTO_SEEN_FIELD_ODD	0x04	/* '\\' or '"' in the fields */
+
+#define PROTO_ODD	(PROTO_SPECIAL | PROTO_SEEN_ODD)
+static const unsigned char proto_special[256] = {
+	['\\'] = PROTO_ODD | PROTO_SEEN_FIELD_ODD,
+	['"'] = PROTO_ODD | PROTO_SEEN_FIELD_ODD,
+	['\n'] = PROTO_ODD,
+	[','] = PROTO_SPECIAL, [' '] = PROTO_SPECIAL, ['='] = PROTO_SPECIAL,
 };
 
 /* A tag key as written (escaped), for the duplicate check. */
@@ -121,7 +139,14 @@ proto_utf8_valid(const char *s, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)s, *end = p + len;
 	unsigned		 c, n, i, min;
+	uint64_t		 w;
 
+	/* names are mostly ASCII: eight bytes at a time */
+	for (; end - p >= 8; p += 8) {
+		memcpy(&w, p, sizeof(w));
+		if (w & 0x8080808080808080ULL)
+			break;
+	}
 	while (p < end) {
 		if ((c = *p++) < 0x80)
 			continue;
@@ -147,20 +172,50 @@ proto_utf8_valid(const char *s, size_t len)
 	return true;
 }
 
+/* Notes the bytes that call for the framing and field checks. */
+static void
+proto_note(struct proto_scan *s, char c, bool fields)
+{
+	s->seen |= proto_special[(unsigned char)c] &
+	    (fields ? PROTO_SEEN_ODD | PROTO_SEEN_FIELD_ODD : PROTO_SEEN_ODD);
+}
+
+/*
+ * The rest of a measurement or tag value, whose first byte is taken:
+ * any byte after a backslash is escaped.  Leaves `s` on the ',' or ' '
+ * after it, PROTO_ERR_FIELDS at the end, PROTO_ERR_TAG_FORMAT at a bare
+ * '=' if `is_tag`.
+ */
+static enum proto_status
+proto_scan_name(struct proto_scan *s, bool is_tag)
+{
+	const char	*p = s->p;
+
+	for (p++; p < s->end; p++) {
+		if (!proto_special[(unsigned char)*p] || p[-1] == '\\')
+			continue;
+		if (*p == ',' || *p == ' ') {
+			s->p = p;
+			return PROTO_OK;
+		}
+		if (*p == '=' && is_tag) {
+			s->p = p;
+			return PROTO_ERR_TAG_FORMAT;
+		}
+		proto_note(s, *p, false);
+	}
+	s->p = p;
+	return PROTO_ERR_FIELDS;
+}
+
 /* The measurement; leaves `s` on the ',' or ' ' after it. */
 static enum proto_status
 proto_scan_measurement(struct proto_scan *s)
 {
 	if (s->p == s->end || *s->p == ',')
 		return PROTO_ERR_MEASUREMENT;
-	for (;;) {
-		if (++s->p >= s->end)
-			return PROTO_ERR_FIELDS;
-		if (s->p[-1] == '\\')
-			continue;
-		if (*s->p == ',' || *s->p == ' ')
-			return PROTO_OK;
-	}
+	proto_note(s, *s->p, false);
+	return proto_scan_name(s, false);
 }
 
 /* A tag key up to its '='; leaves `s` on the value. */
@@ -170,10 +225,9 @@ proto_scan_tag_key(struct proto_scan *s, struct proto_key *k)
 	if (s->p == s->end || *s->p == ' ' || *s->p == ',' || *s->p == '=')
 		return PROTO_ERR_TAG_KEY;
 	k->p = s->p;
-	for (;;) {
-		if (++s->p >= s->end)
-			return PROTO_ERR_TAG_VALUE;
-		if (s->p[-1] == '\\')
+	proto_note(s, *s->p, false);
+	for (s->p++; s->p < s->end; s->p++) {
+		if (!proto_special[(unsigned char)*s->p] || s->p[-1] == '\\')
 			continue;
 		if (*s->p == ' ' || *s->p == ',')
 			return PROTO_ERR_TAG_VALUE;
@@ -181,7 +235,9 @@ proto_scan_tag_key(struct proto_scan *s, struct proto_key *k)
 			k->len = (size_t)(s->p++ - k->p);
 			return PROTO_OK;
 		}
+		proto_note(s, *s->p, false);
 	}
+	return PROTO_ERR_TAG_VALUE;
 }
 
 /* A tag value; leaves `s` on the ',' or ' ' after it. */
@@ -190,16 +246,8 @@ proto_scan_tag_value(struct proto_scan *s)
 {
 	if (s->p == s->end || *s->p == ',' || *s->p == ' ')
 		return PROTO_ERR_TAG_VALUE;
-	for (;;) {
-		if (++s->p >= s->end)
-			return PROTO_ERR_FIELDS;
-		if (s->p[-1] == '\\')
-			continue;
-		if (*s->p == '=')
-			return PROTO_ERR_TAG_FORMAT;
-		if (*s->p == ',' || *s->p == ' ')
-			return PROTO_OK;
-	}
+	proto_note(s, *s->p, false);
+	return proto_scan_name(s, true);
 }
 
 /* Keys are compared as written, escapes included, as InfluxDB does. */
@@ -220,7 +268,7 @@ proto_is_duplicate(const struct proto_key *keys, unsigned n,
 static bool
 proto_is_duplicate_slow(const char *tags, const struct proto_key *k)
 {
-	struct proto_scan	 s = { tags, k->p - 1 };
+	struct proto_scan	 s = { tags, k->p - 1, 0 };
 	struct proto_key	 other;
 
 	while (s.p < s.end) {
@@ -267,10 +315,11 @@ proto_check_int64(const char *p, const char *end)
 	bool		 neg = (*p == '-');
 	uint64_t	 v = 0, d;
 	uint64_t	 limit = neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX;
+	uint64_t	 cut = limit / 10, last = limit % 10;
 
 	for (p += neg; p < end; p++) {
 		d = (uint64_t)(*p - '0');
-		if (v > (limit - d) / 10)
+		if (v > cut || (v == cut && d > last))
 			return PROTO_ERR_INTEGER_RANGE;
 		v = v * 10 + d;
 	}
@@ -355,7 +404,11 @@ proto_scan_number(struct proto_scan *s)
 
 	if (*p == '-' && ++p == s->end)
 		return PROTO_ERR_NUMBER;
-	for (; p < s->end && *p != ',' && *p != ' '; p++) {
+	for (; p < s->end; p++) {
+		if (proto_is_digit(*p))
+			continue;
+		if (*p == ',' || *p == ' ')
+			break;
 		if ((*p == 'i' || *p == 'u') && p > start && !isint && !isuint) {
 			isint = (*p == 'i');
 			isuint = !isint;
@@ -457,6 +510,11 @@ proto_scan_fields(struct proto_scan *s)
 	enum proto_status	 st;
 
 	while (s->p < s->end) {
+		if (!proto_special[(unsigned char)*s->p]) {
+			s->p++;
+			continue;
+		}
+		proto_note(s, *s->p, true);
 		if (*s->p == '\\') {
 			dangling = (s->p + 1 == s->end);
 			s->p += dangling ? 1 : 2;
@@ -516,7 +574,11 @@ proto_next_field(struct proto_scan *it, struct proto_field *f)
 		q++;
 	if (q == NULL || q + 1 >= it->end)
 		return -1;
-	for (v = q + 1; v < it->end; v++) {
+	if (!(it->seen & PROTO_SEEN_FIELD_ODD)) {
+		/* no quotes or escapes: the value ends at the next ',' */
+		if ((v = memchr(q + 1, ',', (size_t)(it->end - q - 1))) == NULL)
+			v = it->end;
+	} else for (v = q + 1; v < it->end; v++) {
 		if (*v == '\\' && v + 1 < it->end &&
 		    (v[1] == '"' || v[1] == '\\'))
 			v++;
@@ -572,13 +634,14 @@ proto_is_key_escape(char c)
 
 /* Field keys are compared unescaped (\, \" \space \= lose the '\'). */
 static bool
-proto_key_equal(const char *a, size_t alen, const char *b, size_t blen)
+proto_key_equal(const char *a, size_t alen, const char *b, size_t blen,
+    bool escaped)
 {
 	const char	*ae = a + alen, *be = b + blen;
 
 	if (alen == blen && memcmp(a, b, alen) == 0)
 		return true;
-	if (memchr(a, '\\', alen) == NULL && memchr(b, '\\', blen) == NULL)
+	if (!escaped)
 		return false;
 	while (a < ae && b < be) {
 		if (*a == '\\' && a + 1 < ae && proto_is_key_escape(a[1]))
@@ -598,10 +661,12 @@ proto_is_time_key(const struct proto_field *f)
 }
 
 static bool
-proto_conflicts(const struct proto_field *a, const struct proto_field *b)
+proto_conflicts(const struct proto_field *a, const struct proto_field *b,
+    unsigned fields_seen)
 {
 	return a->type != b->type && !proto_is_time_key(a) &&
-	    proto_key_equal(a->key, a->key_len, b->key, b->key_len);
+	    proto_key_equal(a->key, a->key_len, b->key, b->key_len,
+	    fields_seen & PROTO_SEEN_FIELD_ODD);
 }
 
 /*
@@ -609,38 +674,40 @@ proto_conflicts(const struct proto_field *a, const struct proto_field *b)
  * types.  Past PROTO_MAX_FIELDS fields, earlier ones are split again.
  */
 static bool
-proto_has_conflict(const char *fields, const struct proto_field *seen,
-    unsigned n, const struct proto_field *f)
+proto_has_conflict(const char *fields, unsigned fields_seen,
+    const struct proto_field *seen, unsigned n, const struct proto_field *f)
 {
-	struct proto_scan	 it = { fields, f->key };
+	struct proto_scan	 it = { fields, f->key, fields_seen };
 	struct proto_field	 other;
 	unsigned		 i;
 
 	if (n <= PROTO_MAX_FIELDS) {
 		for (i = 0; i < n; i++)
-			if (proto_conflicts(&seen[i], f))
+			if (proto_conflicts(&seen[i], f, fields_seen))
 				return true;
 		return false;
 	}
 	while (proto_next_field(&it, &other) == 1)
-		if (proto_conflicts(&other, f))
+		if (proto_conflicts(&other, f, fields_seen))
 			return true;
 	return false;
 }
 
 /* One field of the iterator's split, checked as the write path does. */
 static enum proto_status
-proto_check_field(const char *fields, struct proto_field *seen,
-    unsigned n, const struct proto_field *f)
+proto_check_field(const char *fields, unsigned fields_seen,
+    struct proto_field *seen, unsigned n, const struct proto_field *f)
 {
 	enum proto_status	 st;
 
-	if ((st = proto_check_value(f)) != PROTO_OK)
+	/* without quotes or escapes both splits agree: values are checked */
+	if ((fields_seen & PROTO_SEEN_FIELD_ODD) &&
+	    (st = proto_check_value(f)) != PROTO_OK)
 		return st;
 	/* InfluxDB answers 500 and never accepts the write: refuse it */
 	if (!proto_utf8_valid(f->key, f->key_len))
 		return PROTO_ERR_UTF8;
-	if (proto_has_conflict(fields, seen, n, f))
+	if (proto_has_conflict(fields, fields_seen, seen, n, f))
 		return PROTO_ERR_TYPE_CONFLICT;
 	if (n < PROTO_MAX_FIELDS)
 		seen[n] = *f;
@@ -649,10 +716,10 @@ proto_check_field(const char *fields, struct proto_field *seen,
 
 /* The fields split again, as walkFields and the write path see them. */
 static enum proto_status
-proto_check_fields(const char *fields, const char *end, size_t key_len,
-    struct proto_point *pt)
+proto_check_fields(const char *fields, const char *end, unsigned fields_seen,
+    size_t key_len, struct proto_point *pt)
 {
-	struct proto_scan	 it = { fields, end };
+	struct proto_scan	 it = { fields, end, fields_seen };
 	struct proto_field	 seen[PROTO_MAX_FIELDS], f;
 	enum proto_status	 st;
 	unsigned		 n = 0;
@@ -665,7 +732,8 @@ proto_check_fields(const char *fields, const char *end, size_t key_len,
 		/* the write path drops fields named "time" */
 		if (proto_is_time_key(&f))
 			continue;
-		if ((st = proto_check_field(fields, seen, n, &f)) != PROTO_OK)
+		if ((st = proto_check_field(fields, fields_seen, seen, n, &f)) !=
+		    PROTO_OK)
 			return st;
 		n++;
 	}
@@ -704,9 +772,10 @@ proto_scan_time(struct proto_scan *s, struct proto_point *pt)
 	start = s->p;
 	if (s->p < s->end && *s->p == '-')
 		s->p++;
-	for (; s->p < s->end && *s->p != ' ' && *s->p != '\n'; s->p++)
-		if (!proto_is_digit(*s->p))
-			return PROTO_ERR_TIMESTAMP;
+	while (s->p < s->end && proto_is_digit(*s->p))
+		s->p++;
+	if (s->p < s->end && *s->p != ' ' && *s->p != '\n')
+		return PROTO_ERR_TIMESTAMP;
 	/* no timestamp: InfluxDB checks nothing after the fields */
 	if (s->p == start)
 		return PROTO_OK;
@@ -780,9 +849,6 @@ proto_check_framing(const char *body, size_t len)
 {
 	struct proto_framer	 fr = { 0, 0, false, false, false };
 
-	if (memchr(body, '"', len) == NULL &&
-	    memchr(body, '\\', len) == NULL && memchr(body, '\n', len) == NULL)
-		return PROTO_OK;
 	if (proto_frame(&fr, body, len) < len || fr.quoted || fr.escaped)
 		return PROTO_ERR_AMBIGUOUS;
 	return PROTO_OK;
@@ -791,7 +857,7 @@ proto_check_framing(const char *body, size_t len)
 enum proto_status
 proto_parse(const char *line, size_t len, struct proto_point *pt)
 {
-	struct proto_scan	 s = { line, line + len };
+	struct proto_scan	 s = { line, line + len, 0 };
 	const char		*key, *key_end, *fields;
 	size_t			 name_len;
 	enum proto_status	 st;
@@ -817,8 +883,8 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	proto_skip_blanks(&s);
 	fields = s.p;
 	if ((st = proto_scan_fields(&s)) != PROTO_OK ||
-	    (st = proto_check_fields(fields, s.p, (size_t)(key_end - key), pt))
-	    != PROTO_OK)
+	    (st = proto_check_fields(fields, s.p, s.seen, (size_t)(key_end - key),
+	    pt)) != PROTO_OK)
 		return st;
 	pt->body = line;
 	pt->body_len = (size_t)(s.p - line);
@@ -827,6 +893,8 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	/* InfluxDB may answer 500 for these, which a batch never survives */
 	if (!proto_utf8_valid(key, name_len))
 		return PROTO_ERR_UTF8;
+	if (!(s.seen & PROTO_SEEN_ODD))
+		return PROTO_OK;
 	return proto_check_framing(pt->body, pt->body_len);
 }
 
