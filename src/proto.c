@@ -24,7 +24,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,7 +103,7 @@ static const char *const proto_reasons[PROTO_NSTATUS] = {
 	[PROTO_ERR_TIMESTAMP] = "bad timestamp",
 	[PROTO_ERR_TIME_RANGE] = "timestamp out of range",
 	[PROTO_ERR_KEY_LENGTH] = "max key length exceeded",
-	[PROTO_ERR_TIME_KEY] = "time is not a tag or sole field key",
+	[PROTO_ERR_TIME_KEY] = "time as a tag or the only field",
 	[PROTO_ERR_TYPE_CONFLICT] = "field type conflict",
 	[PROTO_ERR_UTF8] = "invalid UTF-8 in a name",
 	[PROTO_ERR_AMBIGUOUS] = "ambiguous line end",
