@@ -1,11 +1,13 @@
 /*
  * UNIX stream listeners.
  *
- * Framing: lines end at '\n'.  Most lines lie inside the first chain of
- * the input evbuffer and are parsed in place; only a line that straddles
- * two chains is pulled up (copied) to make it contiguous.  A line longer
- * than max_line is rejected whole: its bytes are dropped as they arrive
- * and the stream resumes after the next '\n'.
+ * Framing: lines end at '\n', except inside a quoted field value or after
+ * a backslash, as InfluxDB frames them (proto_line_end).  Most lines lie
+ * inside the first chain of the input evbuffer and are parsed in place;
+ * only a line that straddles two chains is pulled up (copied) to make it
+ * contiguous.  A line longer than max_line is rejected whole: its bytes
+ * are dropped as they arrive and the stream resumes after the next bare
+ * '\n'.
  *
  * Datagrams: each is one read into a buffer owned by the listener, then
  * framed by the same code as a stream that ends there (a pseudo-client
@@ -39,6 +41,7 @@
 #include "listener.h"
 #include "log.h"
 #include "mem.h"
+#include "proto.h"
 #include "sock.h"
 #include "stamp.h"
 #include "target.h"
@@ -172,10 +175,55 @@ listener_line(struct listener_client *c, const char *line, size_t len,
 	}
 }
 
+/* Could more input still complete the line protocol record at `p`? */
+static bool
+listener_may_continue(const char *p, size_t len)
+{
+	struct proto_point	 pt;
+
+	/* only an open quoted value or a backslash before '\n' continue */
+	return (len > 0 && p[len - 1] == '\\') ||
+	    proto_parse(p, len, &pt) == PROTO_ERR_STRING;
+}
+
+/*
+ * The end of the next line at `p`, NULL if it is not complete yet.  Line
+ * protocol frames as InfluxDB does (a '\n' inside a quoted field value or
+ * after a backslash does not end a line), but garbage must not swallow
+ * the lines after it: a record that spans several physical lines stands
+ * only if it parses as a whole, else its first physical line is taken
+ * alone (and rejected) and framing resumes after it.  While discarding an
+ * over-long line, and for kv (one message per line), only a bare '\n'
+ * ends a line.
+ */
+static const char *
+listener_line_end(const struct listener_client *c, const char *p,
+    const char *end, bool eof)
+{
+	struct proto_point	 pt;
+	const char		*nl, *first;
+
+	if (c->discarding || c->listener->conf->format == FORMAT_KV)
+		return memchr(p, '\n', (size_t)(end - p));
+	if ((nl = proto_line_end(p, (size_t)(end - p))) != NULL) {
+		first = memchr(p, '\n', (size_t)(nl - p));
+		if (first == NULL ||
+		    proto_parse(p, (size_t)(nl - p), &pt) == PROTO_OK)
+			return nl;
+		return first;
+	}
+	if ((first = memchr(p, '\n', (size_t)(end - p))) == NULL)
+		return NULL;
+	/* an open record: wait for more only if it could still be valid */
+	if (eof || !listener_may_continue(p, (size_t)(first - p)))
+		return first;
+	return NULL;
+}
+
 /* Takes the complete lines at the head of the first chain; -1 if none. */
 static ssize_t
 listener_scan_chain(struct listener_client *c, struct evbuffer *in,
-    int64_t now)
+    int64_t now, bool eof)
 {
 	struct evbuffer_iovec	 v;
 	const char		*p, *end, *nl;
@@ -184,7 +232,7 @@ listener_scan_chain(struct listener_client *c, struct evbuffer *in,
 		return -1;
 	p = v.iov_base;
 	end = p + v.iov_len;
-	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+	while ((nl = listener_line_end(c, p, end, eof)) != NULL) {
 		listener_line(c, p, (size_t)(nl - p), now);
 		p = nl + 1;
 	}
@@ -193,42 +241,73 @@ listener_scan_chain(struct listener_client *c, struct evbuffer *in,
 	return p - (const char *)v.iov_base;
 }
 
+/*
+ * The line at the head of `in` goes on past its first chain: pulls it up
+ * to the next bare '\n' (the line may end there), never past max_line + 1
+ * bytes.  False if there is nothing to pull up.
+ */
+static bool
+listener_pullup(struct listener_client *c, struct evbuffer *in,
+    size_t chain)
+{
+	struct evbuffer_ptr	 from, eol;
+	size_t			 want, eol_len;
+
+	if (evbuffer_ptr_set(in, &from, chain, EVBUFFER_PTR_SET) == -1)
+		return false;
+	eol = evbuffer_search_eol(in, &from, &eol_len, EVBUFFER_EOL_LF);
+	if (eol.pos < 0)
+		return false;
+	want = (size_t)eol.pos + 1;
+	if (want > c->listener->conf->max_line + 1)
+		want = c->listener->conf->max_line + 1;
+	if (want <= chain)
+		return false;
+	return evbuffer_pullup(in, (ssize_t)want) != NULL;
+}
+
+/* A line grew past max_line: reject it and drop it up to a bare '\n'. */
+static void
+listener_too_long_line(struct listener_client *c, struct evbuffer *in)
+{
+	struct listener	*l = c->listener;
+	size_t		 len = evbuffer_get_length(in);
+
+	l->stats.lines++;
+	listener_count_reject(l, listener_too_long);
+	listener_log_reject(l, listener_too_long,
+	    (const char *)evbuffer_pullup(in, len < 64 ? -1 : 64), len);
+	c->discarding = true;
+}
+
 /* Frames every complete line in `in`; at EOF the rest is a line too. */
 static void
 listener_frame(struct listener_client *c, struct evbuffer *in, int64_t now,
     bool eof)
 {
-	struct listener		*l = c->listener;
-	struct evbuffer_ptr	 eol;
-	size_t			 len, eol_len;
-	ssize_t			 used;
+	size_t		 len, chain, max = c->listener->conf->max_line;
+	ssize_t		 used;
 
 	while ((len = evbuffer_get_length(in)) > 0) {
-		if ((used = listener_scan_chain(c, in, now)) > 0) {
+		if ((used = listener_scan_chain(c, in, now, eof)) > 0) {
 			evbuffer_drain(in, (size_t)used);
 			continue;
 		}
-		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-		if (eol.pos >= 0) {
-			/* the line straddles chains: make it contiguous */
-			evbuffer_pullup(in, eol.pos + 1);
+		chain = evbuffer_get_contiguous_space(in);
+		if (c->discarding)
+			evbuffer_drain(in, chain);	/* no '\n' in it */
+		else if (chain > max)
+			listener_too_long_line(c, in);
+		else if (chain < len && listener_pullup(c, in, chain))
 			continue;
-		}
-		if (eof) {
+		else if (eof) {
 			listener_line(c, (const char *)evbuffer_pullup(in, -1),
 			    len, now);
 			evbuffer_drain(in, len);
-		} else if (len > l->conf->max_line) {
-			if (!c->discarding) {
-				l->stats.lines++;
-				listener_count_reject(l, listener_too_long);
-				listener_log_reject(l, listener_too_long,
-				    (const char *)evbuffer_pullup(in, 64), len);
-			}
-			c->discarding = true;
-			evbuffer_drain(in, len);
-		}
-		return;
+		} else if (len > max)
+			listener_too_long_line(c, in);
+		else
+			return;
 	}
 }
 

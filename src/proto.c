@@ -1,16 +1,31 @@
 /*
- * Line protocol scanner, modelled on what InfluxDB 1.x accepts:
+ * Line protocol, checked the way InfluxDB 1.6 checks it (models/points.go
+ * and the write path behind it), so that a line the relay accepts is
+ * stored exactly as InfluxDB stores it and a line InfluxDB refuses never
+ * reaches a batch:
  *
  *   measurement[,tag=value...] field=value[,field=value...] [timestamp]
  *
- * Measurements end at an unescaped space or comma; keys and tag values
- * escape ',', '=' and ' ' with a backslash; string field values are
- * double-quoted with \" and \\ escapes.  A backslash always protects the
- * byte after it from being taken as a separator.
+ * InfluxDB's grammar has quirks, reproduced here on purpose:
+ * - in the measurement and tags, any byte after a backslash is escaped
+ *   (so "a\\ b" is one name), while in fields a backslash pairs with the
+ *   byte after it;
+ * - leading blanks (space, tab, NUL) are skipped, and so are blanks
+ *   before the fields and the timestamp; elsewhere a tab is an ordinary
+ *   byte;
+ * - a field value is a number, one of ten boolean spellings, or a quoted
+ *   string, which may be followed by junk up to the next separator;
+ * - the write path then splits the fields again, differently (the field
+ *   iterator), and refuses a "time" tag, a point whose only field is
+ *   "time", invalid UTF-8 in measurement or field names, and one field
+ *   key given two types.
+ * The forwarded line is the body plus " TIMESTAMP\n"; a body InfluxDB
+ * would frame differently in a batch is refused as ambiguous.
  */
 #include "config.h"
 
-#include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +34,54 @@
 struct proto_scan {
 	const char	*p;
 	const char	*end;
+	unsigned	 seen;		/* PROTO_SEEN_* met on the way */
 };
+
+/*
+ * Bytes the scanners must look at; runs of other bytes are skipped with
+ * one table lookup each.  Seeing a backslash, quote or newline also
+ * tells the slower checks they have work to do.
+ */
+#define PROTO_SPECIAL		0x01	/* ends a run */
+#define PROTO_SEEN_ODD		0x02	/* '\\', '"' or '\n': check framing */
+#define PROTO_SEEN_FIELD_ODD	0x04	/* '\\' or '"' in the fields */
+
+#define PROTO_ODD	(PROTO_SPECIAL | PROTO_SEEN_ODD)
+static const unsigned char proto_special[256] = {
+	['\\'] = PROTO_ODD | PROTO_SEEN_FIELD_ODD,
+	['"'] = PROTO_ODD | PROTO_SEEN_FIELD_ODD,
+	['\n'] = PROTO_ODD,
+	[','] = PROTO_SPECIAL, [' '] = PROTO_SPECIAL, ['='] = PROTO_SPECIAL,
+};
+
+/* A tag key as written (escaped), for the duplicate check. */
+struct proto_key {
+	const char	*p;
+	size_t		 len;
+};
+
+/* Field types as InfluxDB's field iterator guesses them. */
+enum proto_type {
+	PROTO_T_EMPTY,
+	PROTO_T_FLOAT,
+	PROTO_T_INTEGER,
+	PROTO_T_UNSIGNED,
+	PROTO_T_BOOLEAN,
+	PROTO_T_STRING
+};
+
+/* One field as the field iterator splits them. */
+struct proto_field {
+	const char	*key;
+	size_t		 key_len;
+	const char	*value;
+	size_t		 value_len;
+	enum proto_type	 type;
+};
+
+#define PROTO_MAX_KEYS		64	/* tags tracked on the stack */
+#define PROTO_MAX_FIELDS	32	/* fields tracked on the stack */
+#define PROTO_MAX_SIGNIFICANT	40	/* float digits given to strtod */
 
 static const char *const proto_reasons[PROTO_NSTATUS] = {
 	[PROTO_OK] = "ok",
@@ -27,16 +89,24 @@ static const char *const proto_reasons[PROTO_NSTATUS] = {
 	[PROTO_ERR_MEASUREMENT] = "missing measurement",
 	[PROTO_ERR_TAG_KEY] = "missing tag key",
 	[PROTO_ERR_TAG_VALUE] = "missing tag value",
+	[PROTO_ERR_TAG_FORMAT] = "invalid tag format",
 	[PROTO_ERR_DUPLICATE_TAG] = "duplicate tags",
 	[PROTO_ERR_FIELDS] = "missing fields",
 	[PROTO_ERR_FIELD_KEY] = "missing field key",
 	[PROTO_ERR_FIELD_VALUE] = "missing field value",
-	[PROTO_ERR_STRING] = "unterminated string",
-	[PROTO_ERR_NUMBER] = "invalid field value",
+	[PROTO_ERR_FIELD_FORMAT] = "invalid field format",
+	[PROTO_ERR_STRING] = "unbalanced quotes",
+	[PROTO_ERR_NUMBER] = "invalid number",
+	[PROTO_ERR_BOOLEAN] = "invalid boolean",
 	[PROTO_ERR_INTEGER_RANGE] = "integer out of range",
 	[PROTO_ERR_UNSIGNED] = "unsigned integers not supported",
 	[PROTO_ERR_TIMESTAMP] = "bad timestamp",
 	[PROTO_ERR_TIME_RANGE] = "timestamp out of range",
+	[PROTO_ERR_KEY_LENGTH] = "max key length exceeded",
+	[PROTO_ERR_TIME_KEY] = "time as a tag or the only field",
+	[PROTO_ERR_TYPE_CONFLICT] = "field type conflict",
+	[PROTO_ERR_UTF8] = "invalid UTF-8 in a name",
+	[PROTO_ERR_AMBIGUOUS] = "ambiguous line end",
 };
 
 const char *
@@ -47,32 +117,139 @@ proto_strerror(enum proto_status st)
 	return proto_reasons[st];
 }
 
-/* Advances past an escaped name until one of the `stops` bytes. */
-static size_t
-proto_scan_name(struct proto_scan *s, const char *stops)
+static bool
+proto_is_digit(char c)
 {
-	const char	*start = s->p;
-
-	while (s->p < s->end && strchr(stops, *s->p) == NULL) {
-		if (*s->p == '\\' && s->p + 1 < s->end)
-			s->p++;
-		s->p++;
-	}
-	return (size_t)(s->p - start);
+	return c >= '0' && c <= '9';
 }
 
-/* A tag key as written (escaped), for the duplicate check. */
-struct proto_key {
-	const char	*p;
-	size_t		 len;
-};
+/* InfluxDB's skipWhitespace: NUL counts as a blank. */
+static void
+proto_skip_blanks(struct proto_scan *s)
+{
+	while (s->p < s->end &&
+	    (*s->p == ' ' || *s->p == '\t' || *s->p == '\0'))
+		s->p++;
+}
 
-#define PROTO_MAX_KEYS	64	/* tracked on the stack; more: rescan */
+/* Go's utf8.Valid: no overlong forms, surrogates or values > U+10FFFF. */
+static bool
+proto_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s, *end = p + len;
+	unsigned		 c, n, i, min;
+	uint64_t		 w;
+
+	/* names are mostly ASCII: eight bytes at a time */
+	for (; end - p >= 8; p += 8) {
+		memcpy(&w, p, sizeof(w));
+		if (w & 0x8080808080808080ULL)
+			break;
+	}
+	while (p < end) {
+		if ((c = *p++) < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, min = 0x80;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, min = 0x800;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, min = 0x10000;
+		else
+			return false;
+		if ((size_t)(end - p) < n)
+			return false;
+		c &= 0x3f >> n;
+		for (i = 0; i < n; i++, p++) {
+			if ((*p & 0xc0) != 0x80)
+				return false;
+			c = (c << 6) | (*p & 0x3f);
+		}
+		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return false;
+	}
+	return true;
+}
+
+/* Notes the bytes that call for the framing and field checks. */
+static void
+proto_note(struct proto_scan *s, char c, bool fields)
+{
+	s->seen |= proto_special[(unsigned char)c] &
+	    (fields ? PROTO_SEEN_ODD | PROTO_SEEN_FIELD_ODD : PROTO_SEEN_ODD);
+}
 
 /*
- * InfluxDB refuses a tag key that appears twice.  Keys are compared as
- * written, escapes included, as InfluxDB compares them.
+ * The rest of a measurement or tag value, whose first byte is taken:
+ * any byte after a backslash is escaped.  Leaves `s` on the ',' or ' '
+ * after it, PROTO_ERR_FIELDS at the end, PROTO_ERR_TAG_FORMAT at a bare
+ * '=' if `is_tag`.
  */
+static enum proto_status
+proto_scan_name(struct proto_scan *s, bool is_tag)
+{
+	const char	*p = s->p;
+
+	for (p++; p < s->end; p++) {
+		if (!proto_special[(unsigned char)*p] || p[-1] == '\\')
+			continue;
+		if (*p == ',' || *p == ' ') {
+			s->p = p;
+			return PROTO_OK;
+		}
+		if (*p == '=' && is_tag) {
+			s->p = p;
+			return PROTO_ERR_TAG_FORMAT;
+		}
+		proto_note(s, *p, false);
+	}
+	s->p = p;
+	return PROTO_ERR_FIELDS;
+}
+
+/* The measurement; leaves `s` on the ',' or ' ' after it. */
+static enum proto_status
+proto_scan_measurement(struct proto_scan *s)
+{
+	if (s->p == s->end || *s->p == ',')
+		return PROTO_ERR_MEASUREMENT;
+	proto_note(s, *s->p, false);
+	return proto_scan_name(s, false);
+}
+
+/* A tag key up to its '='; leaves `s` on the value. */
+static enum proto_status
+proto_scan_tag_key(struct proto_scan *s, struct proto_key *k)
+{
+	if (s->p == s->end || *s->p == ' ' || *s->p == ',' || *s->p == '=')
+		return PROTO_ERR_TAG_KEY;
+	k->p = s->p;
+	proto_note(s, *s->p, false);
+	for (s->p++; s->p < s->end; s->p++) {
+		if (!proto_special[(unsigned char)*s->p] || s->p[-1] == '\\')
+			continue;
+		if (*s->p == ' ' || *s->p == ',')
+			return PROTO_ERR_TAG_VALUE;
+		if (*s->p == '=') {
+			k->len = (size_t)(s->p++ - k->p);
+			return PROTO_OK;
+		}
+		proto_note(s, *s->p, false);
+	}
+	return PROTO_ERR_TAG_VALUE;
+}
+
+/* A tag value; leaves `s` on the ',' or ' ' after it. */
+static enum proto_status
+proto_scan_tag_value(struct proto_scan *s)
+{
+	if (s->p == s->end || *s->p == ',' || *s->p == ' ')
+		return PROTO_ERR_TAG_VALUE;
+	proto_note(s, *s->p, false);
+	return proto_scan_name(s, true);
+}
+
+/* Keys are compared as written, escapes included, as InfluxDB does. */
 static bool
 proto_is_duplicate(const struct proto_key *keys, unsigned n,
     const struct proto_key *k)
@@ -90,263 +267,634 @@ proto_is_duplicate(const struct proto_key *keys, unsigned n,
 static bool
 proto_is_duplicate_slow(const char *tags, const struct proto_key *k)
 {
-	struct proto_scan	 s = { tags, k->p - 1 };
-	const char		*start;
+	struct proto_scan	 s = { tags, k->p - 1, 0 };
+	struct proto_key	 other;
 
 	while (s.p < s.end) {
 		s.p++;				/* the ',' */
-		start = s.p;
-		proto_scan_name(&s, "=, ");
-		if ((size_t)(s.p - start) == k->len &&
-		    memcmp(start, k->p, k->len) == 0)
+		(void)proto_scan_tag_key(&s, &other);
+		if (other.len == k->len && memcmp(other.p, k->p, k->len) == 0)
 			return true;
-		s.p++;				/* the '=' */
-		proto_scan_name(&s, "=, ");
+		(void)proto_scan_tag_value(&s);
 	}
 	return false;
 }
 
-/* The measurement and the tag set, up to the space before the fields. */
+/* The tag set, from the ',' after the measurement to the space after. */
 static enum proto_status
-proto_scan_series(struct proto_scan *s, struct proto_point *pt)
+proto_scan_tags(struct proto_scan *s, struct proto_point *pt)
 {
 	struct proto_key	 keys[PROTO_MAX_KEYS], k;
-	const char		*tags;
+	const char		*tags = s->p;
+	enum proto_status	 st;
 
-	if (proto_scan_name(s, ", ") == 0)
-		return PROTO_ERR_MEASUREMENT;
-	tags = s->p;
-	while (s->p < s->end && *s->p == ',') {
+	while (*s->p == ',') {
 		s->p++;
-		k.p = s->p;
-		if ((k.len = proto_scan_name(s, "=, ")) == 0)
-			return PROTO_ERR_TAG_KEY;
-		if (s->p == s->end || *s->p != '=')
-			return PROTO_ERR_TAG_VALUE;
-		s->p++;
-		if (proto_scan_name(s, "=, ") == 0)
-			return PROTO_ERR_TAG_VALUE;
-		if (s->p < s->end && *s->p == '=')
-			return PROTO_ERR_TAG_VALUE;
+		if ((st = proto_scan_tag_key(s, &k)) != PROTO_OK ||
+		    (st = proto_scan_tag_value(s)) != PROTO_OK)
+			return st;
 		if (proto_is_duplicate(keys, pt->ntags, &k) ||
 		    (pt->ntags >= PROTO_MAX_KEYS &&
 		    proto_is_duplicate_slow(tags, &k)))
 			return PROTO_ERR_DUPLICATE_TAG;
+		/* the write path drops such points (partial write) */
+		if (k.len == 4 && memcmp(k.p, "time", 4) == 0)
+			return PROTO_ERR_TIME_KEY;
 		if (pt->ntags < PROTO_MAX_KEYS)
 			keys[pt->ntags] = k;
 		pt->ntags++;
 	}
-	if (s->p == s->end)
-		return PROTO_ERR_FIELDS;
 	return PROTO_OK;
 }
 
+/* strconv.ParseInt range check of "-?[0-9]+" in [p, end). */
 static enum proto_status
-proto_scan_string(struct proto_scan *s)
+proto_check_int64(const char *p, const char *end)
 {
-	for (s->p++; s->p < s->end; s->p++) {
-		if (*s->p == '\\' && s->p + 1 < s->end)
-			s->p++;
-		else if (*s->p == '"') {
-			s->p++;
-			return PROTO_OK;
-		}
+	bool		 neg = (*p == '-');
+	uint64_t	 v = 0, d;
+	uint64_t	 limit = neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX;
+	uint64_t	 cut = limit / 10, last = limit % 10;
+
+	for (p += neg; p < end; p++) {
+		d = (uint64_t)(*p - '0');
+		if (v > cut || (v == cut && d > last))
+			return PROTO_ERR_INTEGER_RANGE;
+		v = v * 10 + d;
 	}
-	return PROTO_ERR_STRING;
+	return PROTO_OK;
 }
 
+/* Significant digits and decimal exponent of a float's mantissa. */
+struct proto_mantissa {
+	char		 digits[PROTO_MAX_SIGNIFICANT];
+	size_t		 n;
+	long		 exp;		/* value = 0.digits * 10^exp */
+	bool		 any;		/* any digit at all */
+};
+
+static void
+proto_mantissa_digit(struct proto_mantissa *m, char c, bool fraction)
+{
+	m->any = true;
+	if (m->n == 0 && c == '0') {
+		if (fraction)
+			m->exp--;
+		return;
+	}
+	if (m->n < sizeof(m->digits))
+		m->digits[m->n++] = c;
+	if (!fraction)
+		m->exp++;
+}
+
+/*
+ * strconv.ParseFloat on -?(digits[.digits]|.digits)[(e|E)[+-]digits]:
+ * overflow is an error, underflow (to zero or a denormal) is not.
+ */
+static enum proto_status
+proto_check_float(const char *p, const char *end)
+{
+	struct proto_mantissa	 m = { .n = 0 };
+	char			 buf[PROTO_MAX_SIGNIFICANT + 32];
+	long			 e = 0;
+	bool			 eneg = false, edigits = false;
+
+	if (p < end && *p == '-')
+		p++;
+	for (; p < end && proto_is_digit(*p); p++)
+		proto_mantissa_digit(&m, *p, false);
+	if (p < end && *p == '.')
+		for (p++; p < end && proto_is_digit(*p); p++)
+			proto_mantissa_digit(&m, *p, true);
+	if (!m.any)
+		return PROTO_ERR_NUMBER;
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		if (++p < end && (*p == '+' || *p == '-'))
+			eneg = (*p++ == '-');
+		for (; p < end && proto_is_digit(*p); p++, edigits = true)
+			if (e < 100000)
+				e = e * 10 + (*p - '0');
+		if (!edigits)
+			return PROTO_ERR_NUMBER;
+	}
+	if (p != end)
+		return PROTO_ERR_NUMBER;
+	e = m.exp + (eneg ? -e : e);
+	if (m.n == 0 || e < 300)
+		return PROTO_OK;
+	if (e > 310)
+		return PROTO_ERR_NUMBER;
+	snprintf(buf, sizeof(buf), "0.%.*se%ld", (int)m.n, m.digits, e);
+	return isinf(strtod(buf, NULL)) ? PROTO_ERR_NUMBER : PROTO_OK;
+}
+
+/*
+ * A numeric field value (InfluxDB's scanNumber); leaves `s` on the ','
+ * or ' ' after it.  Only long integers and long or scientific floats are
+ * converted: the scan alone settles the others.
+ */
+static enum proto_status
+proto_scan_number(struct proto_scan *s)
+{
+	const char	*start = s->p, *p = s->p;
+	bool		 isint = false, isuint = false, dot = false, sci = false;
+	size_t		 digits;
+
+	if (*p == '-' && ++p == s->end)
+		return PROTO_ERR_NUMBER;
+	for (; p < s->end; p++) {
+		if (proto_is_digit(*p))
+			continue;
+		if (*p == ',' || *p == ' ')
+			break;
+		if ((*p == 'i' || *p == 'u') && p > start && !isint && !isuint) {
+			isint = (*p == 'i');
+			isuint = !isint;
+		} else if (*p == '.') {
+			if (dot)
+				return PROTO_ERR_NUMBER;
+			dot = true;
+		} else if (p > start && (*p == 'e' || *p == 'E'))
+			sci = true;
+		else if ((*p == '+' || *p == '-') &&
+		    (p[-1] == 'e' || p[-1] == 'E'))
+			continue;
+		else if (!proto_is_digit(*p))
+			return PROTO_ERR_NUMBER;
+	}
+	s->p = p;
+	digits = (size_t)(p - start) - isint - dot - (*start == '-');
+	if (((isint || isuint) && (dot || sci)) || digits == 0)
+		return PROTO_ERR_NUMBER;
+	if (isuint)
+		return p[-1] == 'u' ? PROTO_ERR_UNSIGNED : PROTO_ERR_NUMBER;
+	if (isint) {
+		if (p[-1] != 'i')
+			return PROTO_ERR_NUMBER;
+		return p - start > 19 ? proto_check_int64(start, p - 1) :
+		    PROTO_OK;
+	}
+	if (sci || p - start >= 25)
+		return proto_check_float(start, p);
+	return PROTO_OK;
+}
+
+/* The ten spellings InfluxDB's scanBoolean (and ParseBool) take. */
 static bool
 proto_is_bool(const char *v, size_t len)
 {
-	static const char *const spellings[] = {
-		"t", "T", "true", "True", "TRUE",
-		"f", "F", "false", "False", "FALSE",
-	};
-	size_t	 i;
+	switch (len) {
+	case 1:
+		return *v == 't' || *v == 'T' || *v == 'f' || *v == 'F';
+	case 4:
+		return memcmp(v, "true", 4) == 0 ||
+		    memcmp(v, "True", 4) == 0 || memcmp(v, "TRUE", 4) == 0;
+	case 5:
+		return memcmp(v, "false", 5) == 0 ||
+		    memcmp(v, "False", 5) == 0 || memcmp(v, "FALSE", 5) == 0;
+	default:
+		return false;
+	}
+}
 
-	for (i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++)
-		if (strlen(spellings[i]) == len &&
-		    memcmp(spellings[i], v, len) == 0)
+/* A boolean field value; leaves `s` on the ',' or ' ' after it. */
+static enum proto_status
+proto_scan_boolean(struct proto_scan *s)
+{
+	const char	*start = s->p;
+
+	while (s->p < s->end && *s->p != ',' && *s->p != ' ')
+		s->p++;
+	return proto_is_bool(start, (size_t)(s->p - start)) ? PROTO_OK :
+	    PROTO_ERR_BOOLEAN;
+}
+
+/*
+ * At an unquoted '=' of the fields: checks the key before it and, for
+ * numbers and booleans, the value after it.  Strings are left to the
+ * caller's quote tracking.
+ */
+static enum proto_status
+proto_scan_equals(struct proto_scan *s)
+{
+	const char	*p = s->p;
+	char		 next;
+
+	if ((p[-1] == ' ' || p[-1] == ',') && p[-2] != '\\')
+		return PROTO_ERR_FIELD_KEY;
+	if (p + 1 == s->end || p[1] == ',' || p[1] == ' ')
+		return PROTO_ERR_FIELD_VALUE;
+	next = p[1];
+	if (next == '"') {
+		s->p++;
+		return PROTO_OK;
+	}
+	s->p++;
+	if (proto_is_digit(next) || next == '.' || next == '-' ||
+	    next == 'N' || next == 'n')
+		return proto_scan_number(s);
+	return proto_scan_boolean(s);
+}
+
+/*
+ * The fields, as InfluxDB's scanFields sees them: up to the first space
+ * outside a string.  Quotes open a string only where a value is due.
+ */
+static enum proto_status
+proto_scan_fields(struct proto_scan *s)
+{
+	size_t			 equals = 0, commas = 0;
+	bool			 quoted = false, dangling = false;
+	enum proto_status	 st;
+
+	while (s->p < s->end) {
+		if (!proto_special[(unsigned char)*s->p]) {
+			s->p++;
+			continue;
+		}
+		proto_note(s, *s->p, true);
+		if (*s->p == '\\') {
+			dangling = (s->p + 1 == s->end);
+			s->p += dangling ? 1 : 2;
+		} else if (*s->p == '"' && equals > commas) {
+			quoted = !quoted;
+			s->p++;
+		} else if (*s->p == '=' && !quoted) {
+			equals++;
+			if ((st = proto_scan_equals(s)) != PROTO_OK)
+				return st;
+		} else if (*s->p == ' ' && !quoted)
+			break;
+		else
+			commas += (*s->p++ == ',' && !quoted);
+	}
+	if (quoted)
+		return PROTO_ERR_STRING;
+	if (equals == 0 || commas != equals - 1)
+		return PROTO_ERR_FIELD_FORMAT;
+	/* the appended " TIMESTAMP" would be escaped into the value */
+	return dangling ? PROTO_ERR_AMBIGUOUS : PROTO_OK;
+}
+
+/* What the field iterator makes of a value's first and last bytes. */
+static enum proto_type
+proto_field_type(const char *v, size_t len)
+{
+	static const char	 numeric[] = "0123456789-.nNiIu";
+
+	if (len == 0)
+		return PROTO_T_EMPTY;
+	if (*v == '"')
+		return PROTO_T_STRING;
+	if (memchr(numeric, *v, sizeof(numeric) - 1) == NULL)
+		return PROTO_T_BOOLEAN;
+	if (v[len - 1] == 'i')
+		return PROTO_T_INTEGER;
+	return v[len - 1] == 'u' ? PROTO_T_UNSIGNED : PROTO_T_FLOAT;
+}
+
+/*
+ * The next field as InfluxDB's field iterator and walkFields split them:
+ * the key ends at the first '=' not right after a backslash, the value at
+ * the first ',' outside quotes.  1 for a field, 0 at the end, -1 where
+ * walkFields fails ("invalid value: field-key").
+ */
+static int
+proto_next_field(struct proto_scan *it, struct proto_field *f)
+{
+	const char	*q = it->p, *v;
+	bool		 quoted = false;
+
+	if (it->p >= it->end)
+		return 0;
+	while ((q = memchr(q, '=', (size_t)(it->end - q))) != NULL &&
+	    q > it->p && q[-1] == '\\')
+		q++;
+	if (q == NULL || q + 1 >= it->end)
+		return -1;
+	if (!(it->seen & PROTO_SEEN_FIELD_ODD)) {
+		/* no quotes or escapes: the value ends at the next ',' */
+		if ((v = memchr(q + 1, ',', (size_t)(it->end - q - 1))) == NULL)
+			v = it->end;
+	} else for (v = q + 1; v < it->end; v++) {
+		if (*v == '\\' && v + 1 < it->end &&
+		    (v[1] == '"' || v[1] == '\\'))
+			v++;
+		else if (*v == '"')
+			quoted = !quoted;
+		else if (*v == ',' && !quoted)
+			break;
+	}
+	f->key = it->p;
+	f->key_len = (size_t)(q - it->p);
+	f->value = q + 1;
+	f->value_len = (size_t)(v - f->value);
+	f->type = proto_field_type(f->value, f->value_len);
+	it->p = v < it->end ? v + 1 : v;
+	return 1;
+}
+
+/* The iterator's typed read of a value, which the write path needs. */
+static enum proto_status
+proto_check_value(const struct proto_field *f)
+{
+	const char	*v = f->value, *end = v + f->value_len;
+	const char	*p;
+
+	switch (f->type) {
+	case PROTO_T_STRING:
+		return PROTO_OK;
+	case PROTO_T_BOOLEAN:
+		return proto_is_bool(v, f->value_len) ? PROTO_OK :
+		    PROTO_ERR_BOOLEAN;
+	case PROTO_T_FLOAT:
+		return proto_check_float(v, end);
+	case PROTO_T_INTEGER:
+		end--;
+		for (p = v + (*v == '-'); p < end; p++)
+			if (!proto_is_digit(*p))
+				return PROTO_ERR_NUMBER;
+		if (end == v + (*v == '-'))
+			return PROTO_ERR_NUMBER;
+		return proto_check_int64(v, end);
+	case PROTO_T_UNSIGNED:
+		return PROTO_ERR_UNSIGNED;
+	default:
+		return PROTO_ERR_FIELD_VALUE;
+	}
+}
+
+static bool
+proto_is_key_escape(char c)
+{
+	return c == ',' || c == '"' || c == ' ' || c == '=';
+}
+
+/* Field keys are compared unescaped (\, \" \space \= lose the '\'). */
+static bool
+proto_key_equal(const char *a, size_t alen, const char *b, size_t blen,
+    bool escaped)
+{
+	const char	*ae = a + alen, *be = b + blen;
+
+	if (alen == blen && memcmp(a, b, alen) == 0)
+		return true;
+	if (!escaped)
+		return false;
+	while (a < ae && b < be) {
+		if (*a == '\\' && a + 1 < ae && proto_is_key_escape(a[1]))
+			a++;
+		if (*b == '\\' && b + 1 < be && proto_is_key_escape(b[1]))
+			b++;
+		if (*a++ != *b++)
+			return false;
+	}
+	return a == ae && b == be;
+}
+
+static bool
+proto_is_time_key(const struct proto_field *f)
+{
+	return f->key_len == 4 && memcmp(f->key, "time", 4) == 0;
+}
+
+static bool
+proto_conflicts(const struct proto_field *a, const struct proto_field *b,
+    unsigned fields_seen)
+{
+	return a->type != b->type && !proto_is_time_key(a) &&
+	    proto_key_equal(a->key, a->key_len, b->key, b->key_len,
+	    fields_seen & PROTO_SEEN_FIELD_ODD);
+}
+
+/*
+ * InfluxDB refuses a whole request in which one point gives a field two
+ * types.  Past PROTO_MAX_FIELDS fields, earlier ones are split again.
+ */
+static bool
+proto_has_conflict(const char *fields, unsigned fields_seen,
+    const struct proto_field *seen, unsigned n, const struct proto_field *f)
+{
+	struct proto_scan	 it = { fields, f->key, fields_seen };
+	struct proto_field	 other;
+	unsigned		 i;
+
+	if (n <= PROTO_MAX_FIELDS) {
+		for (i = 0; i < n; i++)
+			if (proto_conflicts(&seen[i], f, fields_seen))
+				return true;
+		return false;
+	}
+	while (proto_next_field(&it, &other) == 1)
+		if (proto_conflicts(&other, f, fields_seen))
 			return true;
 	return false;
 }
 
-/* Checks an integer "-?[0-9]+" followed by 'i' against int64. */
+/* One field of the iterator's split, checked as the write path does. */
 static enum proto_status
-proto_check_integer(const char *v, size_t len)
+proto_check_field(const char *fields, unsigned fields_seen,
+    struct proto_field *seen, unsigned n, const struct proto_field *f)
 {
-	char		 buf[24];
-	char		*end;
-	size_t		 i = (v[0] == '-');
+	enum proto_status	 st;
 
-	if (i == len)
-		return PROTO_ERR_NUMBER;
-	for (; i < len; i++)
-		if (v[i] < '0' || v[i] > '9')
-			return PROTO_ERR_NUMBER;
-	if (len >= sizeof(buf))
-		return PROTO_ERR_INTEGER_RANGE;
-	memcpy(buf, v, len);
-	buf[len] = '\0';
-	errno = 0;
-	(void)strtoll(buf, &end, 10);
-	return errno == ERANGE ? PROTO_ERR_INTEGER_RANGE : PROTO_OK;
-}
-
-/* Checks a float: -?digits[.digits][e[+-]digits], finite. */
-static enum proto_status
-proto_check_float(const char *v, size_t len)
-{
-	char		 buf[512];
-	const char	*p = v, *end = v + len;
-	size_t		 digits = 0;
-	char		*stop;
-	double		 d;
-
-	if (p < end && *p == '-')
-		p++;
-	for (; p < end && *p >= '0' && *p <= '9'; p++)
-		digits++;
-	if (p < end && *p == '.')
-		for (p++; p < end && *p >= '0' && *p <= '9'; p++)
-			digits++;
-	if (digits == 0)
-		return PROTO_ERR_NUMBER;
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		p++;
-		if (p < end && (*p == '+' || *p == '-'))
-			p++;
-		if (p == end)
-			return PROTO_ERR_NUMBER;
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-	}
-	if (p != end || len >= sizeof(buf))
-		return PROTO_ERR_NUMBER;
-	memcpy(buf, v, len);
-	buf[len] = '\0';
-	errno = 0;
-	d = strtod(buf, &stop);
-	if (errno == ERANGE && (d > 1 || d < -1))
-		return PROTO_ERR_NUMBER;
+	/* without quotes or escapes both splits agree: values are checked */
+	if ((fields_seen & PROTO_SEEN_FIELD_ODD) &&
+	    (st = proto_check_value(f)) != PROTO_OK)
+		return st;
+	/* InfluxDB answers 500 and never accepts the write: refuse it */
+	if (!proto_utf8_valid(f->key, f->key_len))
+		return PROTO_ERR_UTF8;
+	if (proto_has_conflict(fields, fields_seen, seen, n, f))
+		return PROTO_ERR_TYPE_CONFLICT;
+	if (n < PROTO_MAX_FIELDS)
+		seen[n] = *f;
 	return PROTO_OK;
 }
 
+/* The fields split again, as walkFields and the write path see them. */
 static enum proto_status
-proto_check_value(const char *v, size_t len)
+proto_check_fields(const char *fields, const char *end, unsigned fields_seen,
+    size_t key_len, struct proto_point *pt)
 {
-	char	 last = v[len - 1];
-
-	if (proto_is_bool(v, len))
-		return PROTO_OK;
-	if (last == 'i')
-		return proto_check_integer(v, len - 1);
-	if (last == 'u') {
-		if (proto_check_integer(v, len - 1) == PROTO_OK && v[0] != '-')
-			return PROTO_ERR_UNSIGNED;
-		return PROTO_ERR_NUMBER;
-	}
-	return proto_check_float(v, len);
-}
-
-/* One field "key=value"; the scanner is left on the separator after it. */
-static enum proto_status
-proto_scan_field(struct proto_scan *s)
-{
-	const char		*value;
+	struct proto_scan	 it = { fields, end, fields_seen };
+	struct proto_field	 seen[PROTO_MAX_FIELDS], f;
 	enum proto_status	 st;
+	unsigned		 n = 0;
+	int			 rc;
 
-	if (proto_scan_name(s, "=, ") == 0)
-		return PROTO_ERR_FIELD_KEY;
-	if (s->p == s->end || *s->p != '=')
-		return PROTO_ERR_FIELD_VALUE;
-	value = ++s->p;
-	if (s->p < s->end && *s->p == '"')
-		return proto_scan_string(s);
-	while (s->p < s->end && *s->p != ',' && *s->p != ' ')
-		s->p++;
-	if (s->p == value)
-		return PROTO_ERR_FIELD_VALUE;
-	st = proto_check_value(value, (size_t)(s->p - value));
-	return st;
-}
-
-static enum proto_status
-proto_scan_fields(struct proto_scan *s, struct proto_point *pt)
-{
-	enum proto_status	 st;
-
-	for (;;) {
-		if ((st = proto_scan_field(s)) != PROTO_OK)
-			return st;
+	while ((rc = proto_next_field(&it, &f)) == 1) {
+		if (key_len + 4 + f.key_len > PROTO_MAX_KEY)
+			return PROTO_ERR_KEY_LENGTH;
 		pt->nfields++;
-		if (s->p == s->end || *s->p == ' ')
-			return PROTO_OK;
-		if (*s->p != ',')
-			return PROTO_ERR_NUMBER;
-		s->p++;
+		/* the write path drops fields named "time" */
+		if (proto_is_time_key(&f))
+			continue;
+		if ((st = proto_check_field(fields, fields_seen, seen, n, &f)) !=
+		    PROTO_OK)
+			return st;
+		n++;
 	}
+	if (rc < 0)
+		return PROTO_ERR_FIELD_FORMAT;
+	return n == 0 ? PROTO_ERR_TIME_KEY : PROTO_OK;
 }
 
+/* strconv.ParseInt plus InfluxDB's time range. */
+static enum proto_status
+proto_parse_time(const char *p, const char *end, int64_t *t)
+{
+	bool		 neg = (*p == '-');
+	uint64_t	 v = 0;
+
+	if (end - p == neg)
+		return PROTO_ERR_TIMESTAMP;
+	if (proto_check_int64(p, end) != PROTO_OK)
+		return PROTO_ERR_TIME_RANGE;
+	for (p += neg; p < end; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	*t = neg ? (int64_t)(0 - v) : (int64_t)v;
+	if (*t < PROTO_MIN_TIME || *t > PROTO_MAX_TIME)
+		return PROTO_ERR_TIME_RANGE;
+	return PROTO_OK;
+}
+
+/* The optional timestamp; after it, nothing but spaces. */
 static enum proto_status
 proto_scan_time(struct proto_scan *s, struct proto_point *pt)
 {
-	char		 buf[24];
-	const char	*start;
-	size_t		 len;
-	char		*end;
-	long long	 t;
+	const char		*start;
+	enum proto_status	 st;
 
-	while (s->p < s->end && *s->p == ' ')
-		s->p++;
-	if (s->p == s->end)
-		return PROTO_OK;
+	proto_skip_blanks(s);
 	start = s->p;
-	if (*s->p == '-')
+	if (s->p < s->end && *s->p == '-')
 		s->p++;
-	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+	while (s->p < s->end && proto_is_digit(*s->p))
 		s->p++;
-	len = (size_t)(s->p - start);
-	while (s->p < s->end && *s->p == ' ')
-		s->p++;
-	if (s->p != s->end || len == 0 || len >= sizeof(buf) ||
-	    (len == 1 && *start == '-'))
+	if (s->p < s->end && *s->p != ' ' && *s->p != '\n')
 		return PROTO_ERR_TIMESTAMP;
-	memcpy(buf, start, len);
-	buf[len] = '\0';
-	errno = 0;
-	t = strtoll(buf, &end, 10);
-	if (errno == ERANGE || t < PROTO_MIN_TIME || t > PROTO_MAX_TIME)
-		return PROTO_ERR_TIME_RANGE;
+	/* no timestamp: InfluxDB checks nothing after the fields */
+	if (s->p == start)
+		return PROTO_OK;
+	if ((st = proto_parse_time(start, s->p, &pt->time)) != PROTO_OK)
+		return st;
+	for (; s->p < s->end; s->p++)
+		if (*s->p != ' ')
+			return PROTO_ERR_TIMESTAMP;
 	pt->has_time = true;
-	pt->time = t;
+	return PROTO_OK;
+}
+
+/* InfluxDB's scanLine state: quotes count only where a value is due. */
+struct proto_framer {
+	size_t		 equals;
+	size_t		 commas;
+	bool		 fields;
+	bool		 quoted;
+	bool		 escaped;	/* an escape took the byte past the end */
+};
+
+/* Runs scanLine over buf; the offset of the '\n' ending a line, or len. */
+static size_t
+proto_frame(struct proto_framer *fr, const char *buf, size_t len)
+{
+	size_t	 i = 0;
+
+	while (i < len) {
+		if (buf[i] == '\\') {
+			i += 2;
+			continue;
+		}
+		if (buf[i] == ' ')
+			fr->fields = true;
+		if (fr->fields && !fr->quoted && buf[i] == '=')
+			fr->equals++;
+		else if (fr->fields && !fr->quoted && buf[i] == ',')
+			fr->commas++;
+		else if (fr->fields && buf[i] == '"' && fr->equals > fr->commas)
+			fr->quoted = !fr->quoted;
+		else if (buf[i] == '\n' && !fr->quoted)
+			return i;
+		i++;
+	}
+	fr->escaped = (i > len);
+	return len;
+}
+
+const char *
+proto_line_end(const char *buf, size_t len)
+{
+	struct proto_framer	 fr = { 0, 0, false, false, false };
+	const char		*nl;
+	size_t			 n;
+
+	if ((nl = memchr(buf, '\n', len)) == NULL)
+		return NULL;
+	n = (size_t)(nl - buf);
+	if (memchr(buf, '"', n) == NULL && memchr(buf, '\\', n) == NULL)
+		return nl;
+	n = proto_frame(&fr, buf, len);
+	return n < len ? buf + n : NULL;
+}
+
+/*
+ * InfluxDB frames the batch the relay sends with scanLine, so the body
+ * followed by " TIMESTAMP\n" must be exactly one line to it.
+ */
+static enum proto_status
+proto_check_framing(const char *body, size_t len)
+{
+	struct proto_framer	 fr = { 0, 0, false, false, false };
+
+	if (proto_frame(&fr, body, len) < len || fr.quoted || fr.escaped)
+		return PROTO_ERR_AMBIGUOUS;
 	return PROTO_OK;
 }
 
 enum proto_status
 proto_parse(const char *line, size_t len, struct proto_point *pt)
 {
-	struct proto_scan	 s = { line, line + len };
+	struct proto_scan	 s = { line, line + len, 0 };
+	const char		*key, *key_end, *fields;
+	size_t			 name_len;
 	enum proto_status	 st;
 
 	memset(pt, 0, sizeof(*pt));
-	if (len > 0 && line[len - 1] == '\r')
+	/* InfluxDB drops a block's final '\n'; the relay also drops CR */
+	if (s.end > s.p && s.end[-1] == '\n')
 		s.end--;
-	while (s.p < s.end && *s.p == ' ')
-		s.p++;
+	if (s.end > s.p && s.end[-1] == '\r')
+		s.end--;
+	proto_skip_blanks(&s);
 	if (s.p == s.end || *s.p == '#')
 		return PROTO_SKIP;
-	pt->body = s.p;
-	if ((st = proto_scan_series(&s, pt)) != PROTO_OK)
+	key = s.p;
+	if ((st = proto_scan_measurement(&s)) != PROTO_OK)
 		return st;
-	while (s.p < s.end && *s.p == ' ')
-		s.p++;
-	if (s.p == s.end)
-		return PROTO_ERR_FIELDS;
-	if ((st = proto_scan_fields(&s, pt)) != PROTO_OK)
+	name_len = (size_t)(s.p - key);
+	if ((st = proto_scan_tags(&s, pt)) != PROTO_OK)
 		return st;
-	pt->body_len = (size_t)(s.p - pt->body);
-	return proto_scan_time(&s, pt);
+	if (s.p - key > PROTO_MAX_KEY)
+		return PROTO_ERR_KEY_LENGTH;
+	key_end = s.p;
+	proto_skip_blanks(&s);
+	fields = s.p;
+	if ((st = proto_scan_fields(&s)) != PROTO_OK ||
+	    (st = proto_check_fields(fields, s.p, s.seen, (size_t)(key_end - key),
+	    pt)) != PROTO_OK)
+		return st;
+	pt->body = line;
+	pt->body_len = (size_t)(s.p - line);
+	if ((st = proto_scan_time(&s, pt)) != PROTO_OK)
+		return st;
+	/* InfluxDB may answer 500 for these, which a batch never survives */
+	if (!proto_utf8_valid(key, name_len))
+		return PROTO_ERR_UTF8;
+	if (!(s.seen & PROTO_SEEN_ODD))
+		return PROTO_OK;
+	return proto_check_framing(pt->body, pt->body_len);
 }
 
 bool

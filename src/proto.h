@@ -1,7 +1,7 @@
 /*
- * InfluxDB line protocol: splits one line into measurement, tags, fields
- * and timestamp and checks it the way InfluxDB 1.x does, without copying
- * or allocating.  No libevent or libcurl in here: it is unit-tested and
+ * InfluxDB line protocol: frames lines in a stream and checks each line
+ * the way InfluxDB 1.x (1.6, the tested server) does, without copying or
+ * allocating.  No libevent or libcurl in here: it is unit-tested and
  * fuzzed directly.
  */
 #ifndef RELAYD_PROTO_H
@@ -15,28 +15,44 @@
 #define PROTO_MIN_TIME	(INT64_MIN + 2)
 #define PROTO_MAX_TIME	(INT64_MAX - 1)
 
+/* models.MaxKeyLength: series key plus 4 plus field key. */
+#define PROTO_MAX_KEY	65535
+
 enum proto_status {
 	PROTO_OK,		/* a point */
 	PROTO_SKIP,		/* blank line or # comment */
 	PROTO_ERR_MEASUREMENT,
 	PROTO_ERR_TAG_KEY,
 	PROTO_ERR_TAG_VALUE,
+	PROTO_ERR_TAG_FORMAT,
 	PROTO_ERR_DUPLICATE_TAG,
 	PROTO_ERR_FIELDS,
 	PROTO_ERR_FIELD_KEY,
 	PROTO_ERR_FIELD_VALUE,
+	PROTO_ERR_FIELD_FORMAT,
 	PROTO_ERR_STRING,
 	PROTO_ERR_NUMBER,
+	PROTO_ERR_BOOLEAN,
 	PROTO_ERR_INTEGER_RANGE,
 	PROTO_ERR_UNSIGNED,
 	PROTO_ERR_TIMESTAMP,
 	PROTO_ERR_TIME_RANGE,
+	PROTO_ERR_KEY_LENGTH,
+	PROTO_ERR_TIME_KEY,
+	PROTO_ERR_TYPE_CONFLICT,
+	PROTO_ERR_UTF8,
+	PROTO_ERR_AMBIGUOUS,
 	PROTO_NSTATUS
 };
 
 /* A parsed line; pointers refer into the caller's buffer. */
 struct proto_point {
-	const char	*body;		/* measurement through the last field */
+	/*
+	 * What to forward: the line from its first byte (leading blanks
+	 * included, as they steer InfluxDB's framing) through the last
+	 * field.  The caller appends " TIMESTAMP\n".
+	 */
+	const char	*body;
 	size_t		 body_len;
 	bool		 has_time;
 	int64_t		 time;		/* as written, in the input precision */
@@ -44,9 +60,20 @@ struct proto_point {
 	unsigned	 nfields;
 };
 
-/* Parses one line (without its newline; a trailing CR is ignored). */
+/*
+ * Parses one framed line (without the newline that ended it; a trailing
+ * CR is dropped, so CRLF input works).  Accepts exactly what InfluxDB 1.6
+ * writes, and rejects a line whose forwarded form InfluxDB would frame
+ * or read differently.
+ */
 enum proto_status proto_parse(const char *line, size_t len,
 		    struct proto_point *pt);
+/*
+ * The '\n' that ends the first line of `buf`, NULL if `buf` holds no
+ * complete line yet.  As in InfluxDB, a newline inside a double-quoted
+ * field value, or right after a backslash, does not end a line.
+ */
+const char	*proto_line_end(const char *buf, size_t len);
 /* A short reason, e.g. "missing fields", also used as a counter name. */
 const char	*proto_strerror(enum proto_status);
 /* Converts `t` from a precision multiplier to ns; false if out of range. */

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Builds and runs the line-protocol benchmark (not part of make check).
+# Usage: tests/bench/run.sh [ROUNDS]     CC and CFLAGS are honoured.
+# With CALLGRIND=1 it counts instructions under valgrind instead, which
+# is reproducible on a noisy machine.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+out=${BENCH_OUT:-$here/build}
+mkdir -p "$out"
+[ -f "$top/config.h" ] || : > "$out/config.h"
+${CC:-cc} ${CFLAGS:--O2 -g} -std=c11 -D_GNU_SOURCE -I"$out" -I"$top" \
+    -I"$top/src" -Wl,--wrap=malloc -o "$out/bench_proto" \
+    "$here/bench_proto.c" "$top/src/proto.c" -lm
+if [ "${CALLGRIND:-0}" = 1 ]; then
+	exec valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out" \
+	    "$out/bench_proto" 1
+fi
+exec "$out/bench_proto" "${1:-7}"
