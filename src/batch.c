@@ -28,6 +28,7 @@ batch_free(struct batch *b)
 		return;
 	evbuffer_free(b->buf);
 	free(b->gz);
+	free(b->sizes);
 	free(b);
 }
 
@@ -40,6 +41,26 @@ batch_forget_gzip(struct batch *b)
 	b->gzlen = 0;
 }
 
+/* Notes the size of a point appended at the end. */
+static void
+batch_record(struct batch *b, size_t size)
+{
+	if (b->first + b->points == b->cap) {
+		if (b->first > 0 && b->first >= b->cap / 2) {
+			/* dropped points left room at the front: reuse it */
+			memmove(b->sizes, b->sizes + b->first,
+			    b->points * sizeof(*b->sizes));
+			b->first = 0;
+		} else {
+			b->cap = b->cap ? b->cap * 2 : 64;
+			b->sizes = xreallocarray(b->sizes, b->cap,
+			    sizeof(*b->sizes));
+		}
+	}
+	/* conf caps max_line far below 4 GiB */
+	b->sizes[b->first + b->points] = (uint32_t)size;
+}
+
 void
 batch_append(struct batch *b, const char *body, size_t blen,
     const char *tail, size_t tlen)
@@ -48,6 +69,7 @@ batch_append(struct batch *b, const char *body, size_t blen,
 	if (evbuffer_add(b->buf, body, blen) == -1 ||
 	    evbuffer_add(b->buf, tail, tlen) == -1)
 		fatal("evbuffer_add");
+	batch_record(b, blen + tlen);
 	b->points++;
 	b->bytes += blen + tlen;
 }
@@ -67,59 +89,35 @@ batch_gzip(struct batch *b, size_t *len)
 	return b->gz;
 }
 
-/* The end of the line that holds byte `pos`, past its '\n'. */
-static size_t
-batch_line_end(struct batch *b, size_t pos)
-{
-	struct evbuffer_ptr	 p;
-
-	if (evbuffer_ptr_set(b->buf, &p, pos, EVBUFFER_PTR_SET) == -1)
-		return b->bytes;
-	p = evbuffer_search(b->buf, "\n", 1, &p);
-	return p.pos < 0 ? b->bytes : (size_t)p.pos + 1;
-}
-
-/* Counts the '\n' in the first `len` bytes of a contiguous body. */
-static size_t
-batch_count_lines(const char *p, size_t len)
-{
-	const char	*end = p + len;
-	size_t		 n = 0;
-
-	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		n++;
-		p++;
-	}
-	return n;
-}
-
 struct batch *
 batch_split(struct batch *b)
 {
 	struct batch	*second;
-	const char	*body, *nl;
-	size_t		 half = b->bytes / 2, cut, first_points;
+	size_t		 i, end = b->first + b->points, cut = 0, keep;
 
 	if (b->points < 2)
 		return NULL;
 	batch_forget_gzip(b);
-	/* cut after the line that ends at or after the middle... */
-	body = batch_body(b);
-	nl = memchr(body + half, '\n', b->bytes - half);
-	cut = (size_t)(nl - body) + 1;
-	/* ...unless that is the last line: then before the middle */
-	if (cut >= b->bytes) {
-		nl = memrchr(body, '\n', b->bytes - 1);
-		cut = (size_t)(nl - body) + 1;
+	/* keep the points up to the one that reaches the middle... */
+	for (i = b->first; i < end - 1; i++) {
+		cut += b->sizes[i];
+		if (cut >= b->bytes / 2)
+			break;
 	}
-	first_points = batch_count_lines(body, cut);
+	/* (without a break, cut holds all but the last point) */
+	if (i == end - 1)
+		i--;
+	keep = i - b->first + 1;
 	second = batch_new();
 	/* moving whole chains between evbuffers copies only the cut chain */
 	evbuffer_add_buffer(second->buf, b->buf);
 	evbuffer_remove_buffer(second->buf, b->buf, cut);
-	second->points = b->points - first_points;
+	for (i = b->first + keep; i < end; i++) {
+		batch_record(second, b->sizes[i]);
+		second->points++;
+	}
 	second->bytes = b->bytes - cut;
-	b->points = first_points;
+	b->points = keep;
 	b->bytes = cut;
 	return second;
 }
@@ -127,14 +125,14 @@ batch_split(struct batch *b)
 size_t
 batch_drop_first(struct batch *b)
 {
-	size_t	 end;
+	size_t	 size;
 
 	if (b->points == 0)
 		return 0;
 	batch_forget_gzip(b);
-	end = batch_line_end(b, 0);
-	evbuffer_drain(b->buf, end);
+	size = b->sizes[b->first++];
+	evbuffer_drain(b->buf, size);
 	b->points--;
-	b->bytes -= end;
-	return end;
+	b->bytes -= size;
+	return size;
 }

@@ -1,12 +1,15 @@
 /*
- * A batch: whole lines of normalised line protocol for one queue, each
+ * A batch: whole points of normalised line protocol for one queue, each
  * ending in '\n', held in an evbuffer so appending never moves old data.
  * It becomes one contiguous request body once, when it is first sent.
+ * A point may hold '\n' inside a string field, so the batch records each
+ * point's size instead of searching for newlines.
  */
 #ifndef RELAYD_BATCH_H
 #define RELAYD_BATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/queue.h>
 
 struct evbuffer;
@@ -18,6 +21,9 @@ struct batch {
 	size_t			 bytes;
 	char			*gz;		/* gzip body, kept for retries */
 	size_t			 gzlen;
+	uint32_t		*sizes;		/* of each point, from first */
+	size_t			 first;		/* oldest point still here */
+	size_t			 cap;		/* of sizes */
 };
 
 TAILQ_HEAD(batch_list, batch);
@@ -35,8 +41,8 @@ const char	*batch_body(struct batch *);
  */
 const char	*batch_gzip(struct batch *, size_t *len);
 /*
- * Moves the second half of the lines into a new batch, for a 413 answer;
- * NULL if the batch holds a single point.
+ * Moves the second half of the points (by bytes) into a new batch, for a
+ * 413 answer; NULL if the batch holds a single point.
  */
 struct batch	*batch_split(struct batch *);
 /* Removes the oldest point; returns its size in bytes (0 if empty). */

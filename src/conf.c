@@ -103,8 +103,8 @@ static const struct conf_key conf_keys[] = {
 	{ T(overflow, K_ENUM), "drop_oldest", "drop_oldest|drop_newest|block",
 	    NULL, 0, 0 },
 	{ T(spool, K_BOOL), "true", NULL, NULL, 0, 0 },
-	{ T(spool_size, K_SIZE), "1G", NULL, NULL, 0, NOMAX },
-	{ T(spool_sync, K_STRING), "1s", NULL, NULL, 0, 0 },
+	{ T(spool_size, K_SIZE), "1G", NULL, "!", 0, NOMAX },
+	{ T(spool_sync, K_STRING), "1s", NULL, "!", 0, 0 },
 	{ T(max_connections, K_UINT), "2", NULL, NULL, 1, 256 },
 	{ T(max_queues, K_UINT), "1000", NULL, NULL, 1, 1000000 },
 	{ T(retry_initial_ms, K_DURATION), "500ms", NULL, NULL, 1, NOMAX },
@@ -201,7 +201,7 @@ conf_parse_duration_ms(const char *s, uint64_t *ms)
 		if (strcmp(end, units[i].unit) != 0)
 			continue;
 		v *= units[i].ms;
-		if (v >= 1e18)
+		if (v >= 1e11)		/* ~3 years: keeps ns math in range */
 			return -1;
 		*ms = (uint64_t)(v + 0.5);
 		return 0;
@@ -618,6 +618,15 @@ conf_reader_cb(char *buf, int size, void *arg)
 	if ((line = conf_read_line(cp, &len)) == NULL)
 		return NULL;
 	cp->lineno++;
+	if (cp->lineno == 1 && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+		line += 3;	/* a UTF-8 byte order mark */
+		len -= 3;
+	}
+	if (memchr(line, '\0', len) != NULL) {
+		conf_error(cp, cp->lineno, "NUL byte in line");
+		snprintf(buf, (size_t)size, "\n");
+		return buf;
+	}
 	/* inih needs room for "\r\n\0" beyond the longest line */
 	if (len + 3 > (size_t)size) {
 		conf_error(cp, cp->lineno, "line longer than %d characters "
@@ -640,6 +649,17 @@ conf_find_target(const struct conf *conf, const char *name)
 		if (strcmp(conf->targets[i]->name, name) == 0)
 			return conf->targets[i];
 	return NULL;
+}
+
+static bool
+conf_listener_has_target(const struct conf_listener *l, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->ntargets; i++)
+		if (strcmp(l->targets[i], name) == 0)
+			return true;
+	return false;
 }
 
 /* Splits "a, b" into l->targets; an empty list means the only target. */
@@ -666,6 +686,11 @@ conf_check_listener_targets(struct conf_parser *cp, struct conf_listener *l)
 		if (conf_find_target(conf, tok) == NULL)
 			conf_error(cp, line, "[listener:%s] names target '%s', "
 			    "which is not defined", l->name, tok);
+		if (conf_listener_has_target(l, tok)) {
+			conf_error(cp, line, "[listener:%s] names target '%s' "
+			    "twice", l->name, tok);
+			continue;
+		}
 		l->targets = xreallocarray(l->targets, l->ntargets + 1,
 		    sizeof(*l->targets));
 		l->targets[l->ntargets++] = xstrdup(tok);

@@ -29,6 +29,7 @@
 
 #define CONTROL_LINE_MAX	1024
 #define CONTROL_FLUSH_POLL_MS	50
+#define CONTROL_OUT_MAX		(1024 * 1024)	/* unread answers */
 
 struct control_client {
 	TAILQ_ENTRY(control_client) entry;
@@ -44,6 +45,7 @@ struct control {
 	struct relay		*relay;
 	char			*path;
 	struct evconnlistener	*evl;
+	struct event		*ev_resume;	/* accept again after EMFILE */
 	TAILQ_HEAD(, control_client) clients;
 };
 
@@ -214,8 +216,16 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	size_t			 len;
 	char			*line;
 
-	while (!cc->busy && (line = evbuffer_readln(in, &len,
-	    EVBUFFER_EOL_CRLF)) != NULL) {
+	while (!cc->busy) {
+		/* a client that does not read its answers: wait for it */
+		if (evbuffer_get_length(bufferevent_get_output(bev)) >
+		    CONTROL_OUT_MAX) {
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
+		if ((line = evbuffer_readln(in, &len,
+		    EVBUFFER_EOL_CRLF)) == NULL)
+			break;
 		if (len > 0) {
 			/* no more reading until this command answers */
 			bufferevent_disable(bev, EV_READ);
@@ -223,8 +233,22 @@ control_read_cb(struct bufferevent *bev, void *arg)
 		}
 		free(line);
 	}
-	if (!cc->busy && evbuffer_get_length(in) > CONTROL_LINE_MAX)
-		control_answer_error(cc, "command line too long");
+	if (!cc->busy && evbuffer_get_length(in) > CONTROL_LINE_MAX) {
+		log_warnx("control: command line too long, closing");
+		control_client_free(cc);
+	}
+}
+
+/* The output drained below the low watermark: read commands again. */
+static void
+control_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct control_client	*cc = arg;
+
+	if (!cc->busy && !(bufferevent_get_enabled(bev) & EV_READ)) {
+		bufferevent_enable(bev, EV_READ);
+		control_read_cb(bev, cc);
+	}
 }
 
 static void
@@ -249,10 +273,32 @@ control_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	if ((cc->bev = bufferevent_socket_new(c->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		fatalx("control: bufferevent_socket_new failed");
-	bufferevent_setcb(cc->bev, control_read_cb, NULL, control_event_cb,
-	    cc);
+	bufferevent_setcb(cc->bev, control_read_cb, control_write_cb,
+	    control_event_cb, cc);
+	bufferevent_setwatermark(cc->bev, EV_WRITE, CONTROL_OUT_MAX / 4, 0);
 	bufferevent_enable(cc->bev, EV_READ);
 	TAILQ_INSERT_TAIL(&c->clients, cc, entry);
+}
+
+static void
+control_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control	*c = arg;
+
+	if (c->evl != NULL)
+		evconnlistener_enable(c->evl);
+}
+
+/* Out of descriptors: pause accepting for a second instead of spinning. */
+static void
+control_error_cb(struct evconnlistener *evl, void *arg)
+{
+	struct control	*c = arg;
+	struct timeval	 tv = { 1, 0 };
+
+	log_warn("control: accept");
+	evconnlistener_disable(evl);
+	evtimer_add(c->ev_resume, &tv);
 }
 
 struct control *
@@ -277,8 +323,10 @@ control_open(struct control *c, char *err, size_t errlen)
 		return -1;
 	c->evl = evconnlistener_new(c->base, control_accept_cb, c,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
-	if (c->evl == NULL)
-		fatalx("control: evconnlistener_new failed");
+	c->ev_resume = evtimer_new(c->base, control_resume_cb, c);
+	if (c->evl == NULL || c->ev_resume == NULL)
+		fatalx("control: cannot set up events");
+	evconnlistener_set_error_cb(c->evl, control_error_cb);
 	log_info("control: listening on %s", c->path);
 	return 0;
 }
@@ -296,6 +344,8 @@ control_free(struct control *c)
 		evconnlistener_free(c->evl);
 		unlink(c->path);
 	}
+	if (c->ev_resume != NULL)
+		event_free(c->ev_resume);
 	free(c->path);
 	free(c);
 }

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -505,7 +506,8 @@ listener_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener	*l = arg;
 
-	evconnlistener_enable(l->evl);
+	if (l->evl != NULL)
+		evconnlistener_enable(l->evl);
 }
 
 /* Out of descriptors: pause accepting for a second instead of spinning. */
@@ -677,7 +679,9 @@ listener_client_drain(struct listener_client *c)
 	struct listener	*l = c->listener;
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 	evutil_socket_t	 fd = bufferevent_getfd(c->bev);
-	int		 n;
+	int		 n, queued;
+	char		 peek;
+	bool		 eof;
 
 	/*
 	 * A bufferevent freezes the end of its input buffer between its own
@@ -685,9 +689,19 @@ listener_client_drain(struct listener_client *c)
 	 * bufferevent is about to be freed, so take over its reading.
 	 */
 	evbuffer_unfreeze(in, 0);
-	while ((n = evbuffer_read(in, fd, 65536)) > 0)
+	/*
+	 * Only what was queued when shutdown began: a client that keeps
+	 * writing must not hold up the drain or push out accepted points.
+	 */
+	if (ioctl(fd, FIONREAD, &queued) == -1)
+		queued = 0;
+	while (queued > 0 && (n = evbuffer_read(in, fd, queued)) > 0) {
+		queued -= n;
 		listener_frame(c, in, stamp_now(), false);
-	listener_frame(c, in, stamp_now(), n == 0);
+	}
+	/* the rest is a last line only if the client had ended its stream */
+	eof = recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+	listener_frame(c, in, stamp_now(), eof);
 	if (evbuffer_get_length(in) > 0 && !c->discarding) {
 		l->stats.lines++;
 		listener_count_reject(l, listener_cut);
@@ -718,6 +732,8 @@ listener_close(struct listener *l)
 		evconnlistener_free(l->evl);
 		l->evl = NULL;
 	}
+	if (l->ev_resume != NULL)
+		evtimer_del(l->ev_resume);	/* an EMFILE pause */
 	listener_close_dgram(l);
 	while ((c = TAILQ_FIRST(&l->clients)) != NULL) {
 		listener_client_drain(c);

@@ -46,7 +46,7 @@ struct relay *
 relay_new(struct event_base *base, struct conf *conf)
 {
 	struct relay	*r = xcalloc(1, sizeof(*r));
-	struct target	*ts[64];
+	struct target	**ts;
 	size_t		 i, j;
 
 	r->conf = conf;
@@ -60,12 +60,12 @@ relay_new(struct event_base *base, struct conf *conf)
 	for (i = 0; i < conf->nlisteners; i++) {
 		struct conf_listener	*cl = conf->listeners[i];
 
-		if (cl->ntargets > sizeof(ts) / sizeof(ts[0]))
-			fatalx("listener %s: too many targets", cl->name);
 		/* conf_load() checked that every name exists */
+		ts = xcalloc(cl->ntargets, sizeof(*ts));
 		for (j = 0; j < cl->ntargets; j++)
 			ts[j] = relay_target(r, cl->targets[j]);
 		r->ingests[i] = ingest_new(cl, ts, cl->ntargets);
+		free(ts);
 		r->listeners[i] = listener_new(base, cl, r->ingests[i]);
 	}
 	if (conf->control_socket[0] != '\0')

@@ -101,12 +101,13 @@ cmd_control(const char *path, int argc, char *argv[])
 	ssize_t	 n;
 	int	 i, fd = connect_unix(path);
 
-	for (i = 0; i < argc; i++)
+	for (i = 0; i < argc; i++) {
 		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s",
 		    i ? " " : "", argv[i]);
-	if (len + 2 > sizeof(line)) {
-		fprintf(stderr, "influx-relayctl: command too long\n");
-		return 1;
+		if (len + 2 > sizeof(line)) {
+			fprintf(stderr, "influx-relayctl: command too long\n");
+			return 1;
+		}
 	}
 	strcat(line, "\n");
 	if (write_all(fd, line, strlen(line)) == -1) {

@@ -217,7 +217,9 @@ sender_header_cb(char *data, size_t size, size_t n, void *arg)
 	value[strcspn(value, "\r\n")] = '\0';
 	secs = strtol(value, &end, 10);
 	if (end != value && *end == '\0' && secs >= 0)
-		r->retry_after_ms = (uint64_t)secs * 1000;
+		/* saturate: the target caps it anyway */
+		r->retry_after_ms = secs > 86400 * 365 ? UINT64_MAX / 2 :
+		    (uint64_t)secs * 1000;
 	else if ((when = curl_getdate(value, NULL)) != -1 &&
 	    when > time(NULL))
 		r->retry_after_ms = (uint64_t)(when - time(NULL)) * 1000;

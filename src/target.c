@@ -316,8 +316,13 @@ static bool
 target_make_room(struct target *t, size_t need)
 {
 	struct target_queue	*tq, *largest;
-	size_t			 freed;
+	size_t			 freed, unsent = 0;
 
+	/* in-flight bytes cannot be dropped: evict nothing in vain */
+	TAILQ_FOREACH(tq, &t->queues, entry)
+		unsent += queue_bytes(tq->queue);
+	if (t->bytes - unsent + need > t->conf->buffer_size)
+		return false;
 	while (t->bytes + need > t->conf->buffer_size) {
 		largest = NULL;
 		TAILQ_FOREACH(tq, &t->queues, entry)
@@ -359,10 +364,15 @@ target_append(struct target *t, const char *db, const char *rp,
 		}
 		tq = t->last = target_queue_new(t, db, rp);
 	}
-	/* drop_newest and block (a datagram, or past the slack) refuse */
-	if (t->bytes + size > t->conf->buffer_size &&
+	/*
+	 * A point larger than the whole buffer could only evict everything
+	 * and still not fit.  drop_newest and block (a datagram, or past
+	 * the slack) refuse when full.
+	 */
+	if (size > t->conf->buffer_size ||
+	    (t->bytes + size > t->conf->buffer_size &&
 	    (t->conf->overflow != OVERFLOW_DROP_OLDEST ||
-	    !target_make_room(t, size))) {
+	    !target_make_room(t, size)))) {
 		t->stats.points_dropped_overflow++;
 		return TARGET_REJECT_OVERFLOW;
 	}
@@ -479,17 +489,34 @@ target_note_hint(struct target *t, const char *hint)
 	    "%s", hint);
 }
 
+/*
+ * The server's Retry-After as a floor for the next wait, capped at
+ * max(retry_max, 5 min): a server asking for hours must not stall us.
+ */
+static uint64_t
+target_retry_after(const struct conf_target *c,
+    const struct sender_result *res)
+{
+	uint64_t	 cap = c->retry_max_ms;
+
+	if (cap < TARGET_RETRY_AFTER_MAX_MS)
+		cap = TARGET_RETRY_AFTER_MAX_MS;
+	return res->retry_after_ms < cap ? res->retry_after_ms : cap;
+}
+
 /* A configuration problem: this queue alone retries at retry_max. */
 static void
 target_retry_slowly(struct target_queue *tq, const struct sender_result *res)
 {
 	struct target			*t = tq->target;
 	const struct conf_target	*c = t->conf;
-	uint64_t			 ms, floor = res->retry_after_ms;
+	uint64_t			 ms;
 
 	tq->attempts++;
 	t->stats.retries++;
-	ms = c->retry_max_ms > floor ? c->retry_max_ms : floor;
+	ms = target_retry_after(c, res);
+	if (ms < c->retry_max_ms)
+		ms = c->retry_max_ms;
 	log_warnx_rl(&tq->rl_config, "sender: target %s db=%s: configuration "
 	    "problem: %s; data kept, retry in %.1fs", c->name,
 	    queue_database(tq->queue), t->stats.last_error, (double)ms / 1000);
@@ -506,14 +533,8 @@ target_backoff(struct target_queue *tq, const struct sender_result *res)
 	struct target			*t = tq->target;
 	const struct conf_target	*c = t->conf;
 	uint64_t			 ms;
-	uint64_t			 floor = res->retry_after_ms;
-	uint64_t			 cap = c->retry_max_ms;
+	uint64_t			 floor = target_retry_after(c, res);
 
-	/* a floor, but capped: a server asking for hours would stall us */
-	if (cap < TARGET_RETRY_AFTER_MAX_MS)
-		cap = TARGET_RETRY_AFTER_MAX_MS;
-	if (floor > cap)
-		floor = cap;
 	t->attempts++;
 	t->stats.retries++;
 	ms = backoff_delay(t->attempts - 1, c->retry_initial_ms,

@@ -141,6 +141,61 @@ START_TEST(test_drop_oldest)
 }
 END_TEST
 
+/* Points with '\n' inside string fields: sizes, not newlines, count. */
+START_TEST(test_embedded_newlines)
+{
+	struct queue	*q = queue_new("db", "", 10, 1 << 20);
+	struct batch	*b, *second;
+	static const char *const pts[] = {
+		"m s=\"line1\nline2\"", "m v=2i", "m s=\"a\nb\nc\"", "m v=4i",
+	};
+	size_t		 i;
+
+	for (i = 0; i < 4; i++)
+		queue_append(q, pts[i], strlen(pts[i]), " 1\n", 3);
+	queue_seal(q);
+	b = queue_take(q);
+	ck_assert_uint_eq(b->points, 4);
+	second = batch_split(b);
+	ck_assert_uint_eq(b->points + second->points, 4);
+	ck_assert(body_is(b, "m s=\"line1\nline2\" 1\nm v=2i 1\n"));
+	ck_assert(body_is(second, "m s=\"a\nb\nc\" 1\nm v=4i 1\n"));
+	ck_assert_uint_eq(batch_drop_first(b), strlen(pts[0]) + 3);
+	ck_assert(body_is(b, "m v=2i 1\n"));
+	ck_assert_uint_eq(b->points, 1);
+	ck_assert_uint_eq(batch_drop_first(second), strlen(pts[2]) + 3);
+	ck_assert(body_is(second, "m v=4i 1\n"));
+	ck_assert_uint_eq(batch_drop_first(second), 9);
+	ck_assert_uint_eq(second->points, 0);
+	ck_assert_uint_eq(second->bytes, 0);
+	ck_assert_uint_eq(batch_drop_first(second), 0);
+	batch_free(b);
+	batch_free(second);
+	queue_free(q);
+}
+END_TEST
+
+/* Many appends and drops: the size records stay in step with the bytes. */
+START_TEST(test_sizes_reuse_room)
+{
+	struct batch	*b = batch_new();
+	size_t		 i, total = 0;
+
+	for (i = 0; i < 1000; i++) {
+		batch_append(b, "m v=1i", 6, "\n", 1);
+		total += 7;
+		if (i % 3 == 0)
+			total -= batch_drop_first(b);
+	}
+	ck_assert_uint_eq(b->bytes, total);
+	ck_assert_uint_eq(b->points, total / 7);
+	while (batch_drop_first(b) == 7)
+		;
+	ck_assert_uint_eq(b->points, 0);
+	batch_free(b);
+}
+END_TEST
+
 Suite *
 batch_suite(void)
 {
@@ -152,6 +207,8 @@ batch_suite(void)
 	tcase_add_test(tc, test_putback_keeps_order);
 	tcase_add_test(tc, test_split_halves);
 	tcase_add_test(tc, test_drop_oldest);
+	tcase_add_test(tc, test_embedded_newlines);
+	tcase_add_test(tc, test_sizes_reuse_room);
 	suite_add_tcase(s, tc);
 	return s;
 }

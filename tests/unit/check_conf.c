@@ -2,7 +2,9 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "suites.h"
@@ -119,6 +121,12 @@ static const struct {
 	{ "[listener:main]\npath = /tmp/s\ntype = pipe\n"
 	    "[target:local]\n", "t.ini:3: invalid value 'pipe' for 'type' "
 	    "(one of: stream|datagram)" },
+	{ MINIMAL_LISTENER "target = local, local\n" MINIMAL_TARGET,
+	    "t.ini:3: [listener:main] names target 'local' twice" },
+	{ MINIMAL "timeout = 100000000h\n", "t.ini:5: invalid value "
+	    "'100000000h' for 'timeout'" },
+	{ MINIMAL "spool_size = 2G\n", "t.ini:5: 'spool_size = 2G' is not "
+	    "supported yet" },
 	{ MINIMAL_LISTENER "tag_keys = a\n" MINIMAL_TARGET,
 	    "t.ini:1: [listener:main] 'tag_keys' only applies to format = kv" },
 	{ MINIMAL_LISTENER "format = kv\nmeasurement_key =\n" MINIMAL_TARGET,
@@ -259,6 +267,40 @@ START_TEST(test_listener_inputs)
 }
 END_TEST
 
+/* A byte order mark must not hide the first section. */
+START_TEST(test_bom)
+{
+	struct conf_errors	 errs = { 0 };
+	struct conf		*conf = conf_load_string("\xef\xbb\xbf" MINIMAL,
+				    "t.ini", &errs);
+
+	ck_assert_msg(conf != NULL, "%s", errs.count ? errs.msgs[0] : "");
+	ck_assert_str_eq(conf->listeners[0]->name, "main");
+	conf_free(conf);
+}
+END_TEST
+
+/* A NUL inside a line is reported, never silently cuts the value. */
+START_TEST(test_nul_byte)
+{
+	struct conf_errors	 errs = { 0 };
+	char			 path[] = "/tmp/check_conf_XXXXXX";
+	static const char	 text[] = MINIMAL "database = ab\0cd\n";
+	int			 fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, sizeof(text) - 1),
+	    (ssize_t)sizeof(text) - 1);
+	close(fd);
+	ck_assert_ptr_null(conf_load(path, &errs));
+	unlink(path);
+	ck_assert_uint_ge(errs.count, 1);
+	ck_assert_msg(strstr(errs.msgs[0], ":5: NUL byte in line") != NULL,
+	    "%s", errs.msgs[0]);
+	conf_errors_clear(&errs);
+}
+END_TEST
+
 START_TEST(test_missing_file)
 {
 	struct conf_errors	 errs = { 0 };
@@ -283,6 +325,8 @@ conf_suite(void)
 	tcase_add_test(tc, test_every_error_reported);
 	tcase_add_test(tc, test_inline_comments_and_values);
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_bom);
+	tcase_add_test(tc, test_nul_byte);
 	tcase_add_test(tc, test_listener_inputs);
 	suite_add_tcase(s, tc);
 	return s;
