@@ -7,7 +7,6 @@
  */
 #include "config.h"
 
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,7 +241,7 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 {
 	struct ingest_point	 p = { 0 };
 	enum ingest_result	 r;
-	char			 tail[32];
+	char			 tail[PROTO_TAIL_MAX];
 	size_t			 i, tlen, accepted = 0;
 
 	if (in->kv != NULL)
@@ -257,7 +256,7 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 	}
 	if (!p.has_time)
 		p.time = stamp_next(&ingest_stamp, now);
-	tlen = (size_t)snprintf(tail, sizeof(tail), " %" PRId64 "\n", p.time);
+	tlen = proto_format_tail(tail, p.time);
 	for (i = 0; i < in->ntargets; i++) {
 		struct target	*t = in->targets[i];
 

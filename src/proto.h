@@ -76,6 +76,10 @@ enum proto_status proto_parse(const char *line, size_t len,
 const char	*proto_line_end(const char *buf, size_t len);
 /* A short reason, e.g. "missing fields", also used as a counter name. */
 const char	*proto_strerror(enum proto_status);
+/* Longest tail proto_format_tail() writes: " -9223372036854775808\n". */
+#define PROTO_TAIL_MAX	22
+/* Writes " t\n" (a point's timestamp and newline); returns its length. */
+size_t		 proto_format_tail(char *buf, int64_t t);
 /* Converts `t` from a precision multiplier to ns; false if out of range. */
 bool		 proto_time_to_ns(int64_t t, int64_t mult, int64_t *ns);
 

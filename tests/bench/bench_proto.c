@@ -73,7 +73,7 @@ bench_normalise(const char *buf, size_t len, char *out, size_t outlen)
 			o = 0;
 		memcpy(out + o, pt.body, pt.body_len);
 		o += pt.body_len;
-		tlen = (size_t)snprintf(out + o, 32, " %" PRId64 "\n", ns);
+		tlen = proto_format_tail(out + o, ns);
 		o += tlen;
 		n++;
 		p = nl + 1;

@@ -331,6 +331,25 @@ START_TEST(test_time_conversion)
 }
 END_TEST
 
+START_TEST(test_format_tail)
+{
+	static const struct { int64_t t; const char *want; } cases[] = {
+		{ 0, " 0\n" }, { 7, " 7\n" }, { -1, " -1\n" },
+		{ 1700000000000001000LL, " 1700000000000001000\n" },
+		{ INT64_MAX, " 9223372036854775807\n" },
+		{ INT64_MIN, " -9223372036854775808\n" },
+	};
+	char	 buf[PROTO_TAIL_MAX];
+	size_t	 i, n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = proto_format_tail(buf, cases[i].t);
+		ck_assert_uint_eq(n, strlen(cases[i].want));
+		ck_assert(memcmp(buf, cases[i].want, n) == 0);
+	}
+}
+END_TEST
+
 Suite *
 proto_suite(void)
 {
@@ -345,6 +364,7 @@ proto_suite(void)
 	tcase_add_test(tc, test_many_fields);
 	tcase_add_test(tc, test_key_length);
 	tcase_add_test(tc, test_skip);
+	tcase_add_test(tc, test_format_tail);
 	tcase_add_test(tc, test_embedded_nul_is_not_a_terminator);
 	tcase_add_test(tc, test_time_conversion);
 	suite_add_tcase(s, tc);
