@@ -319,8 +319,13 @@ control_open(struct control *c, char *err, size_t errlen)
 	int	 fd;
 
 	if ((fd = sock_bind_unix(c->path, SOCK_STREAM, 0600, err,
-	    errlen)) == -1)
+	    errlen)) == -1) {
+		size_t	 n = strlen(err);
+
+		snprintf(err + n, errlen - n, " (control_socket; empty turns "
+		    "the control socket off)");
 		return -1;
+	}
 	c->evl = evconnlistener_new(c->base, control_accept_cb, c,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	c->ev_resume = evtimer_new(c->base, control_resume_cb, c);

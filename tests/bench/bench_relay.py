@@ -7,6 +7,7 @@
 2. Into a real influxd: the relay against a direct batched HTTP writer
    (keep-alive, 5000 lines per POST), in the same run, so the ratio holds
    on a noisy machine.
+3. Memory: peak RSS per byte of points held while the target is down.
 
 Run: make bench  (or: python3 tests/bench/bench_relay.py [LINES])
 """
@@ -39,6 +40,7 @@ def relay_run(url, db, lines, clients, tmp):
     conf = os.path.join(tmp, "bench.ini")
     with open(conf, "w") as f:
         f.write("[relayd]\nlog_level = info\nstats_interval = 0\n"
+                "control_socket =\n"
                 "shutdown_timeout = 120s\n"
                 "[listener:main]\npath = %s\n"
                 "[target:t]\nurl = %s\ndatabase = %s\nbuffer_size = 2G\n"
@@ -119,10 +121,55 @@ def bench_influxd(lines, clients):
         sys.exit(1)
 
 
+def bench_memory(lines, clients):
+    """Peak RSS per buffered byte: the relay holds every point (its target
+    is a closed port), then its VmHWM is compared with buffered_bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sock = os.path.join(tmp, "mem.sock")
+        conf = os.path.join(tmp, "mem.ini")
+        log = os.path.join(tmp, "mem.log")
+        with open(conf, "w") as f:
+            f.write("[relayd]\nlog_level = info\nstats_interval = 0\n"
+                    "control_socket =\nshutdown_timeout = 100ms\n"
+                    "[listener:main]\npath = %s\n"
+                    "[target:t]\nurl = http://127.0.0.1:9\ndatabase = m\n"
+                    "buffer_size = 2G\nretry_initial = 60s\n"
+                    "retry_max = 60s\n" % sock)
+        with open(log, "w") as logf:
+            relay = subprocess.Popen([harness.relayd_path(), "-c", conf],
+                                     stderr=logf)
+        harness.wait_until(lambda: os.path.exists(sock), 10, "relay socket")
+        base = vm_hwm(relay.pid)
+        subprocess.run([LOADGEN, sock, str(lines), str(clients)], check=True,
+                       stdout=subprocess.DEVNULL)
+        relay.send_signal(signal.SIGUSR1)
+        harness.wait_until(lambda: "buffered_bytes=" in open(log).read(), 10,
+                           "a stats line")
+        text = open(log).read()
+        held = int(text.split("buffered_bytes=")[1].split()[0])
+        peak = vm_hwm(relay.pid)
+        relay.send_signal(signal.SIGTERM)
+        relay.wait(30)
+    print("memory: %d points held, %.1f MiB buffered; peak RSS %.1f MiB "
+          "(%.1f MiB at start) = %.2f bytes of RSS per buffered byte"
+          % (lines, held / 2**20, peak / 1024, base / 1024,
+             (peak - base) * 1024 / held))
+
+
+def vm_hwm(pid):
+    """Peak resident set size of a process, KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
 def main():
     lines = int(sys.argv[1]) if len(sys.argv) > 1 else 2000000
     bench_null_sink(lines, clients=4)
     bench_influxd(min(lines, 500000), clients=4)
+    bench_memory(min(lines, 1000000), clients=4)
 
 
 if __name__ == "__main__":
