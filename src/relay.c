@@ -641,6 +641,7 @@ relay_reload(struct relay *r, char *err, size_t errlen)
 	struct conf_errors	 errs = { 0 };
 	struct relay_next	 n = { 0 };
 	struct conf		*conf;
+	char			 why[256];
 	int			 rc = -1;
 
 	if (r->draining) {
@@ -653,9 +654,9 @@ relay_reload(struct relay *r, char *err, size_t errlen)
 		relay_reload_errors(&errs, err, errlen);
 	else {
 		relay_next_alloc(&n, conf);
-		if (relay_prepare(r, &n, err, errlen) == -1) {
-			log_warnx("relay: reload aborted, the running "
-			    "configuration stays: %s", err);
+		if (relay_prepare(r, &n, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "reload aborted, the running "
+			    "configuration stays: %s", why);
 			relay_next_abort(&n);
 		} else {
 			relay_commit(r, &n);

@@ -114,6 +114,25 @@ def test_reload_rejects_broken_file(influx):
     assert_same_points(points(5), got)
 
 
+def test_reload_bind_failure(influx):
+    """A valid file whose new listener cannot bind is refused whole: the
+    new target is not created and the old settings keep applying."""
+    db, other = unique_db("hupbind"), unique_db("hupbind2")
+    cfg = relay_config(influx, db)
+    with Relay(cfg) as relay:
+        new = relay_config(influx, other)
+        new["listener:x"] = {"path": "/nonexistent/dir/x.sock",
+                             "target": "local"}
+        rewrite(relay, new)
+        check(not reload(relay), "a reload that cannot bind was accepted")
+        check("reload aborted" in relay.log() and "/nonexistent/dir/x.sock"
+              in relay.log(), "the bind failure is not logged")
+        relay.send(lines(4))
+        got = settle_points(influx, db, 4)
+    assert_same_points(points(4), got)
+    check(other not in influx.databases(), "the refused database was used")
+
+
 def test_reload_adds_and_removes(influx):
     """A reload opens a new listener for a new target, closes a removed
     listener after reading what its client sent, and drains a removed
@@ -321,6 +340,7 @@ def test_sd_notify_watchdog(influx):
 if __name__ == "__main__":
     harness.main([test_reload_keeps_buffered_points,
                   test_reload_rejects_broken_file,
+                  test_reload_bind_failure,
                   test_reload_adds_and_removes,
                   test_clients_survive_reload,
                   test_socket_activation,
