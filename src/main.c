@@ -18,6 +18,13 @@
 #include "relay.h"
 #include "service.h"
 
+/* -V says whether sd_notify and socket activation are built in. */
+#ifdef HAVE_SYSTEMD
+#define RELAYD_SYSTEMD	"yes"
+#else
+#define RELAYD_SYSTEMD	"no"
+#endif
+
 #ifndef RELAYD_CONF_FILE
 #define RELAYD_CONF_FILE "/etc/influx-relayd/influx-relayd.ini"
 #endif
@@ -151,7 +158,8 @@ main(int argc, char *argv[])
 			debug = 1;
 			break;
 		case 'V':
-			printf("influx-relayd %s\n", PACKAGE_VERSION);
+			printf("influx-relayd %s (systemd: %s)\n",
+			    PACKAGE_VERSION, RELAYD_SYSTEMD);
 			return 0;
 		case 'h':
 			usage(stdout);

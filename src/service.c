@@ -69,11 +69,13 @@ service_status(const char *fmt, ...)
 	service_notify(buf);
 }
 
+#ifdef HAVE_SYSTEMD
 static void
 service_watchdog_cb(evutil_socket_t fd, short what, void *arg)
 {
 	service_notify("WATCHDOG=1");
 }
+#endif
 
 void
 service_watchdog_start(struct event_base *base)
@@ -96,6 +98,10 @@ service_watchdog_start(struct event_base *base)
 	log_info("service: watchdog pings every %.3fs", (double)usec / 1e6);
 #else
 	(void)base;
+	/* systemd would kill a service that never pings: say why */
+	if (getenv("NOTIFY_SOCKET") != NULL)
+		log_warnx("service: built without libsystemd: no sd_notify "
+		    "(READY, WATCHDOG, STATUS); use Type=simple");
 #endif
 }
 
@@ -124,6 +130,10 @@ service_inherit_fds(void)
 		service_fds[i] = SD_LISTEN_FDS_START + i;
 	service_nfds = (size_t)n;
 	log_info("service: %d socket(s) passed by systemd", n);
+#else
+	if (getenv("LISTEN_FDS") != NULL)
+		log_warnx("service: built without libsystemd: the sockets "
+		    "systemd passed (LISTEN_FDS) are not used");
 #endif
 }
 

@@ -234,6 +234,14 @@ class ActivatedRelay(Relay):
         return self
 
 
+def need_systemd():
+    """Skip unless the relay was built with libsystemd (-V says)."""
+    out = subprocess.run([harness.relayd_path(), "-V"], capture_output=True,
+                         timeout=10).stdout
+    if b"systemd: yes" not in out:
+        raise harness.TestSkip("built without libsystemd: %r" % out)
+
+
 def bound_socket(path, kind=socket.SOCK_STREAM):
     """A socket bound at path (listening, for a stream), as systemd's
     socket unit holds it."""
@@ -248,6 +256,7 @@ def test_socket_activation(influx):
     """With LISTEN_FDS the listener whose path matches fd 3 uses it: no
     rebind (same inode), data flows, the file stays after exit; an
     inherited socket no listener wants is warned about."""
+    need_systemd()
     db = unique_db("sdsock")
     cfg = relay_config(influx, db)
     relay = ActivatedRelay(cfg, [])
@@ -257,7 +266,7 @@ def test_socket_activation(influx):
     inode = os.stat(path).st_ino
     try:
         with relay:
-            wait_until(lambda: "started" in relay.log(), 10, "the start")
+            wait_until(lambda: " started" in relay.log(), 10, "the start")
             log = relay.log()
             check("using the socket systemd passed" in log,
                   "inherited socket not used")
@@ -303,6 +312,7 @@ def test_sd_notify_watchdog(influx):
     """With NOTIFY_SOCKET and WATCHDOG_USEC the relay sends READY=1, then
     WATCHDOG=1 about every half interval, STATUS= with the counters,
     RELOADING=1 then READY=1 around a HUP, and STOPPING=1 on SIGTERM."""
+    need_systemd()
     db = unique_db("sdnotify")
     cfg = relay_config(influx, db, relayd={"stats_interval": "300ms"})
     relay = ActivatedRelay(cfg, [])
@@ -311,6 +321,8 @@ def test_sd_notify_watchdog(influx):
                  "WATCHDOG_USEC": "400000"}
     try:
         with relay:
+            wait_until(lambda: "watchdog pings" in relay.log(), 10,
+                       "the watchdog to start")
             relay.send(lines(3))
             settle_points(influx, db, 3)
             first = read_notes(note, 1.2)
