@@ -253,36 +253,42 @@ def bound_socket(path, kind=socket.SOCK_STREAM):
 
 
 def test_socket_activation(influx):
-    """With LISTEN_FDS the listener whose path matches fd 3 uses it: no
-    rebind (same inode), data flows, the file stays after exit; an
-    inherited socket no listener wants is warned about."""
+    """With LISTEN_FDS each listener takes the inherited socket matching
+    its path and type (stream and datagram, in any fd order): no rebind
+    (same inode), data flows, the files stay after exit; an inherited
+    socket no listener wants is warned about."""
     need_systemd()
     db = unique_db("sdsock")
     cfg = relay_config(influx, db)
+    cfg["listener:dg"] = {"path": "@DIR@/dgram.sock", "type": "datagram",
+                          "target": "local"}
     relay = ActivatedRelay(cfg, [])
-    path, spare = relay.socket_path, relay.dir + "/spare.sock"
-    socks = [bound_socket(path), bound_socket(spare, socket.SOCK_DGRAM)]
+    path, dgram = relay.socket_path, relay.dir + "/dgram.sock"
+    socks = [bound_socket(relay.dir + "/spare.sock", socket.SOCK_DGRAM),
+             bound_socket(path), bound_socket(dgram, socket.SOCK_DGRAM)]
     relay.socks = socks
-    inode = os.stat(path).st_ino
+    inodes = [os.stat(p).st_ino for p in (path, dgram)]
     try:
         with relay:
             wait_until(lambda: " started" in relay.log(), 10, "the start")
             log = relay.log()
-            check("using the socket systemd passed" in log,
-                  "inherited socket not used")
-            check("fd 4) matches no listener" in log,
+            check_equal(2, log.count("using the socket systemd passed"),
+                        "inherited sockets used")
+            check("fd 3) matches no listener" in log,
                   "unused inherited socket not warned about")
             relay.send(lines(5))
-            got = settle_points(influx, db, 5)
-            check_equal(inode, os.stat(path).st_ino, "socket inode")
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as d:
+                d.sendto(lines(1, 5)[0].encode(), dgram)
+            got = settle_points(influx, db, 6)
             check(reload(relay), "reload with an inherited socket refused")
-            relay.send(lines(5, 5))
+            relay.send(lines(4, 6))
             got = settle_points(influx, db, 10)
             code = relay.terminate()
             check_equal(0, code, "exit code")
-            check(os.path.exists(path), "inherited socket file removed at "
-                  "exit")
-            check_equal(inode, os.stat(path).st_ino, "socket inode at exit")
+            check(os.path.exists(path) and os.path.exists(dgram),
+                  "inherited socket file removed at exit")
+            check_equal(inodes, [os.stat(p).st_ino for p in (path, dgram)],
+                        "socket inodes (not rebound)")
     finally:
         for s in socks:
             s.close()
