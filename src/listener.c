@@ -519,7 +519,8 @@ listener_open(struct listener *l, char *err, size_t errlen)
 	if (dgram)
 		return listener_open_dgram(l, fd, err, errlen);
 	l->evl = evconnlistener_new(l->base, listener_accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	    (l->inherited ? 0 : LEV_OPT_CLOSE_ON_FREE) | LEV_OPT_CLOSE_ON_EXEC,
+	    -1, fd);
 	l->ev_resume = evtimer_new(l->base, listener_resume_cb, l);
 	if (l->evl == NULL || l->ev_resume == NULL)
 		fatalx("listener %s: cannot set up events", l->conf->name);
@@ -607,6 +608,21 @@ listener_dgram_read_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 }
 
+/*
+ * An inherited socket goes back to the service's pool rather than being
+ * closed: a later reload may add a listener for its path again, and
+ * systemd's copy keeps the path busy for a new bind.
+ */
+static void
+listener_release_fd(struct listener *l, int fd)
+{
+	if (l->inherited) {
+		service_give_fd(fd);
+		l->inherited = false;
+	} else
+		close(fd);
+}
+
 /* Stops reading datagrams after taking those already queued. */
 static void
 listener_close_dgram(struct listener *l)
@@ -617,7 +633,7 @@ listener_close_dgram(struct listener *l)
 		;
 	event_free(l->ev_dgram);
 	l->ev_dgram = NULL;
-	close(l->dgram_fd);
+	listener_release_fd(l, l->dgram_fd);
 	l->dgram_fd = -1;
 }
 
@@ -667,11 +683,15 @@ void
 listener_close(struct listener *l)
 {
 	struct listener_client	*c;
+	evutil_socket_t		 fd;
 
 	if (l->evl != NULL) {
 		listener_accept_pending(l);
+		fd = evconnlistener_get_fd(l->evl);
 		evconnlistener_free(l->evl);
 		l->evl = NULL;
+		if (l->inherited)
+			listener_release_fd(l, fd);
 	}
 	listener_close_dgram(l);
 	while ((c = TAILQ_FIRST(&l->clients)) != NULL) {

@@ -160,6 +160,20 @@ service_take_fd(const char *path, int type)
 }
 
 void
+service_give_fd(int fd)
+{
+	size_t	 i;
+
+	for (i = 0; i < service_nfds; i++) {
+		if (service_fds[i] == -1) {
+			service_fds[i] = fd;
+			return;
+		}
+	}
+	close(fd);	/* not one of ours: cannot happen */
+}
+
+void
 service_warn_unused_fds(void)
 {
 	size_t	 i;

@@ -32,6 +32,8 @@ void	 service_inherit_fds(void);
  * caller, or -1.  Stream sockets must be listening.
  */
 int	 service_take_fd(const char *path, int type);
+/* Returns a taken socket to the pool (its listener was removed). */
+void	 service_give_fd(int fd);
 /* Warns about inherited sockets no listener took (they stay open). */
 void	 service_warn_unused_fds(void);
 /* Closes the inherited sockets nobody took. */

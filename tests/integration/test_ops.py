@@ -256,7 +256,8 @@ def test_socket_activation(influx):
     """With LISTEN_FDS each listener takes the inherited socket matching
     its path and type (stream and datagram, in any fd order): no rebind
     (same inode), data flows, the files stay after exit; an inherited
-    socket no listener wants is warned about."""
+    socket no listener wants is warned about; a listener removed and
+    added back by reloads takes its socket again."""
     need_systemd()
     db = unique_db("sdsock")
     cfg = relay_config(influx, db)
@@ -281,7 +282,19 @@ def test_socket_activation(influx):
                 d.sendto(lines(1, 5)[0].encode(), dgram)
             got = settle_points(influx, db, 6)
             check(reload(relay), "reload with an inherited socket refused")
-            relay.send(lines(4, 6))
+            # removed, its socket goes back to the pool; added again, taken
+            dg = cfg.pop("listener:dg")
+            rewrite(relay, cfg)
+            check(reload(relay), "reload removing listener dg refused")
+            cfg["listener:dg"] = dg
+            rewrite(relay, cfg)
+            check(reload(relay), "reload adding listener dg back refused")
+            check_equal(3, relay.log().count("using the socket systemd "
+                                             "passed"), "inherited sockets "
+                        "taken, listener dg twice")
+            relay.send(lines(3, 6))
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as d:
+                d.sendto(lines(1, 9)[0].encode(), dgram)
             got = settle_points(influx, db, 10)
             code = relay.terminate()
             check_equal(0, code, "exit code")
