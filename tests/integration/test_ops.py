@@ -6,6 +6,7 @@ sd_notify (READY, WATCHDOG, RELOADING, STATUS, STOPPING).
 Run by hand: ./test_ops.py [NAME...]
 """
 
+import json
 import os
 import signal
 import socket
@@ -199,6 +200,41 @@ def test_clients_survive_reload(influx):
     assert_same_points(points(6, 4), got_b, "after the reload")
 
 
+def ctl(path, *args):
+    """influx-relayctl against the control socket at path: (exit code,
+    parsed JSON answer)."""
+    out = subprocess.run([harness.relayctl_path(), "-s", path] + list(args),
+                         capture_output=True, timeout=30)
+    try:
+        return out.returncode, json.loads(out.stdout)
+    except ValueError:
+        raise harness.TestFailure("relayctl %s: not one JSON line: %r %r"
+                                  % (args, out.stdout, out.stderr))
+
+
+def test_reload_relayd_section(influx):
+    """`influx-relayctl reload` applies [relayd]: the control socket moves
+    (the asking connection still gets its answer), log_level and
+    stats_interval change at once."""
+    db = unique_db("hupctl")
+    cfg = relay_config(influx, db, relayd={
+        "control_socket": "@DIR@/c1.sock", "log_level": "info",
+        "stats_interval": "0"})
+    with Relay(cfg) as relay:
+        c1, c2 = relay.dir + "/c1.sock", relay.dir + "/c2.sock"
+        cfg["relayd"].update(control_socket="@DIR@/c2.sock",
+                             log_level="debug", stats_interval="200ms")
+        rewrite(relay, cfg)
+        check_equal((0, {"ok": True}), ctl(c1, "reload"), "reload answer")
+        check(not os.path.exists(c1), "old control socket still there")
+        check_equal(0, ctl(c2, "ping")[0], "ping on the new control socket")
+        relay.send(lines(2))
+        settle_points(influx, db, 2)
+        wait_until(lambda: relay.log().count("stats: target local:") >= 2,
+                   5, "periodic stats lines")
+        check(" debug: " in relay.log(), "log_level = debug not applied")
+
+
 class ActivatedRelay(Relay):
     """A Relay started as systemd starts a socket-activated service: the
     sockets at fd 3, 4, ... and LISTEN_FDS / LISTEN_PID naming them.  A
@@ -374,5 +410,6 @@ if __name__ == "__main__":
                   test_reload_bind_failure,
                   test_reload_adds_and_removes,
                   test_clients_survive_reload,
+                  test_reload_relayd_section,
                   test_socket_activation,
                   test_sd_notify_watchdog])
