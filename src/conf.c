@@ -1100,16 +1100,42 @@ conf_free(struct conf *conf)
 		conf_free_strings(SEC_LISTENER, l);
 		free(l);
 	}
-	for (i = 0; i < conf->ntargets; i++) {
-		free(conf->targets[i]->name);
-		conf_free_strings(SEC_TARGET, conf->targets[i]);
-		free(conf->targets[i]);
-	}
+	for (i = 0; i < conf->ntargets; i++)
+		conf_target_free(conf->targets[i]);
 	free(conf->listeners);
 	free(conf->targets);
 	free(conf->file);
 	conf_free_strings(SEC_RELAYD, conf);
 	free(conf);
+}
+
+struct conf_target *
+conf_target_dup(const struct conf_target *t)
+{
+	struct conf_target	*d = xmalloc(sizeof(*d));
+	char			**field;
+	size_t			 i;
+
+	memcpy(d, t, sizeof(*d));
+	d->name = xstrdup(t->name);
+	for (i = 0; i < NKEYS; i++) {
+		if (conf_keys[i].section != SEC_TARGET ||
+		    conf_keys[i].kind != K_STRING)
+			continue;
+		field = (char **)((char *)d + conf_keys[i].offset);
+		*field = xstrdup(*field);
+	}
+	return d;
+}
+
+void
+conf_target_free(struct conf_target *t)
+{
+	if (t == NULL)
+		return;
+	free(t->name);
+	conf_free_strings(SEC_TARGET, t);
+	free(t);
 }
 
 void

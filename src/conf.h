@@ -114,6 +114,12 @@ struct conf	*conf_load_string(const char *text, const char *name,
 /* Finds a target by name, or NULL. */
 struct conf_target *conf_find_target(const struct conf *, const char *);
 void		 conf_free(struct conf *);
+/*
+ * A deep copy of one target's settings, for a target that outlives its
+ * configuration (removed by a reload, still draining).
+ */
+struct conf_target *conf_target_dup(const struct conf_target *);
+void		 conf_target_free(struct conf_target *);
 void		 conf_errors_clear(struct conf_errors *);
 
 /* "1.5s" style parsers, shared with the tools: 0 on success. */

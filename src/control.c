@@ -182,6 +182,21 @@ control_cmd_database(struct control_client *cc, const char *verb,
 	target_query(t, verb, db, control_query_done_cb, cc);
 }
 
+/*
+ * Re-reads the configuration file as SIGHUP does.  The answer comes after
+ * the swap, from this (possibly rebound) control object.
+ */
+static void
+control_cmd_reload(struct control_client *cc)
+{
+	char	 err[512];
+
+	if (relay_reload(cc->control->relay, err, sizeof(err)) == -1)
+		control_answer_error(cc, err);
+	else
+		control_answer_ok(cc, "");
+}
+
 static void
 control_dispatch(struct control_client *cc, char *line)
 {
@@ -201,8 +216,7 @@ control_dispatch(struct control_client *cc, char *line)
 	else if (strcmp(line, "drop-database") == 0)
 		control_cmd_database(cc, "DROP DATABASE", args);
 	else if (strcmp(line, "reload") == 0)
-		control_answer_error(cc, "reload is not available in this "
-		    "version; restart to apply a new configuration");
+		control_cmd_reload(cc);
 	else
 		control_answer_error(cc, "unknown command (ping, stats, "
 		    "flush, create-database, drop-database, reload)");
@@ -310,29 +324,60 @@ control_new(struct event_base *base, struct relay *relay, const char *path)
 	c->relay = relay;
 	c->path = xstrdup(path);
 	TAILQ_INIT(&c->clients);
+	if ((c->ev_resume = evtimer_new(base, control_resume_cb, c)) == NULL)
+		fatalx("control: evtimer_new failed");
 	return c;
 }
 
-int
-control_open(struct control *c, char *err, size_t errlen)
+static struct evconnlistener *
+control_bind(struct control *c, const char *path, char *err, size_t errlen)
 {
-	int	 fd;
+	struct evconnlistener	*evl;
+	int			 fd;
 
-	if ((fd = sock_bind_unix(c->path, SOCK_STREAM, 0600, err,
+	if ((fd = sock_bind_unix(path, SOCK_STREAM, 0600, err,
 	    errlen)) == -1) {
 		size_t	 n = strlen(err);
 
 		snprintf(err + n, errlen - n, " (control_socket; empty turns "
 		    "the control socket off)");
-		return -1;
+		return NULL;
 	}
-	c->evl = evconnlistener_new(c->base, control_accept_cb, c,
+	evl = evconnlistener_new(c->base, control_accept_cb, c,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
-	c->ev_resume = evtimer_new(c->base, control_resume_cb, c);
-	if (c->evl == NULL || c->ev_resume == NULL)
-		fatalx("control: cannot set up events");
-	evconnlistener_set_error_cb(c->evl, control_error_cb);
-	log_info("control: listening on %s", c->path);
+	if (evl == NULL)
+		fatalx("control: evconnlistener_new failed");
+	evconnlistener_set_error_cb(evl, control_error_cb);
+	log_info("control: listening on %s", path);
+	return evl;
+}
+
+int
+control_open(struct control *c, char *err, size_t errlen)
+{
+	return (c->evl = control_bind(c, c->path, err, errlen)) == NULL ?
+	    -1 : 0;
+}
+
+int
+control_rebind(struct control *c, const char *path, char *err,
+    size_t errlen)
+{
+	struct evconnlistener	*evl = NULL;
+
+	if (strcmp(path, c->path) == 0 && c->evl != NULL)
+		return 0;
+	if (path[0] != '\0' &&
+	    (evl = control_bind(c, path, err, errlen)) == NULL)
+		return -1;
+	if (c->evl != NULL) {
+		evconnlistener_free(c->evl);
+		unlink(c->path);
+		log_info("control: closed %s", c->path);
+	}
+	c->evl = evl;
+	free(c->path);
+	c->path = xstrdup(path);
 	return 0;
 }
 

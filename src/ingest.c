@@ -272,6 +272,13 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 	return INGEST_ACCEPTED;
 }
 
+struct target *const *
+ingest_targets(const struct ingest *in, size_t *n)
+{
+	*n = in->ntargets;
+	return in->targets;
+}
+
 struct target *
 ingest_blocked(const struct ingest *in, size_t need)
 {

@@ -32,6 +32,9 @@ void		 ingest_free(struct ingest *);
 enum ingest_result ingest_line(struct ingest *, const char *line,
 		    size_t len, int64_t now, const char **reason);
 
+/* The targets this ingest feeds; `*n` gets their count. */
+struct target *const *ingest_targets(const struct ingest *, size_t *n);
+
 /*
  * overflow = block: a target of this ingest that blocks and has less than
  * `need` bytes of room, or NULL.  The listener stops reading until then.

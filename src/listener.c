@@ -43,6 +43,7 @@
 #include "log.h"
 #include "mem.h"
 #include "proto.h"
+#include "service.h"
 #include "sock.h"
 #include "stamp.h"
 #include "target.h"
@@ -62,6 +63,7 @@ struct listener {
 	struct evconnlistener	*evl;
 	struct event		*ev_resume;	/* accept again after EMFILE */
 	bool			 bound;		/* we own the socket file */
+	bool			 inherited;	/* systemd owns it */
 	TAILQ_HEAD(, listener_client) clients;
 	size_t			 nclients;
 	struct listener_stats	 stats;
@@ -461,13 +463,24 @@ listener_check_stream_peer(struct listener *l, evutil_socket_t fd)
 	return false;
 }
 
+/* idle_timeout as a read timeout; 0 turns it off. */
+static void
+listener_set_idle(struct listener_client *c)
+{
+	uint64_t	 ms = c->listener->conf->idle_timeout_ms;
+	struct timeval	 tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	bufferevent_set_timeouts(c->bev, ms > 0 ? &tv : NULL, NULL);
+}
+
 static void
 listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener		*l = arg;
 	struct listener_client	*c;
-	struct timeval		 tv;
 
 	if (listener_restricted(l) && !listener_check_stream_peer(l, fd)) {
 		evutil_closesocket(fd);
@@ -489,12 +502,7 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		    l->conf->name);
 	bufferevent_setcb(c->bev, listener_read_cb, NULL, listener_event_cb, c);
 	bufferevent_set_max_single_read(c->bev, LISTENER_READ_MAX);
-	if (l->conf->idle_timeout_ms > 0) {
-		tv.tv_sec = (time_t)(l->conf->idle_timeout_ms / 1000);
-		tv.tv_usec = (suseconds_t)(l->conf->idle_timeout_ms % 1000) *
-		    1000;
-		bufferevent_set_timeouts(c->bev, &tv, NULL);
-	}
+	listener_set_idle(c);
 	bufferevent_enable(c->bev, EV_READ);
 	TAILQ_INSERT_TAIL(&l->clients, c, entry);
 	l->nclients++;
@@ -553,20 +561,47 @@ listener_open_dgram(struct listener *l, int fd, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The socket systemd passed for our path (socket activation), or one we
+ * bind.  An inherited socket belongs to the socket unit: its file is
+ * neither replaced nor removed, and its mode is the unit's SocketMode.
+ */
+static int
+listener_socket(struct listener *l, char *err, size_t errlen)
+{
+	int	 type = l->conf->type == LISTENER_DATAGRAM ? SOCK_DGRAM :
+		    SOCK_STREAM;
+	int	 fd;
+
+	if ((fd = service_take_fd(l->conf->path, type)) != -1) {
+		if (evutil_make_socket_nonblocking(fd) == -1 ||
+		    evutil_make_socket_closeonexec(fd) == -1)
+			fatalx("listener %s: cannot set up inherited fd %d",
+			    l->conf->name, fd);
+		l->inherited = true;
+		log_info("listener %s: using the socket systemd passed "
+		    "(fd %d)", l->conf->name, fd);
+		return fd;
+	}
+	if ((fd = sock_bind_unix(l->conf->path, type, (mode_t)l->conf->mode,
+	    err, errlen)) != -1)
+		l->bound = true;
+	return fd;
+}
+
 int
 listener_open(struct listener *l, char *err, size_t errlen)
 {
 	bool			 dgram = l->conf->type == LISTENER_DATAGRAM;
 	int			 fd;
 
-	if ((fd = sock_bind_unix(l->conf->path, dgram ? SOCK_DGRAM :
-	    SOCK_STREAM, (mode_t)l->conf->mode, err, errlen)) == -1)
+	if ((fd = listener_socket(l, err, errlen)) == -1)
 		return -1;
-	l->bound = true;
 	if (dgram)
 		return listener_open_dgram(l, fd, err, errlen);
 	l->evl = evconnlistener_new(l->base, listener_accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	    (l->inherited ? 0 : LEV_OPT_CLOSE_ON_FREE) | LEV_OPT_CLOSE_ON_EXEC,
+	    -1, fd);
 	l->ev_resume = evtimer_new(l->base, listener_resume_cb, l);
 	if (l->evl == NULL || l->ev_resume == NULL)
 		fatalx("listener %s: cannot set up events", l->conf->name);
@@ -654,6 +689,21 @@ listener_dgram_read_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 }
 
+/*
+ * An inherited socket goes back to the service's pool rather than being
+ * closed: a later reload may add a listener for its path again, and
+ * systemd's copy keeps the path busy for a new bind.
+ */
+static void
+listener_release_fd(struct listener *l, int fd)
+{
+	if (l->inherited) {
+		service_give_fd(fd);
+		l->inherited = false;
+	} else
+		close(fd);
+}
+
 /* Stops reading datagrams after taking those already queued. */
 static void
 listener_close_dgram(struct listener *l)
@@ -664,7 +714,7 @@ listener_close_dgram(struct listener *l)
 		;
 	event_free(l->ev_dgram);
 	l->ev_dgram = NULL;
-	close(l->dgram_fd);
+	listener_release_fd(l, l->dgram_fd);
 	l->dgram_fd = -1;
 }
 
@@ -726,11 +776,15 @@ void
 listener_close(struct listener *l)
 {
 	struct listener_client	*c;
+	evutil_socket_t		 fd;
 
 	if (l->evl != NULL) {
 		listener_accept_pending(l);
+		fd = evconnlistener_get_fd(l->evl);
 		evconnlistener_free(l->evl);
 		l->evl = NULL;
+		if (l->inherited)
+			listener_release_fd(l, fd);
 	}
 	if (l->ev_resume != NULL)
 		evtimer_del(l->ev_resume);	/* an EMFILE pause */
@@ -745,11 +799,65 @@ listener_close(struct listener *l)
 	l->bound = false;
 }
 
+/* Forgets the room waits on the ingest's targets: they may outlive us. */
+static void
+listener_unwait(struct listener *l)
+{
+	struct target *const	*ts;
+	size_t			 i, n;
+
+	ts = ingest_targets(l->ingest, &n);
+	for (i = 0; i < n; i++)
+		target_cancel_wait(ts[i], listener_room_cb, l);
+}
+
+/* A datagram buffer for the new max_line, and credentials if needed. */
+static void
+listener_reconfigure_dgram(struct listener *l)
+{
+	size_t	 size = (size_t)l->conf->max_line + 2;
+	int	 on = 1;
+
+	if (size < LISTENER_DGRAM_MIN)
+		size = LISTENER_DGRAM_MIN;
+	if (size != l->dgram_size) {
+		free(l->dgram_buf);
+		l->dgram_buf = xmalloc(size);
+		l->dgram_size = size;
+	}
+	if (listener_restricted(l) && setsockopt(l->dgram_fd, SOL_SOCKET,
+	    SO_PASSCRED, &on, sizeof(on)) == -1)
+		log_warn("listener %s: SO_PASSCRED", l->conf->name);
+}
+
+void
+listener_reconfigure(struct listener *l, const struct conf_listener *conf,
+    struct ingest *ingest)
+{
+	struct listener_client	*c;
+
+	listener_unwait(l);
+	l->conf = conf;
+	l->ingest = ingest;
+	l->read_need = 5 * ((size_t)conf->max_line + LISTENER_READ_MAX);
+	if (l->bound && chmod(conf->path, (mode_t)conf->mode) == -1)
+		log_warn("listener %s: chmod %s", conf->name, conf->path);
+	if (l->dgram_fd != -1)
+		listener_reconfigure_dgram(l);
+	TAILQ_FOREACH(c, &l->clients, entry)
+		listener_set_idle(c);
+	/* paused clients check the new targets (and wait on them) */
+	listener_room_cb(NULL, l);
+	log_info("listener %s: reconfigured, %zu clients kept", conf->name,
+	    l->nclients);
+}
+
 void
 listener_free(struct listener *l)
 {
 	if (l == NULL)
 		return;
+	listener_unwait(l);
 	listener_close(l);
 	if (l->ev_resume != NULL)
 		event_free(l->ev_resume);

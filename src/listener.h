@@ -44,6 +44,15 @@ int		 listener_open(struct listener *, char *err, size_t errlen);
  * them and removes the socket file.
  */
 void		 listener_close(struct listener *);
+/*
+ * A reload kept this listener (same path and type): it adopts `conf` and
+ * `ingest` (both must outlive it) and keeps its socket, clients and
+ * counters.  Lines read from now on go through the new ingest; mode,
+ * idle_timeout and (datagram) allow_uids/gids apply at once, the
+ * connection checks to new connections.
+ */
+void		 listener_reconfigure(struct listener *,
+		    const struct conf_listener *conf, struct ingest *);
 void		 listener_free(struct listener *);
 const char	*listener_name(const struct listener *);
 /* Stream clients connected now. */

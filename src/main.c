@@ -7,17 +7,23 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "conf.h"
 #include "log.h"
 #include "relay.h"
+#include "service.h"
+
+/* -V says whether sd_notify and socket activation are built in. */
+#ifdef HAVE_SYSTEMD
+#define RELAYD_SYSTEMD	"yes"
+#else
+#define RELAYD_SYSTEMD	"no"
+#endif
 
 #ifndef RELAYD_CONF_FILE
 #define RELAYD_CONF_FILE "/etc/influx-relayd/influx-relayd.ini"
@@ -35,32 +41,23 @@ usage(FILE *out)
 }
 
 static void
-notify(const char *state)
-{
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, state);
-#else
-	(void)state;
-#endif
-}
-
-static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct relay	*r = arg;
+	char		 err[512];
 
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
-		notify("STOPPING=1");
+		service_notify("STOPPING=1");
 		relay_shutdown(r);
 		break;
 	case SIGUSR1:
 		relay_log_stats(r);
 		break;
 	case SIGHUP:
-		log_warnx("SIGHUP: configuration reload is not available in "
-		    "this version; restart to apply changes");
+		/* relay_reload() logs every problem itself */
+		(void)relay_reload(r, err, sizeof(err));
 		break;
 	}
 }
@@ -102,7 +99,7 @@ load_conf(const char *file)
 }
 
 static int
-run(struct conf *conf)
+run(struct conf *conf, bool debug)
 {
 	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	struct event		*ev_sig[sizeof(sigs) / sizeof(sigs[0])];
@@ -114,6 +111,8 @@ run(struct conf *conf)
 	if ((base = new_base()) == NULL)
 		fatalx("event_base_new failed");
 	r = relay_new(base, conf);
+	relay_set_debug(r, debug);
+	service_inherit_fds();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		ev_sig[i] = evsignal_new(base, sigs[i], signal_cb, r);
 		if (ev_sig[i] == NULL || evsignal_add(ev_sig[i], NULL) == -1)
@@ -122,13 +121,17 @@ run(struct conf *conf)
 	if (relay_start(r, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		relay_free(r);
+		service_close_fds();
 		return 1;
 	}
 	log_info("influx-relayd %s started", PACKAGE_VERSION);
-	notify("READY=1");
+	service_notify("READY=1");
+	service_watchdog_start(base);
 	event_base_dispatch(base);
 	left = relay_points(r);
+	service_watchdog_stop();
 	relay_free(r);
+	service_close_fds();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(ev_sig[i]);
 	event_base_free(base);
@@ -155,7 +158,8 @@ main(int argc, char *argv[])
 			debug = 1;
 			break;
 		case 'V':
-			printf("influx-relayd %s\n", PACKAGE_VERSION);
+			printf("influx-relayd %s (systemd: %s)\n",
+			    PACKAGE_VERSION, RELAYD_SYSTEMD);
 			return 0;
 		case 'h':
 			usage(stdout);
@@ -181,7 +185,7 @@ main(int argc, char *argv[])
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatalx("curl_global_init failed");
-	rc = run(conf);
+	rc = run(conf, debug);
 	curl_global_cleanup();
 	return rc;
 }

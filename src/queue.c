@@ -37,6 +37,18 @@ queue_new(const char *database, const char *rp, size_t batch_size,
 	return q;
 }
 
+bool
+queue_set_limits(struct queue *q, size_t batch_size, size_t batch_bytes)
+{
+	q->batch_size = batch_size;
+	q->batch_bytes = batch_bytes;
+	if (q->open == NULL || (q->open->points < batch_size &&
+	    q->open->bytes < batch_bytes))
+		return false;
+	queue_seal(q);
+	return true;
+}
+
 void
 queue_free(struct queue *q)
 {

@@ -17,6 +17,12 @@ struct queue;
 /* A queue that cuts batches at `batch_size` points or `batch_bytes`. */
 struct queue	*queue_new(const char *database, const char *rp,
 		    size_t batch_size, size_t batch_bytes);
+/*
+ * New batch limits (a reload): later points use them, and an open batch
+ * already at a new limit is closed.  True if it closed one.
+ */
+bool		 queue_set_limits(struct queue *, size_t batch_size,
+		    size_t batch_bytes);
 /* Frees the queue and every batch still in it (not the taken ones). */
 void		 queue_free(struct queue *);
 const char	*queue_database(const struct queue *);

@@ -1,9 +1,24 @@
-/* Wiring of one configuration and the shutdown drain. */
+/*
+ * Wiring of one configuration, its replacement on reload, and the
+ * shutdown drain.
+ *
+ * A reload parses the whole file first, then builds the next wiring while
+ * the current one keeps running: new targets, new ingests, and new
+ * listeners already bound.  Only once nothing more can fail does it swap:
+ * targets that keep their name adopt their new settings with their queues
+ * intact, listeners that keep their path and type adopt theirs with their
+ * clients, removed listeners close as at shutdown (reading what their
+ * clients sent), removed targets drain for up to shutdown_timeout.  The
+ * old configuration is freed last; nothing points into it by then.
+ */
 #include "config.h"
 
-#include <stdlib.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -16,11 +31,25 @@
 #include "mem.h"
 #include "relay.h"
 #include "sender.h"
+#include "service.h"
 #include "stamp.h"
 #include "stats.h"
 #include "target.h"
 
 #define RELAY_DRAIN_POLL_MS	20
+#define RELAY_RETIRED_POLL_MS	100
+
+/*
+ * A target a reload removed: it drains like at shutdown, for up to
+ * shutdown_timeout, with its own copy of its settings (the configuration
+ * that named it is freed by the swap).
+ */
+struct relay_retired {
+	TAILQ_ENTRY(relay_retired) entry;
+	struct target		*target;
+	struct conf_target	*conf;
+	int64_t			 deadline;
+};
 
 struct relay {
 	struct conf		*conf;
@@ -29,44 +58,115 @@ struct relay {
 	struct target		**targets;	/* parallel to conf->targets */
 	struct ingest		**ingests;	/* parallel to conf->listeners */
 	struct listener		**listeners;
-	struct control		*control;	/* NULL without control_socket */
+	struct control		*control;	/* NULL until a control_socket */
 	struct event		*ev_stats;
 	struct event		*ev_drain;
+	struct event		*ev_retired;
+	TAILQ_HEAD(, relay_retired) retired;
 	int64_t			 drain_deadline;
 	bool			 draining;
+	bool			 debug;		/* -d: ignore log_level */
 };
+
+/*
+ * A configuration being swapped in by a reload, complete before the swap:
+ * its targets (old ones kept by name, or new), and its listeners (old
+ * ones kept by path and type, or new ones already bound).
+ */
+struct relay_next {
+	struct conf		*conf;
+	struct target		**targets;
+	bool			*target_kept;
+	struct ingest		**ingests;
+	struct listener		**listeners;
+	bool			*listener_kept;
+	bool			*listener_deferred; /* path still held by us */
+	struct control		*control;	/* a first control socket */
+};
+
+static void
+relay_status(const struct relay *r)
+{
+	uint64_t	 written = 0;
+	size_t		 i;
+
+	for (i = 0; i < r->conf->ntargets; i++)
+		written += target_stats(r->targets[i])->points_written;
+	service_status("%zu points buffered, %llu written; %zu listeners, "
+	    "%zu targets", relay_points(r), (unsigned long long)written,
+	    r->conf->nlisteners, r->conf->ntargets);
+}
 
 static void
 relay_stats_cb(evutil_socket_t fd, short what, void *arg)
 {
 	relay_log_stats(arg);
+	relay_status(arg);
+}
+
+static void
+relay_arm_stats(struct relay *r)
+{
+	uint64_t	 ms = r->conf->stats_interval_ms;
+	struct timeval	 tv;
+
+	event_del(r->ev_stats);
+	if (ms == 0 || r->draining)
+		return;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	event_add(r->ev_stats, &tv);
+}
+
+/* The target called `name` among `targets` (parallel to conf's). */
+static struct target *
+relay_find_target(const struct conf *conf, struct target **targets,
+    const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < conf->ntargets; i++)
+		if (strcmp(conf->targets[i]->name, name) == 0)
+			return targets[i];
+	return NULL;
+}
+
+static struct ingest *
+relay_ingest_new(const struct conf *conf, struct target **targets,
+    const struct conf_listener *cl)
+{
+	struct target	**ts = xcalloc(cl->ntargets, sizeof(*ts));
+	struct ingest	*in;
+	size_t		 j;
+
+	/* conf_load() checked that every name exists */
+	for (j = 0; j < cl->ntargets; j++)
+		ts[j] = relay_find_target(conf, targets, cl->targets[j]);
+	in = ingest_new(cl, ts, cl->ntargets);
+	free(ts);
+	return in;
 }
 
 struct relay *
 relay_new(struct event_base *base, struct conf *conf)
 {
 	struct relay	*r = xcalloc(1, sizeof(*r));
-	struct target	**ts;
-	size_t		 i, j;
+	size_t		 i;
 
 	r->conf = conf;
 	r->base = base;
 	r->sender = sender_new(base);
+	TAILQ_INIT(&r->retired);
 	r->targets = xcalloc(conf->ntargets, sizeof(*r->targets));
 	for (i = 0; i < conf->ntargets; i++)
 		r->targets[i] = target_new(base, r->sender, conf->targets[i]);
 	r->ingests = xcalloc(conf->nlisteners, sizeof(*r->ingests));
 	r->listeners = xcalloc(conf->nlisteners, sizeof(*r->listeners));
 	for (i = 0; i < conf->nlisteners; i++) {
-		struct conf_listener	*cl = conf->listeners[i];
-
-		/* conf_load() checked that every name exists */
-		ts = xcalloc(cl->ntargets, sizeof(*ts));
-		for (j = 0; j < cl->ntargets; j++)
-			ts[j] = relay_target(r, cl->targets[j]);
-		r->ingests[i] = ingest_new(cl, ts, cl->ntargets);
-		free(ts);
-		r->listeners[i] = listener_new(base, cl, r->ingests[i]);
+		r->ingests[i] = relay_ingest_new(conf, r->targets,
+		    conf->listeners[i]);
+		r->listeners[i] = listener_new(base, conf->listeners[i],
+		    r->ingests[i]);
 	}
 	if (conf->control_socket[0] != '\0')
 		r->control = control_new(base, r, conf->control_socket);
@@ -77,9 +177,27 @@ relay_new(struct event_base *base, struct conf *conf)
 }
 
 void
+relay_set_debug(struct relay *r, bool debug)
+{
+	r->debug = debug;
+	log_set_level(debug ? LOG_LEVEL_DEBUG :
+	    (enum log_level)r->conf->log_level);
+}
+
+static void
+relay_retired_free(struct relay *r, struct relay_retired *rt)
+{
+	TAILQ_REMOVE(&r->retired, rt, entry);
+	target_free(rt->target);
+	conf_target_free(rt->conf);
+	free(rt);
+}
+
+void
 relay_free(struct relay *r)
 {
-	size_t	 i;
+	struct relay_retired	*rt;
+	size_t			 i;
 
 	if (r == NULL)
 		return;
@@ -93,10 +211,14 @@ relay_free(struct relay *r)
 	sender_free(r->sender);
 	for (i = 0; i < r->conf->ntargets; i++)
 		target_free(r->targets[i]);
+	while ((rt = TAILQ_FIRST(&r->retired)) != NULL)
+		relay_retired_free(r, rt);
 	if (r->ev_stats != NULL)
 		event_free(r->ev_stats);
 	if (r->ev_drain != NULL)
 		event_free(r->ev_drain);
+	if (r->ev_retired != NULL)
+		event_free(r->ev_retired);
 	free(r->listeners);
 	free(r->ingests);
 	free(r->targets);
@@ -107,30 +229,29 @@ relay_free(struct relay *r)
 int
 relay_start(struct relay *r, char *err, size_t errlen)
 {
-	struct timeval	 tv;
-	size_t		 i;
+	size_t	 i;
 
 	for (i = 0; i < r->conf->nlisteners; i++)
 		if (listener_open(r->listeners[i], err, errlen) == -1)
 			return -1;
 	if (r->control != NULL && control_open(r->control, err, errlen) == -1)
 		return -1;
-	if (r->conf->stats_interval_ms > 0) {
-		tv.tv_sec = (time_t)(r->conf->stats_interval_ms / 1000);
-		tv.tv_usec = (suseconds_t)(r->conf->stats_interval_ms % 1000) *
-		    1000;
-		event_add(r->ev_stats, &tv);
-	}
+	service_warn_unused_fds();
+	relay_arm_stats(r);
+	relay_status(r);
 	return 0;
 }
 
 size_t
 relay_points(const struct relay *r)
 {
-	size_t	 i, n = 0;
+	struct relay_retired	*rt;
+	size_t			 i, n = 0;
 
 	for (i = 0; i < r->conf->ntargets; i++)
 		n += target_points(r->targets[i]);
+	TAILQ_FOREACH(rt, &r->retired, entry)
+		n += target_points(rt->target);
 	return n;
 }
 
@@ -154,8 +275,9 @@ relay_drain_cb(evutil_socket_t fd, short what, void *arg)
 void
 relay_shutdown(struct relay *r)
 {
-	struct timeval	 tv = { 0, RELAY_DRAIN_POLL_MS * 1000 };
-	size_t		 i;
+	struct timeval		 tv = { 0, RELAY_DRAIN_POLL_MS * 1000 };
+	struct relay_retired	*rt;
+	size_t			 i;
 
 	if (r->draining) {
 		log_warnx("relay: second signal, exiting now with %zu points "
@@ -170,6 +292,8 @@ relay_shutdown(struct relay *r)
 		listener_close(r->listeners[i]);
 	for (i = 0; i < r->conf->ntargets; i++)
 		target_drain(r->targets[i]);
+	TAILQ_FOREACH(rt, &r->retired, entry)
+		target_drain(rt->target);
 	event_del(r->ev_stats);
 	r->drain_deadline = stamp_now() +
 	    (int64_t)r->conf->shutdown_timeout_ms * 1000000;
@@ -194,21 +318,27 @@ relay_target(struct relay *r, const char *name)
 void
 relay_flush(struct relay *r)
 {
-	size_t	 i;
+	struct relay_retired	*rt;
+	size_t			 i;
 
 	for (i = 0; i < r->conf->ntargets; i++)
 		target_flush(r->targets[i]);
+	TAILQ_FOREACH(rt, &r->retired, entry)
+		target_flush(rt->target);
 }
 
 bool
 relay_flushed(const struct relay *r, size_t *left)
 {
-	size_t	 i;
-	bool	 done = true;
+	struct relay_retired	*rt;
+	size_t			 i;
+	bool			 done = true;
 
 	*left = relay_points(r);
 	for (i = 0; i < r->conf->ntargets; i++)
 		done = done && target_flushed(r->targets[i]);
+	TAILQ_FOREACH(rt, &r->retired, entry)
+		done = done && target_flushed(rt->target);
 	return done;
 }
 
@@ -241,4 +371,306 @@ relay_log_stats(const struct relay *r)
 		listener_log_stats(r->listeners[i]);
 	for (i = 0; i < r->conf->ntargets; i++)
 		target_log_stats(r->targets[i]);
+}
+
+/* Frees removed targets once drained, or at their deadline. */
+static void
+relay_retired_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay		*r = arg;
+	struct relay_retired	*rt, *next;
+	struct target_gauges	 g;
+
+	for (rt = TAILQ_FIRST(&r->retired); rt != NULL; rt = next) {
+		next = TAILQ_NEXT(rt, entry);
+		target_gauges(rt->target, &g);
+		if (g.points == 0)
+			log_info("relay: removed target %s: everything "
+			    "delivered", rt->conf->name);
+		else if (stamp_now() >= rt->deadline && g.in_flight == 0)
+			log_warnx("relay: removed target %s: %zu points "
+			    "undelivered after shutdown_timeout, dropped",
+			    rt->conf->name, g.points);
+		else
+			continue;	/* requests in flight hold its queues */
+		relay_retired_free(r, rt);
+	}
+	if (TAILQ_EMPTY(&r->retired))
+		event_del(r->ev_retired);
+}
+
+static void
+relay_retire(struct relay *r, struct target *t, uint64_t timeout_ms)
+{
+	struct relay_retired	*rt = xcalloc(1, sizeof(*rt));
+	struct timeval		 tv = { 0, RELAY_RETIRED_POLL_MS * 1000 };
+
+	rt->target = t;
+	rt->conf = conf_target_dup(target_conf(t));
+	rt->deadline = stamp_now() + (int64_t)timeout_ms * 1000000;
+	target_reconfigure(t, rt->conf);
+	target_drain(t);
+	TAILQ_INSERT_TAIL(&r->retired, rt, entry);
+	log_info("relay: target %s removed, draining %zu points", rt->conf->name,
+	    target_points(t));
+	if (r->ev_retired == NULL && (r->ev_retired = event_new(r->base, -1,
+	    EV_PERSIST, relay_retired_cb, r)) == NULL)
+		fatalx("relay: event_new failed");
+	event_add(r->ev_retired, &tv);
+}
+
+/* The current listener with the same path and type, or -1. */
+static ssize_t
+relay_same_listener(const struct relay *r, const struct conf_listener *cl)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->conf->nlisteners; i++)
+		if (strcmp(r->conf->listeners[i]->path, cl->path) == 0 &&
+		    r->conf->listeners[i]->type == cl->type)
+			return (ssize_t)i;
+	return -1;
+}
+
+static bool
+relay_path_busy(const struct relay *r, const char *path)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->conf->nlisteners; i++)
+		if (strcmp(r->conf->listeners[i]->path, path) == 0)
+			return true;
+	return false;
+}
+
+static void
+relay_next_alloc(struct relay_next *n, struct conf *conf)
+{
+	n->conf = conf;
+	n->targets = xcalloc(conf->ntargets, sizeof(*n->targets));
+	n->target_kept = xcalloc(conf->ntargets, sizeof(*n->target_kept));
+	n->ingests = xcalloc(conf->nlisteners, sizeof(*n->ingests));
+	n->listeners = xcalloc(conf->nlisteners, sizeof(*n->listeners));
+	n->listener_kept = xcalloc(conf->nlisteners,
+	    sizeof(*n->listener_kept));
+	n->listener_deferred = xcalloc(conf->nlisteners,
+	    sizeof(*n->listener_deferred));
+}
+
+/* An aborted reload: frees what it built, closing what it bound. */
+static void
+relay_next_abort(struct relay_next *n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n->conf->nlisteners; i++) {
+		if (n->listeners[i] != NULL && !n->listener_kept[i])
+			listener_free(n->listeners[i]);
+		ingest_free(n->ingests[i]);
+	}
+	for (i = 0; i < n->conf->ntargets; i++)
+		if (!n->target_kept[i])
+			target_free(n->targets[i]);
+	control_free(n->control);
+	conf_free(n->conf);
+}
+
+static void
+relay_next_free(struct relay_next *n)
+{
+	free(n->targets);
+	free(n->target_kept);
+	free(n->ingests);
+	free(n->listeners);
+	free(n->listener_kept);
+	free(n->listener_deferred);
+}
+
+/* Listeners of the next configuration; new ones are bound now. */
+static int
+relay_prepare_listeners(struct relay *r, struct relay_next *n, char *err,
+    size_t errlen)
+{
+	struct conf_listener	*cl;
+	ssize_t			 old;
+	size_t			 i;
+
+	for (i = 0; i < n->conf->nlisteners; i++) {
+		cl = n->conf->listeners[i];
+		n->ingests[i] = relay_ingest_new(n->conf, n->targets, cl);
+		if ((old = relay_same_listener(r, cl)) >= 0) {
+			n->listeners[i] = r->listeners[old];
+			n->listener_kept[i] = true;
+			continue;
+		}
+		n->listeners[i] = listener_new(r->base, cl, n->ingests[i]);
+		/* a path changing type: bound once the old socket closed */
+		if (relay_path_busy(r, cl->path))
+			n->listener_deferred[i] = true;
+		else if (listener_open(n->listeners[i], err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Everything that can fail, before anything running changes. */
+static int
+relay_prepare(struct relay *r, struct relay_next *n, char *err,
+    size_t errlen)
+{
+	const char	*path = n->conf->control_socket;
+	size_t		 i;
+
+	for (i = 0; i < n->conf->ntargets; i++) {
+		n->targets[i] = relay_target(r, n->conf->targets[i]->name);
+		if (n->targets[i] != NULL)
+			n->target_kept[i] = true;
+		else
+			n->targets[i] = target_new(r->base, r->sender,
+			    n->conf->targets[i]);
+	}
+	if (relay_prepare_listeners(r, n, err, errlen) == -1)
+		return -1;
+	if (r->control == NULL && path[0] != '\0') {
+		n->control = control_new(r->base, r, path);
+		return control_open(n->control, err, errlen);
+	}
+	/* the last step that can fail: nothing to undo after it */
+	if (r->control != NULL)
+		return control_rebind(r->control, path, err, errlen);
+	return 0;
+}
+
+static bool
+relay_listener_kept(const struct relay_next *n, const struct listener *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < n->conf->nlisteners; i++)
+		if (n->listeners[i] == l)
+			return true;
+	return false;
+}
+
+static void
+relay_commit_targets(struct relay *r, struct relay_next *n)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->conf->ntargets; i++)
+		if (conf_find_target(n->conf, r->conf->targets[i]->name) ==
+		    NULL)
+			relay_retire(r, r->targets[i],
+			    n->conf->shutdown_timeout_ms);
+	for (i = 0; i < n->conf->ntargets; i++)
+		if (n->target_kept[i])
+			target_reconfigure(n->targets[i],
+			    n->conf->targets[i]);
+}
+
+static void
+relay_commit_listeners(struct relay *r, struct relay_next *n)
+{
+	char	 err[256];
+	size_t	 i;
+
+	for (i = 0; i < n->conf->nlisteners; i++) {
+		if (n->listener_kept[i])
+			listener_reconfigure(n->listeners[i],
+			    n->conf->listeners[i], n->ingests[i]);
+		else if (n->listener_deferred[i] &&
+		    listener_open(n->listeners[i], err, sizeof(err)) == -1)
+			log_warnx("relay: listener %s stays closed: %s",
+			    n->conf->listeners[i]->name, err);
+	}
+}
+
+/*
+ * The swap.  Removed listeners close first, while the targets they feed
+ * still run; then targets take their new settings, so lines a kept
+ * listener reads from now on meet the new limits.
+ */
+static void
+relay_commit(struct relay *r, struct relay_next *n)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->conf->nlisteners; i++)
+		if (!relay_listener_kept(n, r->listeners[i])) {
+			log_info("relay: listener %s removed",
+			    listener_name(r->listeners[i]));
+			listener_free(r->listeners[i]);
+		}
+	relay_commit_targets(r, n);
+	relay_commit_listeners(r, n);
+	for (i = 0; i < r->conf->nlisteners; i++)
+		ingest_free(r->ingests[i]);
+	if (n->control != NULL)
+		r->control = n->control;
+	free(r->targets);
+	free(r->ingests);
+	free(r->listeners);
+	r->targets = n->targets;
+	r->ingests = n->ingests;
+	r->listeners = n->listeners;
+	n->targets = NULL;
+	n->ingests = NULL;
+	n->listeners = NULL;
+	conf_free(r->conf);
+	r->conf = n->conf;
+	relay_set_debug(r, r->debug);
+	relay_arm_stats(r);
+}
+
+/* Logs every problem; `err` gets a one-line summary. */
+static void
+relay_reload_errors(struct conf_errors *errs, char *err, size_t errlen)
+{
+	size_t	 i;
+
+	for (i = 0; i < errs->count; i++)
+		log_warnx("relay: reload: %s", errs->msgs[i]);
+	snprintf(err, errlen, "configuration rejected (%zu error%s, first: "
+	    "%s); the running configuration stays", errs->count,
+	    errs->count == 1 ? "" : "s", errs->count ? errs->msgs[0] : "?");
+	conf_errors_clear(errs);
+}
+
+int
+relay_reload(struct relay *r, char *err, size_t errlen)
+{
+	struct conf_errors	 errs = { 0 };
+	struct relay_next	 n = { 0 };
+	struct conf		*conf;
+	char			 why[256];
+	int			 rc = -1;
+
+	if (r->draining) {
+		snprintf(err, errlen, "shutting down");
+		return -1;
+	}
+	service_reloading();
+	log_info("relay: reloading %s", r->conf->file);
+	if ((conf = conf_load(r->conf->file, &errs)) == NULL)
+		relay_reload_errors(&errs, err, errlen);
+	else {
+		relay_next_alloc(&n, conf);
+		if (relay_prepare(r, &n, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "reload aborted, the running "
+			    "configuration stays: %s", why);
+			relay_next_abort(&n);
+		} else {
+			relay_commit(r, &n);
+			rc = 0;
+			log_info("relay: configuration reloaded: %zu "
+			    "listeners, %zu targets", r->conf->nlisteners,
+			    r->conf->ntargets);
+		}
+		relay_next_free(&n);
+	}
+	if (rc == -1)
+		log_warnx("relay: %s", err);
+	service_notify("READY=1");
+	relay_status(r);
+	return rc;
 }

@@ -18,6 +18,8 @@ struct relay;
 /* A relay for `conf` (which it takes ownership of). */
 struct relay	*relay_new(struct event_base *, struct conf *);
 void		 relay_free(struct relay *);
+/* -d: debug logging whatever log_level says, across reloads too. */
+void		 relay_set_debug(struct relay *, bool);
 /* Opens every listener; -1 with a message in `err` on failure. */
 int		 relay_start(struct relay *, char *err, size_t errlen);
 /*
@@ -25,6 +27,12 @@ int		 relay_start(struct relay *, char *err, size_t errlen);
  * breaks the event loop.  Safe to call twice (the second call hurries).
  */
 void		 relay_shutdown(struct relay *);
+/*
+ * Re-reads the configuration file and swaps it in (see relay.c); on any
+ * problem logs it, keeps the running configuration and returns -1 with
+ * a one-line summary in `err`.
+ */
+int		 relay_reload(struct relay *, char *err, size_t errlen);
 /* Logs one stats line per listener and target. */
 void		 relay_log_stats(const struct relay *);
 /* The target called `name`, or NULL. */

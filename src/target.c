@@ -95,6 +95,7 @@ struct target {
 };
 
 static void target_pump(struct target *);
+static void target_arm_flush(struct target_queue *);
 
 static void
 target_timer_add(struct event *ev, uint64_t ms)
@@ -241,6 +242,53 @@ target_new(struct event_base *base, struct sender *sender,
 	    conf->token[0] ? ", token auth" :
 	    conf->username[0] ? ", basic auth" : "");
 	return t;
+}
+
+/* Re-arms an open batch's flush timer when flush_interval got shorter. */
+static void
+target_queue_reconfigure(struct target_queue *tq,
+    const struct conf_target *old, bool moved)
+{
+	struct target			*t = tq->target;
+	const struct conf_target	*c = t->conf;
+	struct queue			*q = tq->queue;
+
+	free(tq->write_url);
+	tq->write_url = endpoint_write_url(t->base_url, c->api, c->org,
+	    queue_database(q), queue_retention_policy(q));
+	if (moved)
+		tq->db->may_create = true;	/* a new server: may lack it */
+	if (queue_set_limits(q, c->batch_size, c->batch_bytes))
+		evtimer_del(tq->ev_flush);
+	else if (evtimer_pending(tq->ev_flush, NULL) &&
+	    c->flush_interval_ms < old->flush_interval_ms)
+		target_arm_flush(tq);
+}
+
+void
+target_reconfigure(struct target *t, const struct conf_target *conf)
+{
+	const struct conf_target	*old = t->conf;
+	struct target_queue		*tq;
+	bool				 moved;
+
+	moved = strcmp(old->url, conf->url) != 0;
+	t->conf = conf;
+	free(t->base_url);
+	free(t->unix_path);
+	free(t->query_url);
+	t->base_url = endpoint_base(conf->url, &t->unix_path);
+	t->query_url = endpoint_query_url(t->base_url);
+	target_setup_opts(t);
+	TAILQ_FOREACH(tq, &t->queues, entry)
+		target_queue_reconfigure(tq, old, moved);
+	/* paused listeners check again: buffer_size or overflow may differ */
+	if (!TAILQ_EMPTY(&t->waiters))
+		event_active(t->ev_room, 0, 0);
+	log_info("target %s: reconfigured: %s, api %s%s", conf->name,
+	    conf->url, conf->api == API_V2 ? "v2" : "v1",
+	    conf->gzip ? ", gzip" : "");
+	target_pump(t);
 }
 
 void
@@ -863,6 +911,20 @@ target_wait_room(struct target *t, target_room_cb cb, void *arg)
 	w->arg = arg;
 	TAILQ_INSERT_TAIL(&t->waiters, w, entry);
 	target_freed(t);
+}
+
+void
+target_cancel_wait(struct target *t, target_room_cb cb, void *arg)
+{
+	struct target_waiter	*w;
+
+	TAILQ_FOREACH(w, &t->waiters, entry) {
+		if (w->cb == cb && w->arg == arg) {
+			TAILQ_REMOVE(&t->waiters, w, entry);
+			free(w);
+			return;
+		}
+	}
 }
 
 size_t

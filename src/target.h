@@ -48,6 +48,14 @@ struct target_stats {
 /* A target for `conf`, which must outlive it. */
 struct target	*target_new(struct event_base *, struct sender *,
 		    const struct conf_target *conf);
+/*
+ * A reload: the target adopts `conf` (same name; it must outlive the
+ * target) and keeps its queues, points, requests in flight and counters.
+ * Every setting applies to requests started from now on; open batches
+ * take the new batch limits at once, and a shorter flush_interval.
+ */
+void		 target_reconfigure(struct target *,
+		    const struct conf_target *conf);
 /* Frees the target and every point it still holds. */
 void		 target_free(struct target *);
 const char	*target_name(const struct target *);
@@ -96,6 +104,9 @@ typedef void	(*target_room_cb)(struct target *, void *);
  * waits once.
  */
 void		 target_wait_room(struct target *, target_room_cb cb,
+		    void *arg);
+/* Forgets a target_wait_room() of (cb, arg), if any. */
+void		 target_cancel_wait(struct target *, target_room_cb cb,
 		    void *arg);
 /* Bytes that still fit under buffer_size. */
 size_t		 target_room(const struct target *);

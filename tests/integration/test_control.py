@@ -112,13 +112,21 @@ def test_create_and_drop_database(influx):
 
 
 def test_errors_and_pipelining(influx):
-    """Unknown commands and reload answer errors; several commands in one
-    write are answered in order, one line each."""
+    """Unknown commands answer errors, reload answers ok, or an error
+    naming FILE:LINE for a broken file; several commands in one write are
+    answered in order, one line each."""
     with Relay(control_config(influx, unique_db("err"))) as relay:
         code, answer = ctl(relay, "frobnicate")
         check_equal((1, False), (code, answer.get("ok")), "unknown command")
         code, answer = ctl(relay, "reload")
-        check_equal(False, answer.get("ok"), "reload answer")
+        check_equal((0, True), (code, answer.get("ok")), "reload answer")
+        with open(relay.config_path, "a") as f:
+            f.write("bogus_key = 1\n")
+        code, answer = ctl(relay, "reload")
+        check_equal((1, False), (code, answer.get("ok")),
+                    "reload of a broken file")
+        check("%s:" % relay.config_path in answer.get("error", ""),
+              "reload error without FILE:LINE: %r" % answer)
         s = harness.socket.socket(harness.socket.AF_UNIX)
         s.settimeout(10)
         s.connect(relay.sections["relayd"]["control_socket"])

@@ -175,6 +175,46 @@ START_TEST(test_embedded_newlines)
 }
 END_TEST
 
+/* A reload's new limits: later points use them, a full open batch seals. */
+START_TEST(test_set_limits)
+{
+	struct queue	*q = queue_new("db", "", 100, 1 << 20);
+	struct batch	*b;
+	int		 i;
+
+	for (i = 0; i < 5; i++)
+		add_point(q, i);
+	ck_assert(!queue_ready(q));
+	/* more room: the open batch stays open */
+	ck_assert(!queue_set_limits(q, 200, 1 << 20));
+	ck_assert(!queue_ready(q));
+	/* the open batch is past the new batch_size: closed, whole */
+	ck_assert(queue_set_limits(q, 2, 1 << 20));
+	ck_assert(queue_ready(q));
+	for (i = 5; i < 9; i++)
+		add_point(q, i);
+	b = queue_take(q);
+	ck_assert_uint_eq(b->points, 5);
+	batch_free(b);
+	b = queue_take(q);
+	ck_assert_uint_eq(b->points, 2);
+	ck_assert(body_is(b, "m v=5 5\nm v=6 6\n"));
+	batch_free(b);
+	/* batch_bytes lowered to what the open batch holds (8 bytes) */
+	add_point(q, 9);
+	ck_assert(queue_set_limits(q, 100, 8));
+	ck_assert(!queue_set_limits(q, 100, 8));
+	b = queue_take(q);
+	ck_assert_uint_eq(b->points, 2);
+	batch_free(b);
+	b = queue_take(q);
+	ck_assert(body_is(b, "m v=9 9\n"));
+	batch_free(b);
+	ck_assert(!queue_set_limits(q, 1, 1));	/* nothing open */
+	queue_free(q);
+}
+END_TEST
+
 /* Many appends and drops: the size records stay in step with the bytes. */
 START_TEST(test_sizes_reuse_room)
 {
@@ -209,6 +249,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_drop_oldest);
 	tcase_add_test(tc, test_embedded_newlines);
 	tcase_add_test(tc, test_sizes_reuse_room);
+	tcase_add_test(tc, test_set_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -160,6 +160,35 @@ START_TEST(test_endpoint_misc)
 }
 END_TEST
 
+/* A removed target keeps its settings after its configuration is freed. */
+START_TEST(test_target_dup)
+{
+	struct conf		*conf = load_ok(HEAD "url = https://h:8086/\n"
+				    "username = u\npassword = p\n"
+				    "database = d\nbatch_size = 7\n"
+				    "flush_interval = 3s\ngzip = true\n");
+	struct conf_target	*d = conf_target_dup(conf->targets[0]);
+	const struct conf_target *t = conf->targets[0];
+
+	ck_assert_ptr_ne(d->name, t->name);
+	ck_assert_ptr_ne(d->url, t->url);
+	ck_assert_ptr_ne(d->password, t->password);
+	ck_assert_ptr_ne(d->tls_key, t->tls_key);
+	conf_free(conf);
+	ck_assert_str_eq(d->name, "local");
+	ck_assert_str_eq(d->url, "https://h:8086/");
+	ck_assert_str_eq(d->username, "u");
+	ck_assert_str_eq(d->password, "p");
+	ck_assert_str_eq(d->database, "d");
+	ck_assert_str_eq(d->retention_policy, "");
+	ck_assert_uint_eq(d->batch_size, 7);
+	ck_assert_uint_eq(d->flush_interval_ms, 3000);
+	ck_assert(d->gzip);
+	conf_target_free(d);
+	conf_target_free(NULL);
+}
+END_TEST
+
 Suite *
 conf_target_suite(void)
 {
@@ -173,6 +202,7 @@ conf_target_suite(void)
 	tcase_add_loop_test(tc, test_write_url, 0,
 	    sizeof(urls) / sizeof(urls[0]));
 	tcase_add_test(tc, test_endpoint_misc);
+	tcase_add_test(tc, test_target_dup);
 	suite_add_tcase(s, tc);
 	return s;
 }

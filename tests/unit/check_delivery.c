@@ -718,6 +718,41 @@ START_TEST(test_full_and_room)
 }
 END_TEST
 
+/*
+ * A reload: the request in flight finishes on the old server and counts;
+ * the open batch takes the shorter flush_interval and goes to the new url.
+ */
+START_TEST(test_reconfigure)
+{
+	static const struct faultd_step	 slow = { 204, NULL, NULL, 200 };
+	struct conf			*conf;
+	char				*text;
+
+	rig_start("flush_interval = 1h\ntimeout = 2s\n");
+	faultd_script(rig.fd[0], &slow, 1);
+	rig_send(rig.t[0], "a", 3);
+	target_flush(rig.t[0]);
+	rig_send(rig.t[0], "b", 4);
+	rig_run(NULL, 0.05);
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 1);
+	rig.fd[1] = faultd_new(rig.base, NULL);
+	text = xasprintf("[listener:l]\npath = /tmp/x.sock\ntarget = a\n"
+	    "[target:a]\nurl = %s\ndatabase = db\n" FAST,
+	    faultd_url(rig.fd[1]));
+	conf = load(text);
+	free(text);
+	target_reconfigure(rig.t[0], conf->targets[0]);
+	ck_assert(rig_run(rig_empty, 2));
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 1);
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 3);
+	ck_assert_uint_eq(faultd_points(rig.fd[1]), 4);
+	ck_assert_uint_eq(stats()->points_accepted, 7);
+	ck_assert_uint_eq(stats()->points_written, 7);
+	rig_stop();
+	conf_free(conf);
+}
+END_TEST
+
 Suite *
 delivery_suite(void)
 {
@@ -751,6 +786,7 @@ delivery_suite(void)
 	tcase_add_test(tc, test_unix_socket);
 	tcase_add_test(tc, test_drain_last_attempt);
 	tcase_add_test(tc, test_full_and_room);
+	tcase_add_test(tc, test_reconfigure);
 	suite_add_tcase(s, tc);
 	return s;
 }
