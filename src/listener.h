@@ -28,7 +28,7 @@ struct listener_stats {
 	struct {
 		const char	*reason;
 		uint64_t	 count;
-	}		 reasons[24];
+	}		 reasons[48];
 };
 
 /* A listener for `conf` feeding `ingest` (both must outlive it). */

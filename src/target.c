@@ -39,6 +39,8 @@
 
 /* Configuration problems are warned about once per this many seconds. */
 #define TARGET_CONFIG_WARN_S	60
+/* Empty queues unused for a whole sweep interval are freed. */
+#define TARGET_SWEEP_MS		(5 * 60 * 1000)
 /* Retry-After is honoured up to max(retry_max, this). */
 #define TARGET_RETRY_AFTER_MAX_MS	(5 * 60 * 1000)
 
@@ -67,6 +69,7 @@ struct target_queue {
 	struct event		*ev_retry;	/* configuration problem */
 	struct batch		*inflight;
 	unsigned		 attempts;	/* slow retries since success */
+	bool			 used;		/* appended to since last sweep */
 	struct log_ratelimit	 rl_config;
 };
 
@@ -89,6 +92,7 @@ struct target {
 	size_t			 bytes;
 	size_t			 points;
 	struct event		*ev_room;
+	struct event		*ev_sweep;	/* frees idle empty queues */
 	TAILQ_HEAD(, target_waiter) waiters;	/* for room (block) */
 	struct target_stats	 stats;
 	struct log_ratelimit	 rl;
@@ -213,6 +217,42 @@ target_setup_opts(struct target *t)
 	o->timeout_ms = (long)c->timeout_ms;
 }
 
+static bool
+target_queue_idle(const struct target_queue *tq)
+{
+	return !tq->used && queue_points(tq->queue) == 0 &&
+	    tq->inflight == NULL && !evtimer_pending(tq->ev_flush, NULL) &&
+	    !evtimer_pending(tq->ev_retry, NULL);
+}
+
+void
+target_sweep(struct target *t)
+{
+	struct target_queue	*tq, *next;
+
+	for (tq = TAILQ_FIRST(&t->queues); tq != NULL; tq = next) {
+		next = TAILQ_NEXT(tq, entry);
+		if (!target_queue_idle(tq)) {
+			tq->used = false;
+			continue;
+		}
+		log_debug("target %s: freeing idle queue db=%s rp=%s",
+		    t->conf->name, queue_database(tq->queue),
+		    queue_retention_policy(tq->queue));
+		if (t->last == tq)
+			t->last = NULL;
+		TAILQ_REMOVE(&t->queues, tq, entry);
+		t->nqueues--;
+		target_queue_free(tq);
+	}
+}
+
+static void
+target_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	target_sweep(arg);
+}
+
 struct target *
 target_new(struct event_base *base, struct sender *sender,
     const struct conf_target *conf)
@@ -233,9 +273,11 @@ target_new(struct event_base *base, struct sender *sender,
 	TAILQ_INIT(&t->waiters);
 	TAILQ_INIT(&t->dbs);
 	t->ev_retry = evtimer_new(base, target_retry_cb, t);
+	t->ev_sweep = event_new(base, -1, EV_PERSIST, target_sweep_cb, t);
 	if ((t->ev_room = event_new(base, -1, 0, target_room_event_cb, t)) ==
-	    NULL || t->ev_retry == NULL)
+	    NULL || t->ev_retry == NULL || t->ev_sweep == NULL)
 		fatalx("target %s: event_new failed", conf->name);
+	target_timer_add(t->ev_sweep, TARGET_SWEEP_MS);
 	/* conf refuses URLs with user:password@, so this logs no secret */
 	log_info("target %s: %s, api %s%s%s", conf->name, conf->url,
 	    conf->api == API_V2 ? "v2" : "v1", conf->gzip ? ", gzip" : "",
@@ -311,6 +353,7 @@ target_free(struct target *t)
 		free(db);
 	}
 	event_free(t->ev_room);
+	event_free(t->ev_sweep);
 	while ((w = TAILQ_FIRST(&t->waiters)) != NULL) {
 		TAILQ_REMOVE(&t->waiters, w, entry);
 		free(w);
@@ -424,6 +467,7 @@ target_append(struct target *t, const char *db, const char *rp,
 		t->stats.points_dropped_overflow++;
 		return TARGET_REJECT_OVERFLOW;
 	}
+	tq->used = true;
 	if (queue_append(tq->queue, body, blen, tail, tlen))
 		target_arm_flush(tq);
 	t->bytes += size;

@@ -87,6 +87,12 @@ void		 target_gauges(const struct target *, struct target_gauges *);
  */
 void		 target_query(struct target *, const char *verb,
 		    const char *db, sender_done_cb cb, void *arg);
+/*
+ * Frees the queues that stayed empty and unused since the previous sweep
+ * (a timer runs it every 5 minutes), so max_queues bounds the queues in
+ * use, not every (database, retention policy) ever seen.
+ */
+void		 target_sweep(struct target *);
 /* True when every queue is empty or waiting to retry after a failure. */
 bool		 target_flushed(const struct target *);
 /*

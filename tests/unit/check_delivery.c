@@ -753,6 +753,30 @@ START_TEST(test_reconfigure)
 }
 END_TEST
 
+/* Idle empty queues are freed, so max_queues does not fill for good. */
+START_TEST(test_sweep_idle_queues)
+{
+	struct target_gauges	 g;
+
+	rig_start(BASE "max_queues = 2\n");
+	rig_send(rig.t[0], "a", 3);
+	rig_send(rig.t[0], "b", 3);
+	ck_assert_int_eq(target_append(rig.t[0], "db", "c", "m v=1i", 6,
+	    " 1\n", 3), TARGET_REJECT_QUEUES);
+	ck_assert(rig_run(rig_empty, 5));
+	target_sweep(rig.t[0]);		/* used since the last sweep: kept */
+	target_gauges(rig.t[0], &g);
+	ck_assert_uint_eq(g.queues, 2);
+	target_sweep(rig.t[0]);		/* idle for a whole sweep: freed */
+	target_gauges(rig.t[0], &g);
+	ck_assert_uint_eq(g.queues, 0);
+	rig_send(rig.t[0], "c", 3);
+	ck_assert(rig_run(rig_empty, 5));
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 9);
+	rig_stop();
+}
+END_TEST
+
 Suite *
 delivery_suite(void)
 {
@@ -787,6 +811,7 @@ delivery_suite(void)
 	tcase_add_test(tc, test_drain_last_attempt);
 	tcase_add_test(tc, test_full_and_room);
 	tcase_add_test(tc, test_reconfigure);
+	tcase_add_test(tc, test_sweep_idle_queues);
 	suite_add_tcase(s, tc);
 	return s;
 }
