@@ -32,19 +32,24 @@ LINE = ("cpu,host=server%03d,region=eu-west,cpu=cpu1 usage_user=7.5,"
         "usage_system=3.25,usage_idle=11.125,procs=1i %d\n")
 
 
-def relay_run(url, db, lines, clients, tmp):
-    """Run the relay, feed it with loadgen, SIGTERM it once loadgen is done
-    (it then flushes everything and exits).  Returns (wall seconds until
-    the relay exited, its CPU seconds, its peak RSS in KiB) from wait4()."""
+def write_config(tmp, url, db, shutdown, target_extra):
+    """A one-listener, one-target config in tmp; returns (socket, file)."""
     sock = os.path.join(tmp, "bench.sock")
     conf = os.path.join(tmp, "bench.ini")
     with open(conf, "w") as f:
         f.write("[relayd]\nlog_level = info\nstats_interval = 0\n"
-                "control_socket =\n"
-                "shutdown_timeout = 120s\n"
+                "control_socket =\nshutdown_timeout = %s\n"
                 "[listener:main]\npath = %s\n"
                 "[target:t]\nurl = %s\ndatabase = %s\nbuffer_size = 2G\n"
-                "flush_interval = 100ms\n" % (sock, url, db))
+                "%s" % (shutdown, sock, url, db, target_extra))
+    return sock, conf
+
+
+def relay_run(url, db, lines, clients, tmp):
+    """Run the relay, feed it with loadgen, SIGTERM it once loadgen is done
+    (it then flushes everything and exits).  Returns (wall seconds until
+    the relay exited, its CPU seconds, its peak RSS in KiB) from wait4()."""
+    sock, conf = write_config(tmp, url, db, "120s", "flush_interval = 100ms\n")
     relay = subprocess.Popen([harness.relayd_path(), "-c", conf])
     harness.wait_until(lambda: os.path.exists(sock), 10, "relay socket")
     start = time.monotonic()
@@ -125,16 +130,9 @@ def bench_memory(lines, clients):
     """Peak RSS per buffered byte: the relay holds every point (its target
     is a closed port), then its VmHWM is compared with buffered_bytes."""
     with tempfile.TemporaryDirectory() as tmp:
-        sock = os.path.join(tmp, "mem.sock")
-        conf = os.path.join(tmp, "mem.ini")
+        sock, conf = write_config(tmp, "http://127.0.0.1:9", "m", "100ms",
+                                  "retry_initial = 60s\nretry_max = 60s\n")
         log = os.path.join(tmp, "mem.log")
-        with open(conf, "w") as f:
-            f.write("[relayd]\nlog_level = info\nstats_interval = 0\n"
-                    "control_socket =\nshutdown_timeout = 100ms\n"
-                    "[listener:main]\npath = %s\n"
-                    "[target:t]\nurl = http://127.0.0.1:9\ndatabase = m\n"
-                    "buffer_size = 2G\nretry_initial = 60s\n"
-                    "retry_max = 60s\n" % sock)
         with open(log, "w") as logf:
             relay = subprocess.Popen([harness.relayd_path(), "-c", conf],
                                      stderr=logf)
