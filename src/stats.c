@@ -63,6 +63,28 @@ stats_json_listener(struct evbuffer *out, const struct listener *l)
 	evbuffer_add(out, "}}", 2);
 }
 
+/* The queues of a target: appends one JSON object per queue. */
+struct stats_queues {
+	struct evbuffer	*out;
+	size_t		 n;
+};
+
+static void
+stats_json_queue_cb(const struct target_queue_info *q, void *arg)
+{
+	struct stats_queues	*sq = arg;
+
+	evbuffer_add_printf(sq->out, "%s{\"database\":", sq->n++ ? "," : "");
+	stats_json_string(sq->out, q->database);
+	evbuffer_add_printf(sq->out, ",\"retention_policy\":");
+	stats_json_string(sq->out, q->retention_policy);
+	stats_json_u64(sq->out, "queued_points", q->points);
+	stats_json_u64(sq->out, "queued_bytes", q->bytes);
+	stats_json_u64(sq->out, "in_flight_points", q->in_flight);
+	evbuffer_add_printf(sq->out, ",\"waiting\":%s}",
+	    q->waiting ? "true" : "false");
+}
+
 void
 stats_json_target(struct evbuffer *out, const struct target *t)
 {
@@ -96,5 +118,8 @@ stats_json_target(struct evbuffer *out, const struct target *t)
 	evbuffer_add_printf(out, ",\"last_success\":%lld,\"last_error\":",
 	    (long long)s->last_success);
 	stats_json_string(out, s->last_error);
-	evbuffer_add(out, "}", 1);
+	evbuffer_add_printf(out, ",\"queue_list\":[");
+	target_foreach_queue(t, stats_json_queue_cb,
+	    &(struct stats_queues){ out, 0 });
+	evbuffer_add(out, "]}", 2);
 }

@@ -871,6 +871,23 @@ target_gauges(const struct target *t, struct target_gauges *g)
 		g->failing += evtimer_pending(tq->ev_retry, NULL) != 0;
 }
 
+void
+target_foreach_queue(const struct target *t, target_queue_cb cb, void *arg)
+{
+	struct target_queue		*tq;
+	struct target_queue_info	 info;
+
+	TAILQ_FOREACH(tq, &t->queues, entry) {
+		info.database = queue_database(tq->queue);
+		info.retention_policy = queue_retention_policy(tq->queue);
+		info.points = queue_points(tq->queue);
+		info.bytes = queue_bytes(tq->queue);
+		info.in_flight = tq->inflight ? tq->inflight->points : 0;
+		info.waiting = evtimer_pending(tq->ev_retry, NULL);
+		cb(&info, arg);
+	}
+}
+
 /* One admin statement in flight; owns the body curl sends. */
 struct target_admin {
 	sender_done_cb	 cb;

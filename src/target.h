@@ -81,6 +81,21 @@ struct target_gauges {
 };
 
 void		 target_gauges(const struct target *, struct target_gauges *);
+
+/* One queue as the stats show it. */
+struct target_queue_info {
+	const char	*database;
+	const char	*retention_policy;
+	size_t		 points;	/* queued, not in flight */
+	size_t		 bytes;
+	size_t		 in_flight;	/* points in the request in flight */
+	bool		 waiting;	/* retrying after a config problem */
+};
+
+typedef void	(*target_queue_cb)(const struct target_queue_info *, void *);
+/* Calls `cb` for every queue of the target, in sending order. */
+void		 target_foreach_queue(const struct target *, target_queue_cb,
+		    void *);
 /*
  * Sends `verb "db"` (CREATE DATABASE, DROP DATABASE) to the target's
  * /query endpoint, quoting `db`; `cb` gets the answer.

@@ -75,6 +75,11 @@ def test_flush_delivers_now(influx):
                    ["buffered_points"] == 10, 10, "10 points buffered")
         check_equal([], influx.all_points(db) if db in influx.databases()
                     else [], "points before flush")
+        queues = ctl(relay, "stats")[1]["targets"][0]["queue_list"]
+        check_equal([(db, "", 10, 0)],
+                    [(q["database"], q["retention_policy"],
+                      q["queued_points"], q["in_flight_points"])
+                     for q in queues], "per-queue stats before flush")
         code, answer = ctl(relay, "flush")
         check_equal((0, True), (code, answer.get("ok")), "flush answer")
         check_equal(10, len(influx.all_points(db)), "points after flush")
