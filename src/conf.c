@@ -62,7 +62,7 @@ static const struct conf_key conf_keys[] = {
 	{ R(log_level, K_LOGLEVEL), "info", NULL, NULL, 0, 0 },
 	{ R(shutdown_timeout_ms, K_DURATION), "10s", NULL, NULL, 0, NOMAX },
 	{ R(stats_interval_ms, K_DURATION), "60s", NULL, NULL, 0, NOMAX },
-	{ R(internal_database, K_STRING), "", NULL, "*", 0, 0 },
+	{ R(internal_database, K_STRING), "", NULL, NULL, 0, 0 },
 
 	{ L(path, K_STRING), "", NULL, NULL, 0, 0 },
 	{ L(type, K_ENUM), "stream", "stream|datagram", NULL, 0, 0 },
@@ -1000,6 +1000,9 @@ conf_check(struct conf_parser *cp)
 
 	if (conf->nlisteners == 0)
 		conf_error(cp, cp->lineno, "no [listener:NAME] section");
+	if (conf->internal_database[0] != '\0' && conf->stats_interval_ms == 0)
+		conf_error(cp, cp->lineno, "internal_database is written every "
+		    "stats_interval, which is 0");
 	if (conf->ntargets == 0)
 		conf_error(cp, cp->lineno, "no [target:NAME] section");
 	for (i = 0; i < conf->ntargets; i++)

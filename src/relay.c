@@ -29,6 +29,7 @@
 #include "listener.h"
 #include "log.h"
 #include "mem.h"
+#include "proto.h"
 #include "relay.h"
 #include "sender.h"
 #include "service.h"
@@ -97,11 +98,45 @@ relay_status(const struct relay *r)
 	    r->conf->nlisteners, r->conf->ntargets);
 }
 
+/* Queues one self-metrics line for every target. */
+static void
+relay_write_self_line(struct relay *r, const char *body, size_t len,
+    int64_t now)
+{
+	char	 tail[PROTO_TAIL_MAX];
+	size_t	 tlen = proto_format_tail(tail, now), i;
+
+	for (i = 0; i < r->conf->ntargets; i++)
+		target_append(r->targets[i], r->conf->internal_database, "",
+		    body, len, tail, tlen);
+}
+
+/* internal_database: the counters as points, to every target. */
+static void
+relay_write_self_metrics(struct relay *r)
+{
+	char	 line[1024];
+	size_t	 i, len;
+	int64_t	 now = stamp_now();
+
+	if (r->conf->internal_database[0] == '\0')
+		return;
+	for (i = 0; i < r->conf->nlisteners; i++)
+		if ((len = stats_line_listener(line, sizeof(line),
+		    r->listeners[i])) > 0)
+			relay_write_self_line(r, line, len, now);
+	for (i = 0; i < r->conf->ntargets; i++)
+		if ((len = stats_line_target(line, sizeof(line),
+		    r->targets[i])) > 0)
+			relay_write_self_line(r, line, len, now);
+}
+
 static void
 relay_stats_cb(evutil_socket_t fd, short what, void *arg)
 {
 	relay_log_stats(arg);
 	relay_status(arg);
+	relay_write_self_metrics(arg);
 }
 
 static void

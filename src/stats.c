@@ -123,3 +123,59 @@ stats_json_target(struct evbuffer *out, const struct target *t)
 	    &(struct stats_queues){ out, 0 });
 	evbuffer_add(out, "]}", 2);
 }
+
+/* Appends ",key=Ni" to a line being built in `buf`. */
+static void
+stats_field(char *buf, size_t size, size_t *n, const char *key,
+    unsigned long long v)
+{
+	if (*n < size)
+		*n += (size_t)snprintf(buf + *n, size - *n, "%s%s=%llui",
+		    buf[*n - 1] == ' ' ? "" : ",", key, v);
+}
+
+size_t
+stats_line_listener(char *buf, size_t size, const struct listener *l)
+{
+	const struct listener_stats	*s = listener_stats(l);
+	size_t				 n;
+
+	/* listener names are [A-Za-z0-9_.-]: nothing to escape */
+	n = (size_t)snprintf(buf, size, "influx_relayd,listener=%s ",
+	    listener_name(l));
+	stats_field(buf, size, &n, "clients", listener_clients(l));
+	stats_field(buf, size, &n, "connections", s->connections);
+	stats_field(buf, size, &n, "lines", s->lines);
+	stats_field(buf, size, &n, "accepted", s->accepted);
+	stats_field(buf, size, &n, "rejected", s->rejected);
+	stats_field(buf, size, &n, "dropped", s->dropped);
+	stats_field(buf, size, &n, "denied", s->denied);
+	stats_field(buf, size, &n, "pauses", s->pauses);
+	return n < size ? n : 0;
+}
+
+size_t
+stats_line_target(char *buf, size_t size, const struct target *t)
+{
+	const struct target_stats	*s = target_stats(t);
+	struct target_gauges		 g;
+	size_t				 n;
+
+	target_gauges(t, &g);
+	n = (size_t)snprintf(buf, size, "influx_relayd,target=%s ",
+	    target_name(t));
+	stats_field(buf, size, &n, "buffered_points", g.points);
+	stats_field(buf, size, &n, "buffered_bytes", g.bytes);
+	stats_field(buf, size, &n, "in_flight", g.in_flight);
+	stats_field(buf, size, &n, "accepted", s->points_accepted);
+	stats_field(buf, size, &n, "written", s->points_written);
+	stats_field(buf, size, &n, "dropped_overflow",
+	    s->points_dropped_overflow);
+	stats_field(buf, size, &n, "dropped_server", s->points_dropped_server);
+	stats_field(buf, size, &n, "dropped_too_large",
+	    s->points_dropped_too_large);
+	stats_field(buf, size, &n, "requests", s->requests);
+	stats_field(buf, size, &n, "retries", s->retries);
+	stats_field(buf, size, &n, "http_errors", s->http_errors);
+	return n < size ? n : 0;
+}

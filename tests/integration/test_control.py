@@ -148,7 +148,33 @@ def test_errors_and_pipelining(influx):
         check("listeners" in answers[1], "second answer is not stats")
 
 
+def test_internal_database(influx):
+    """internal_database: every stats_interval the counters are written
+    as points of measurement influx_relayd, one per listener and target."""
+    db = unique_db("data")
+    selfdb = unique_db("self")
+    cfg = relay_config(influx, db, relayd={"internal_database": selfdb,
+                                           "stats_interval": "300ms"})
+    with Relay(cfg) as relay:
+        relay.send(["d v=%di" % i for i in range(7)] + ["bad"])
+
+        def latest():
+            try:
+                res = influx.query('SELECT last(accepted), last(rejected) '
+                                   'FROM influx_relayd WHERE '
+                                   'listener = \'main\'', db=selfdb)
+            except harness.InfluxError:
+                return None
+            series = res["results"][0].get("series")
+            return series and series[0]["values"][0][1:] == [7, 1]
+        wait_until(latest, 15, "self-metrics with 7 accepted, 1 rejected")
+        res = influx.query('SELECT last(written) FROM influx_relayd '
+                           'WHERE target = \'local\'', db=selfdb)
+        check("series" in res["results"][0], "no target self-metrics")
+
+
 if __name__ == "__main__":
     harness.main([test_ping_and_mode, test_stats_count,
                   test_flush_delivers_now, test_flush_answers_when_target_fails,
-                  test_create_and_drop_database, test_errors_and_pipelining])
+                  test_create_and_drop_database, test_errors_and_pipelining,
+                  test_internal_database])
