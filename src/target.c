@@ -35,6 +35,7 @@
 #include "queue.h"
 #include "response.h"
 #include "sender.h"
+#include "stamp.h"
 #include "target.h"
 
 /* Configuration problems are warned about once per this many seconds. */
@@ -50,6 +51,7 @@ struct target_db {
 	char			*name;
 	char			*create_body;	/* CREATE in flight, or NULL */
 	bool			 may_create;	/* no CREATE since a success */
+	int64_t			 create_after;	/* refused: not again before */
 };
 
 /* A listener stopped reading until the target has room (block). */
@@ -755,6 +757,11 @@ target_missing_db(struct target_queue *tq, const struct sender_result *res)
 
 	if (db->create_body != NULL)
 		return;		/* another queue's CREATE runs: wait for it */
+	if (!db->may_create && db->create_after != 0 &&
+	    stamp_now() / 1000000 >= db->create_after) {
+		db->may_create = true;	/* a refused CREATE may be retried */
+		db->create_after = 0;
+	}
 	if (t->conf->create_database && t->conf->api == API_V1 &&
 	    db->may_create) {
 		target_create_database(tq);
@@ -792,6 +799,10 @@ target_create_done_cb(const struct sender_result *res, void *arg)
 	t->stats.create_failures++;
 	target_note_error(t, res);
 	target_note_hint(t, " (CREATE DATABASE failed)");
+	/* once per database and retry_max, however many queues wait on it */
+	db->may_create = false;
+	db->create_after = stamp_now() / 1000000 +
+	    (int64_t)t->conf->retry_max_ms;
 	/*
 	 * Refused (an answer): keep the data, try the CREATE again at
 	 * retry_max.  No answer at all: an ordinary backoff.

@@ -225,16 +225,19 @@ START_TEST(test_404_create_refused)
 {
 	rig_start(FAST);
 	faultd_require_db(rig.fd[0], true, true);
+	/* three retention policies of one database: one CREATE per round */
 	rig_send(rig.t[0], "", 5);
+	rig_send(rig.t[0], "a", 5);
+	rig_send(rig.t[0], "b", 5);
 	target_flush(rig.t[0]);
 	rig_run(NULL, 0.8);
 	ck_assert_uint_ge(faultd_creates(rig.fd[0]), 2);
 	ck_assert_uint_le(faultd_creates(rig.fd[0]), 4);
 	ck_assert_uint_ge(stats()->create_failures, 2);
-	ck_assert_uint_eq(target_points(rig.t[0]), 5);
+	ck_assert_uint_eq(target_points(rig.t[0]), 15);
 	faultd_require_db(rig.fd[0], true, false);
 	ck_assert(rig_run(rig_empty, 2));
-	ck_assert_uint_eq(faultd_points(rig.fd[0]), 5);
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 15);
 	rig_stop();
 }
 END_TEST
