@@ -54,6 +54,7 @@ struct listener_client {
 	struct bufferevent	*bev;
 	bool			 discarding;	/* inside an over-long line */
 	bool			 paused;	/* overflow = block: not reading */
+	bool			 closing;	/* shutdown: no more input comes */
 };
 
 struct listener {
@@ -63,6 +64,7 @@ struct listener {
 	struct evconnlistener	*evl;
 	struct event		*ev_resume;	/* accept again after EMFILE */
 	bool			 bound;		/* we own the socket file */
+	bool			 abandoned;	/* never ran: accept nothing */
 	bool			 inherited;	/* systemd owns it */
 	TAILQ_HEAD(, listener_client) clients;
 	size_t			 nclients;
@@ -217,8 +219,9 @@ listener_line_end(const struct listener_client *c, const char *p,
 	}
 	if ((first = memchr(p, '\n', (size_t)(end - p))) == NULL)
 		return NULL;
-	/* an open record: wait for more only if it could still be valid */
-	if (eof || !listener_may_continue(p, (size_t)(first - p)))
+	/* an open record: wait for more only if more can come and help */
+	if (eof || c->closing ||
+	    !listener_may_continue(p, (size_t)(first - p)))
 		return first;
 	return NULL;
 }
@@ -739,6 +742,7 @@ listener_client_drain(struct listener_client *c)
 	 * bufferevent is about to be freed, so take over its reading.
 	 */
 	evbuffer_unfreeze(in, 0);
+	c->closing = true;
 	/*
 	 * Only what was queued when shutdown began: a client that keeps
 	 * writing must not hold up the drain or push out accepted points.
@@ -779,7 +783,8 @@ listener_close(struct listener *l)
 	evutil_socket_t		 fd;
 
 	if (l->evl != NULL) {
-		listener_accept_pending(l);
+		if (!l->abandoned)
+			listener_accept_pending(l);
 		fd = evconnlistener_get_fd(l->evl);
 		evconnlistener_free(l->evl);
 		l->evl = NULL;
@@ -865,6 +870,13 @@ listener_free(struct listener *l)
 		evbuffer_free(l->dgram_in);
 	free(l->dgram_buf);
 	free(l);
+}
+
+void
+listener_abandon(struct listener *l)
+{
+	l->abandoned = true;
+	listener_free(l);
 }
 
 const char *

@@ -54,6 +54,12 @@ void		 listener_close(struct listener *);
 void		 listener_reconfigure(struct listener *,
 		    const struct conf_listener *conf, struct ingest *);
 void		 listener_free(struct listener *);
+/*
+ * Frees a listener that never served (a reload that failed): connections
+ * queued on its socket meanwhile are refused, not read into a
+ * configuration that was rejected.
+ */
+void		 listener_abandon(struct listener *);
 const char	*listener_name(const struct listener *);
 /* Stream clients connected now. */
 size_t		 listener_clients(const struct listener *);

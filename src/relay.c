@@ -500,7 +500,7 @@ relay_next_abort(struct relay_next *n)
 
 	for (i = 0; i < n->conf->nlisteners; i++) {
 		if (n->listeners[i] != NULL && !n->listener_kept[i])
-			listener_free(n->listeners[i]);
+			listener_abandon(n->listeners[i]);
 		ingest_free(n->ingests[i]);
 	}
 	for (i = 0; i < n->conf->ntargets; i++)

@@ -52,6 +52,19 @@ struct target_db {
 	char			*create_body;	/* CREATE in flight, or NULL */
 	bool			 may_create;	/* no CREATE since a success */
 	int64_t			 create_after;	/* refused: not again before */
+	size_t			 nqueues;	/* queues of this database */
+};
+
+/*
+ * One admin statement in flight (control socket); owns the body curl
+ * sends.  Listed, so a shutdown that aborts it still frees it.
+ */
+struct target_admin {
+	TAILQ_ENTRY(target_admin) entry;
+	struct target		*target;
+	sender_done_cb		 cb;
+	void			*arg;
+	char			*body;
 };
 
 /* A listener stopped reading until the target has room (block). */
@@ -96,11 +109,13 @@ struct target {
 	struct event		*ev_room;
 	struct event		*ev_sweep;	/* frees idle empty queues */
 	TAILQ_HEAD(, target_waiter) waiters;	/* for room (block) */
+	TAILQ_HEAD(, target_admin) admins;	/* admin statements */
 	struct target_stats	 stats;
 	struct log_ratelimit	 rl;
 };
 
 static void target_pump(struct target *);
+static void target_admin_free(struct target_admin *);
 static void target_arm_flush(struct target_queue *);
 
 static void
@@ -176,6 +191,7 @@ target_queue_new(struct target *t, const char *db, const char *rp)
 
 	tq->target = t;
 	tq->db = target_db_get(t, db);
+	tq->db->nqueues++;
 	tq->queue = queue_new(db, rp, t->conf->batch_size,
 	    t->conf->batch_bytes);
 	tq->write_url = endpoint_write_url(t->base_url, t->conf->api,
@@ -222,9 +238,27 @@ target_setup_opts(struct target *t)
 static bool
 target_queue_idle(const struct target_queue *tq)
 {
+	/* a CREATE in flight holds a queue of its database as callback arg */
 	return !tq->used && queue_points(tq->queue) == 0 &&
-	    tq->inflight == NULL && !evtimer_pending(tq->ev_flush, NULL) &&
+	    tq->inflight == NULL && tq->db->create_body == NULL &&
+	    !evtimer_pending(tq->ev_flush, NULL) &&
 	    !evtimer_pending(tq->ev_retry, NULL);
+}
+
+/* Forgets databases no queue uses any more (and no CREATE runs for). */
+static void
+target_sweep_dbs(struct target *t)
+{
+	struct target_db	*db, *next;
+
+	for (db = TAILQ_FIRST(&t->dbs); db != NULL; db = next) {
+		next = TAILQ_NEXT(db, entry);
+		if (db->nqueues > 0 || db->create_body != NULL)
+			continue;
+		TAILQ_REMOVE(&t->dbs, db, entry);
+		free(db->name);
+		free(db);
+	}
 }
 
 void
@@ -245,8 +279,10 @@ target_sweep(struct target *t)
 			t->last = NULL;
 		TAILQ_REMOVE(&t->queues, tq, entry);
 		t->nqueues--;
+		tq->db->nqueues--;
 		target_queue_free(tq);
 	}
+	target_sweep_dbs(t);
 }
 
 static void
@@ -273,6 +309,7 @@ target_new(struct event_base *base, struct sender *sender,
 	target_setup_opts(t);
 	TAILQ_INIT(&t->queues);
 	TAILQ_INIT(&t->waiters);
+	TAILQ_INIT(&t->admins);
 	TAILQ_INIT(&t->dbs);
 	t->ev_retry = evtimer_new(base, target_retry_cb, t);
 	t->ev_sweep = event_new(base, -1, EV_PERSIST, target_sweep_cb, t);
@@ -356,6 +393,9 @@ target_free(struct target *t)
 	}
 	event_free(t->ev_room);
 	event_free(t->ev_sweep);
+	/* the sender, freed first, aborted them without their callbacks */
+	while (!TAILQ_EMPTY(&t->admins))
+		target_admin_free(TAILQ_FIRST(&t->admins));
 	while ((w = TAILQ_FIRST(&t->waiters)) != NULL) {
 		TAILQ_REMOVE(&t->waiters, w, entry);
 		free(w);
@@ -450,17 +490,16 @@ target_append(struct target *t, const char *db, const char *rp,
 	struct target_queue	*tq;
 	size_t			 size = blen + tlen;
 
-	if ((tq = target_find_queue(t, db, rp)) == NULL) {
-		if (t->nqueues >= t->conf->max_queues) {
-			t->stats.points_rejected_queues++;
-			return TARGET_REJECT_QUEUES;
-		}
-		tq = t->last = target_queue_new(t, db, rp);
+	tq = target_find_queue(t, db, rp);
+	if (tq == NULL && t->nqueues >= t->conf->max_queues) {
+		t->stats.points_rejected_queues++;
+		return TARGET_REJECT_QUEUES;
 	}
 	/*
 	 * A point larger than the whole buffer could only evict everything
 	 * and still not fit.  drop_newest and block (a datagram, or past
-	 * the slack) refuse when full.
+	 * the slack) refuse when full.  Checked before a new queue exists,
+	 * so a refused point leaves no empty queue behind.
 	 */
 	if (size > t->conf->buffer_size ||
 	    (t->bytes + size > t->conf->buffer_size &&
@@ -469,6 +508,8 @@ target_append(struct target *t, const char *db, const char *rp,
 		t->stats.points_dropped_overflow++;
 		return TARGET_REJECT_OVERFLOW;
 	}
+	if (tq == NULL)
+		tq = t->last = target_queue_new(t, db, rp);
 	tq->used = true;
 	if (queue_append(tq->queue, body, blen, tail, tlen))
 		target_arm_flush(tq);
@@ -899,12 +940,13 @@ target_foreach_queue(const struct target *t, target_queue_cb cb, void *arg)
 	}
 }
 
-/* One admin statement in flight; owns the body curl sends. */
-struct target_admin {
-	sender_done_cb	 cb;
-	void		*arg;
-	char		*body;
-};
+static void
+target_admin_free(struct target_admin *a)
+{
+	TAILQ_REMOVE(&a->target->admins, a, entry);
+	free(a->body);
+	free(a);
+}
 
 static void
 target_query_done_cb(const struct sender_result *res, void *arg)
@@ -912,8 +954,7 @@ target_query_done_cb(const struct sender_result *res, void *arg)
 	struct target_admin	*a = arg;
 
 	a->cb(res, a->arg);
-	free(a->body);
-	free(a);
+	target_admin_free(a);
 }
 
 void
@@ -925,6 +966,8 @@ target_query(struct target *t, const char *verb, const char *db,
 		.content_type = "application/x-www-form-urlencoded",
 	};
 
+	a->target = t;
+	TAILQ_INSERT_TAIL(&t->admins, a, entry);
 	a->cb = cb;
 	a->arg = arg;
 	a->body = endpoint_query_body(verb, db);

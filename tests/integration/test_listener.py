@@ -171,6 +171,26 @@ def test_shutdown_reads_what_was_sent(influx):
           "cut line not reported:\n" + harness.tail(log))
 
 
+def test_shutdown_settles_open_record(influx):
+    """A line with an open quote holds the lines after it while the client
+    is connected (the record could still complete); at SIGTERM no more
+    input can come, so only that line is rejected and the rest arrive."""
+    db = unique_db("openrec")
+    with Relay(relay_config(influx, db)) as relay:
+        s = relay.connect()
+        s.sendall(b'm f="abc\n' +
+                  b"".join(b"m v=%di %d\n" % (i, 1700000000000000000 + i)
+                           for i in range(3)))
+        time.sleep(0.5)
+        os.kill(relay.proc.pid, signal.SIGTERM)
+        check_equal(0, relay.proc.wait(Relay.STOP_TIMEOUT), "exit code")
+        s.close()
+        log = relay.log()
+    got = influx.all_points(db)
+    check_equal([0, 1, 2], sorted(p["fields"]["v"] for p in got),
+                "points after the open record\n" + harness.tail(log))
+
+
 def test_version_and_usage(influx):
     """-V prints the version, -h the usage, a bad flag exits 1."""
     binary = harness.relayd_path()
@@ -187,4 +207,5 @@ if __name__ == "__main__":
     harness.main([test_stale_socket_replaced, test_live_socket_refused,
                   test_not_a_socket_refused, test_mode_applied,
                   test_max_line_resync, test_idle_timeout, test_max_clients,
-                  test_shutdown_reads_what_was_sent, test_version_and_usage])
+                  test_shutdown_reads_what_was_sent,
+                  test_shutdown_settles_open_record, test_version_and_usage])

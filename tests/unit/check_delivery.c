@@ -780,6 +780,36 @@ START_TEST(test_sweep_idle_queues)
 }
 END_TEST
 
+/* A queue whose CREATE DATABASE is in flight is never swept away. */
+START_TEST(test_sweep_keeps_creating_queue)
+{
+	struct target_gauges		 g;
+	char				 big[1022];	/* + tail = buffer */
+
+	rig_start(BASE "buffer_size = 1024\nbatch_size = 1000\n");
+	faultd_require_db(rig.fd[0], true, false);
+	faultd_query_delay(rig.fd[0], 400);
+	rig_send(rig.t[0], "a", 20);
+	target_flush(rig.t[0]);
+	rig_run(NULL, 0.1);		/* 404 answered, CREATE in flight */
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 2);
+	/* a big point of another queue evicts the waiting one entirely */
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "m s=\"", 5);
+	big[sizeof(big) - 2] = '"';
+	ck_assert_int_eq(target_append(rig.t[0], "db", "b", big,
+	    sizeof(big) - 1, " 1\n", 3), TARGET_ACCEPTED);
+	target_gauges(rig.t[0], &g);
+	ck_assert_uint_eq(g.points, 1);		/* only the big one */
+	target_sweep(rig.t[0]);
+	target_sweep(rig.t[0]);
+	target_gauges(rig.t[0], &g);
+	ck_assert_uint_eq(g.queues, 2);
+	ck_assert(rig_run(rig_empty, 5));	/* the CREATE answer lands */
+	rig_stop();
+}
+END_TEST
+
 Suite *
 delivery_suite(void)
 {
@@ -815,6 +845,7 @@ delivery_suite(void)
 	tcase_add_test(tc, test_full_and_room);
 	tcase_add_test(tc, test_reconfigure);
 	tcase_add_test(tc, test_sweep_idle_queues);
+	tcase_add_test(tc, test_sweep_keeps_creating_queue);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -45,6 +45,7 @@ struct faultd {
 	size_t			 max_body;
 	bool			 require_db;
 	bool			 refuse_create;
+	unsigned		 query_delay_ms;	/* answer /query late */
 	char			**dbs;		/* created databases */
 	size_t			 ndbs;
 	size_t			 creates;
@@ -243,6 +244,7 @@ faultd_query(struct faultd *fd, struct faultd_req *r, struct faultd_step *st)
 	memset(st, 0, sizeof(*st));
 	st->status = 200;
 	st->body = "{\"results\":[{\"statement_id\":0}]}";
+	st->delay_ms = fd->query_delay_ms;
 	TAILQ_INIT(&q);
 	evhttp_parse_query(form, &q);
 	stmt = evhttp_find_header(&q, "q");
@@ -459,6 +461,12 @@ void
 faultd_max_body(struct faultd *fd, size_t bytes)
 {
 	fd->max_body = bytes;
+}
+
+void
+faultd_query_delay(struct faultd *fd, unsigned ms)
+{
+	fd->query_delay_ms = ms;
 }
 
 void

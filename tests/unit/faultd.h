@@ -54,6 +54,8 @@ void		 faultd_default(struct faultd *, const struct faultd_step *);
 void		 faultd_max_body(struct faultd *, size_t bytes);
 /* Databases must be created first (404 before); `refuse` CREATEs. */
 void		 faultd_require_db(struct faultd *, bool require, bool refuse);
+/* Answers every /query (CREATE DATABASE...) `ms` late. */
+void		 faultd_query_delay(struct faultd *, unsigned ms);
 size_t		 faultd_nreqs(const struct faultd *);
 const struct faultd_req *faultd_req(const struct faultd *, size_t i);
 /* Writes answered 2xx: their points, decoded bodies concatenated. */
