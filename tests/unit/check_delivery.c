@@ -269,6 +269,16 @@ START_TEST(test_drop_rows)
 }
 END_TEST
 
+/* Fills `buf` with one point of size - 1 bytes (a long string field). */
+static void
+big_point(char *buf, size_t size)
+{
+	memset(buf, 'x', size - 1);
+	buf[size - 1] = '\0';
+	memcpy(buf, "m v=1i,s=\"", 10);
+	buf[size - 2] = '"';
+}
+
 /* A partial write: the points InfluxDB stored count as written. */
 START_TEST(test_partial_write)
 {
@@ -295,10 +305,7 @@ START_TEST(test_413_split)
 	rig_start(FAST "batch_size = 1000\n");
 	faultd_max_body(rig.fd[0], 500);
 	rig_send(rig.t[0], "", 100);		/* ~2.2 kB */
-	memset(big, 'x', sizeof(big) - 1);
-	big[sizeof(big) - 1] = '\0';
-	memcpy(big, "m v=1i,s=\"", 10);
-	big[sizeof(big) - 2] = '"';
+	big_point(big, sizeof(big));
 	ck_assert_int_eq(target_append(rig.t[0], "db", "", big, strlen(big),
 	    " 5\n", 3), TARGET_ACCEPTED);
 	rig_send(rig.t[0], "", 10);
@@ -794,9 +801,7 @@ START_TEST(test_sweep_keeps_creating_queue)
 	rig_run(NULL, 0.1);		/* 404 answered, CREATE in flight */
 	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 2);
 	/* a big point of another queue evicts the waiting one entirely */
-	memset(big, 'x', sizeof(big));
-	memcpy(big, "m s=\"", 5);
-	big[sizeof(big) - 2] = '"';
+	big_point(big, sizeof(big));
 	ck_assert_int_eq(target_append(rig.t[0], "db", "b", big,
 	    sizeof(big) - 1, " 1\n", 3), TARGET_ACCEPTED);
 	target_gauges(rig.t[0], &g);
