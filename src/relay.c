@@ -342,12 +342,7 @@ relay_shutdown(struct relay *r)
 struct target *
 relay_target(struct relay *r, const char *name)
 {
-	size_t	 i;
-
-	for (i = 0; i < r->conf->ntargets; i++)
-		if (strcmp(r->conf->targets[i]->name, name) == 0)
-			return r->targets[i];
-	return NULL;
+	return relay_find_target(r->conf, r->targets, name);
 }
 
 void

@@ -29,7 +29,6 @@ struct sender {
 	CURLM			*multi;
 	struct event		*ev_timeout;
 	int			 running;
-	size_t			 active;
 	TAILQ_HEAD(, sender_request) requests;
 };
 
@@ -156,7 +155,6 @@ sender_request_free(struct sender_request *r)
 	curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->headers);
 	TAILQ_REMOVE(&r->sender->requests, r, entry);
-	r->sender->active--;
 	free(r);
 }
 
@@ -172,12 +170,6 @@ sender_free(struct sender *s)
 	curl_multi_cleanup(s->multi);
 	event_free(s->ev_timeout);
 	free(s);
-}
-
-size_t
-sender_active(const struct sender *s)
-{
-	return s->active;
 }
 
 /* CURLOPT_WRITEFUNCTION: keep the start of the answer for the logs. */
@@ -353,7 +345,6 @@ sender_post(struct sender *s, const struct sender_opts *o, const char *url,
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
 	TAILQ_INSERT_TAIL(&s->requests, r, entry);
-	s->active++;
 	if (curl_multi_add_handle(s->multi, e) != CURLM_OK)
 		fatalx("sender: curl_multi_add_handle failed");
 }

@@ -60,7 +60,5 @@ void		 sender_free(struct sender *);
 void		 sender_post(struct sender *, const struct sender_opts *,
 		    const char *url, const struct sender_body *,
 		    sender_done_cb cb, void *arg);
-/* Requests in flight. */
-size_t		 sender_active(const struct sender *);
 
 #endif

@@ -1006,13 +1006,6 @@ target_drain(struct target *t)
 	target_flush(t);
 }
 
-bool
-target_full(const struct target *t)
-{
-	/* 1/16 short of the limit: the lines a client sent still fit */
-	return t->bytes >= t->conf->buffer_size - t->conf->buffer_size / 16;
-}
-
 void
 target_wait_room(struct target *t, target_room_cb cb, void *arg)
 {

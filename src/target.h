@@ -115,8 +115,6 @@ bool		 target_flushed(const struct target *);
  * gets one attempt at once instead.
  */
 void		 target_drain(struct target *);
-/* True while the target holds 15/16 of buffer_size or more. */
-bool		 target_full(const struct target *);
 typedef void	(*target_room_cb)(struct target *, void *);
 /*
  * Calls `cb` once, from the event loop, when the target has room again
