@@ -10,6 +10,7 @@
 #include "gzip.h"
 #include "log.h"
 #include "mem.h"
+#include "point.h"
 
 struct batch *
 batch_new(void)
@@ -29,6 +30,7 @@ batch_free(struct batch *b)
 	evbuffer_free(b->buf);
 	free(b->gz);
 	free(b->sizes);
+	free(b->origins);
 	free(b);
 }
 
@@ -41,37 +43,41 @@ batch_forget_gzip(struct batch *b)
 	b->gzlen = 0;
 }
 
-/* Notes the size of a point appended at the end. */
+/* Notes the size and origin of a point appended at the end. */
 static void
-batch_record(struct batch *b, size_t size)
+batch_record(struct batch *b, size_t size, uint32_t origin)
 {
 	if (b->first + b->points == b->cap) {
 		if (b->first > 0 && b->first >= b->cap / 2) {
 			/* dropped points left room at the front: reuse it */
 			memmove(b->sizes, b->sizes + b->first,
 			    b->points * sizeof(*b->sizes));
+			memmove(b->origins, b->origins + b->first,
+			    b->points * sizeof(*b->origins));
 			b->first = 0;
 		} else {
 			b->cap = b->cap ? b->cap * 2 : 64;
 			b->sizes = xreallocarray(b->sizes, b->cap,
 			    sizeof(*b->sizes));
+			b->origins = xreallocarray(b->origins, b->cap,
+			    sizeof(*b->origins));
 		}
 	}
 	/* conf caps max_line far below 4 GiB */
 	b->sizes[b->first + b->points] = (uint32_t)size;
+	b->origins[b->first + b->points] = origin;
 }
 
 void
-batch_append(struct batch *b, const char *body, size_t blen,
-    const char *tail, size_t tlen)
+batch_append(struct batch *b, const struct point *p)
 {
 	batch_forget_gzip(b);
-	if (evbuffer_add(b->buf, body, blen) == -1 ||
-	    evbuffer_add(b->buf, tail, tlen) == -1)
+	if (evbuffer_add(b->buf, p->body, p->blen) == -1 ||
+	    evbuffer_add(b->buf, p->tail, p->tlen) == -1)
 		fatal("evbuffer_add");
-	batch_record(b, blen + tlen);
+	batch_record(b, p->blen + p->tlen, p->origin);
 	b->points++;
-	b->bytes += blen + tlen;
+	b->bytes += p->blen + p->tlen;
 }
 
 const char *
@@ -113,13 +119,25 @@ batch_split(struct batch *b)
 	evbuffer_add_buffer(second->buf, b->buf);
 	evbuffer_remove_buffer(second->buf, b->buf, cut);
 	for (i = b->first + keep; i < end; i++) {
-		batch_record(second, b->sizes[i]);
+		batch_record(second, b->sizes[i], b->origins[i]);
 		second->points++;
 	}
+	second->isolating = b->isolating;
 	second->bytes = b->bytes - cut;
 	b->points = keep;
 	b->bytes = cut;
 	return second;
+}
+
+void
+batch_foreach(struct batch *b, batch_point_cb cb, void *arg)
+{
+	const char	*p = batch_body(b);
+	size_t		 i, end = b->first + b->points;
+
+	for (i = b->first; i < end; p += b->sizes[i], i++)
+		if (!cb(p, b->sizes[i] - 1, b->origins[i], arg))
+			return;
 }
 
 size_t

@@ -8,11 +8,13 @@
 #ifndef RELAYD_BATCH_H
 #define RELAYD_BATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
 
 struct evbuffer;
+struct point;
 
 struct batch {
 	TAILQ_ENTRY(batch)	 entry;		/* owned by its queue */
@@ -22,17 +24,18 @@ struct batch {
 	char			*gz;		/* gzip body, kept for retries */
 	size_t			 gzlen;
 	uint32_t		*sizes;		/* of each point, from first */
+	uint32_t		*origins;	/* of each point (origin.h) */
 	size_t			 first;		/* oldest point still here */
-	size_t			 cap;		/* of sizes */
+	size_t			 cap;		/* of sizes and origins */
+	bool			 isolating;	/* a half of a refused batch */
 };
 
 TAILQ_HEAD(batch_list, batch);
 
 struct batch	*batch_new(void);
 void		 batch_free(struct batch *);
-/* Appends one point given as body + tail (the tail ends in '\n'). */
-void		 batch_append(struct batch *, const char *body, size_t blen,
-		    const char *tail, size_t tlen);
+/* Appends one point (body + tail, the tail ends in '\n'). */
+void		 batch_append(struct batch *, const struct point *);
 /* The body as one contiguous block (valid until the batch changes). */
 const char	*batch_body(struct batch *);
 /*
@@ -45,6 +48,14 @@ const char	*batch_gzip(struct batch *, size_t *len);
  * 413 answer; NULL if the batch holds a single point.
  */
 struct batch	*batch_split(struct batch *);
+/*
+ * Calls `cb` for each point, oldest first, with its bytes (body and
+ * tail, without the final '\n') and origin; stops when `cb` says false.
+ * Makes the body contiguous.
+ */
+typedef bool	(*batch_point_cb)(const char *line, size_t len,
+		    uint32_t origin, void *arg);
+void		 batch_foreach(struct batch *, batch_point_cb, void *);
 /* Removes the oldest point; returns its size in bytes (0 if empty). */
 size_t		 batch_drop_first(struct batch *);
 

@@ -17,6 +17,7 @@
 #include "kv.h"
 #include "log.h"
 #include "mem.h"
+#include "point.h"
 #include "proto.h"
 #include "route.h"
 #include "stamp.h"
@@ -32,6 +33,7 @@ struct ingest {
 	size_t				 bufsize;
 	char				 db[ROUTE_MAX_NAME + 1];
 	char				 rp[ROUTE_MAX_NAME + 1];
+	struct proto_point		 parsed;	/* the line's fields */
 };
 
 /* A message made ready for the targets. */
@@ -42,6 +44,7 @@ struct ingest_point {
 	int64_t		 time;		/* ns */
 	const char	*db;		/* from the point, or NULL */
 	const char	*rp;
+	const struct proto_point *parsed;	/* for its field ids */
 };
 
 static const char	 ingest_not_allowed[] = "database not allowed";
@@ -150,6 +153,9 @@ ingest_parse_kv(struct ingest *in, const char *line, size_t len,
 	}
 	p->body = in->buf;
 	p->len = kp.body_len;
+	/* the field types, for batching; unsigned fields go unchecked */
+	if (proto_parse(p->body, p->len, &in->parsed) == PROTO_OK)
+		p->parsed = &in->parsed;
 	p->has_time = kp.has_time;
 	p->time = kp.time;
 	p->db = kp.database;
@@ -201,25 +207,26 @@ static enum ingest_result
 ingest_parse_line(struct ingest *in, const char *line, size_t len,
     struct ingest_point *p, const char **reason)
 {
-	struct proto_point	 pt;
+	struct proto_point	*pt = &in->parsed;
 	enum proto_status	 st;
 
-	st = proto_parse(line, len, &pt);
+	st = proto_parse(line, len, pt);
 	if (st == PROTO_SKIP)
 		return INGEST_SKIPPED;
 	if (st != PROTO_OK) {
 		*reason = proto_strerror(st);
 		return INGEST_REJECTED;
 	}
-	if (pt.has_time && !proto_time_to_ns(pt.time, in->precision_mult,
+	if (pt->has_time && !proto_time_to_ns(pt->time, in->precision_mult,
 	    &p->time)) {
 		*reason = proto_strerror(PROTO_ERR_TIME_RANGE);
 		return INGEST_REJECTED;
 	}
-	p->has_time = pt.has_time;
-	p->body = pt.body;
-	p->len = pt.body_len;
-	return ingest_route_line(in, p, pt.ntags, reason);
+	p->has_time = pt->has_time;
+	p->body = pt->body;
+	p->len = pt->body_len;
+	p->parsed = pt;
+	return ingest_route_line(in, p, pt->ntags, reason);
 }
 
 /* Every target's database must be allowed, or the message is refused. */
@@ -235,14 +242,29 @@ ingest_allowed(const struct ingest *in, const struct ingest_point *p)
 	return true;
 }
 
+/* Nothing took the point: why, for the listener's counters. */
+static enum ingest_result
+ingest_refused(bool conflict, const char **reason)
+{
+	if (conflict) {
+		*reason = proto_strerror(PROTO_ERR_TYPE_CONFLICT);
+		return INGEST_REJECTED;
+	}
+	*reason = "no target could queue it";
+	return INGEST_DROPPED;
+}
+
 enum ingest_result
 ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
-    const char **reason)
+    uint32_t origin, const char **reason)
 {
 	struct ingest_point	 p = { 0 };
+	struct point		 pt = { .origin = origin, .received = now };
 	enum ingest_result	 r;
+	enum target_reject	 tr;
 	char			 tail[PROTO_TAIL_MAX];
-	size_t			 i, tlen, accepted = 0;
+	size_t			 i, accepted = 0;
+	bool			 conflict = false;
 
 	if (in->kv != NULL)
 		r = ingest_parse_kv(in, line, len, &p, reason);
@@ -256,19 +278,24 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 	}
 	if (!p.has_time)
 		p.time = stamp_next(&ingest_stamp, now);
-	tlen = proto_format_tail(tail, p.time);
+	pt.body = p.body;
+	pt.blen = p.len;
+	pt.tail = tail;
+	pt.tlen = proto_format_tail(tail, p.time);
+	if (p.parsed != NULL) {
+		pt.ids = p.parsed->ids;
+		pt.nids = p.parsed->nids;
+	}
 	for (i = 0; i < in->ntargets; i++) {
 		struct target	*t = in->targets[i];
 
-		if (target_append(t, ingest_database(in, &p, t),
-		    ingest_retention_policy(in, &p, t), p.body, p.len,
-		    tail, tlen) == TARGET_ACCEPTED)
-			accepted++;
+		tr = target_append(t, ingest_database(in, &p, t),
+		    ingest_retention_policy(in, &p, t), &pt);
+		accepted += (tr == TARGET_ACCEPTED);
+		conflict |= (tr == TARGET_REJECT_CONFLICT);
 	}
-	if (accepted == 0) {
-		*reason = "no target could queue it";
-		return INGEST_DROPPED;
-	}
+	if (accepted == 0)
+		return ingest_refused(conflict, reason);
 	return INGEST_ACCEPTED;
 }
 

@@ -26,11 +26,13 @@ struct ingest	*ingest_new(const struct conf_listener *conf,
 		    struct target **targets, size_t ntargets);
 void		 ingest_free(struct ingest *);
 /*
- * Processes one line (without its '\n'), received at `now` ns.  On a
- * reject `*reason` is a static string naming why.
+ * Processes one line (without its '\n'), received at `now` ns from
+ * `origin` (origin.h).  On a reject `*reason` is a static string naming
+ * why.
  */
 enum ingest_result ingest_line(struct ingest *, const char *line,
-		    size_t len, int64_t now, const char **reason);
+		    size_t len, int64_t now, uint32_t origin,
+		    const char **reason);
 
 /* The targets this ingest feeds; `*n` gets their count. */
 struct target *const *ingest_targets(const struct ingest *, size_t *n);

@@ -42,6 +42,7 @@
 #include "listener.h"
 #include "log.h"
 #include "mem.h"
+#include "origin.h"
 #include "proto.h"
 #include "service.h"
 #include "sock.h"
@@ -55,6 +56,7 @@ struct listener_client {
 	bool			 discarding;	/* inside an over-long line */
 	bool			 paused;	/* overflow = block: not reading */
 	bool			 closing;	/* shutdown: no more input comes */
+	uint32_t		 origin;	/* who, for the server's refusals */
 };
 
 struct listener {
@@ -74,6 +76,7 @@ struct listener {
 	/* type = datagram */
 	int			 dgram_fd;
 	struct event		*ev_dgram;
+	struct ucred		 dgram_peer;	/* of dgram.origin, if known */
 	struct listener_client	 dgram;		/* framing state */
 	struct evbuffer		*dgram_in;
 	char			*dgram_buf;
@@ -108,6 +111,9 @@ listener_new(struct event_base *base, const struct conf_listener *conf,
 	l->read_need = 5 * ((size_t)conf->max_line + LISTENER_READ_MAX);
 	l->dgram_fd = -1;
 	l->dgram.listener = l;
+	l->dgram.origin = origin_new(conf->name, -1, -1,
+	    &l->stats.dropped_server);
+	l->dgram_peer.pid = -1;
 	TAILQ_INIT(&l->clients);
 	return l;
 }
@@ -163,7 +169,7 @@ listener_line(struct listener_client *c, const char *line, size_t len,
 		listener_log_reject(l, listener_too_long, line, len);
 		return;
 	}
-	switch (ingest_line(l->ingest, line, len, now, &reason)) {
+	switch (ingest_line(l->ingest, line, len, now, c->origin, &reason)) {
 	case INGEST_ACCEPTED:
 		l->stats.accepted++;
 		break;
@@ -478,6 +484,20 @@ listener_set_idle(struct listener_client *c)
 	bufferevent_set_timeouts(c->bev, ms > 0 ? &tv : NULL, NULL);
 }
 
+/* The client's origin, with its pid and uid where the kernel tells. */
+static uint32_t
+listener_stream_origin(struct listener *l, evutil_socket_t fd)
+{
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return origin_new(l->conf->name, -1, -1,
+		    &l->stats.dropped_server);
+	return origin_new(l->conf->name, (long)cred.pid, (long)cred.uid,
+	    &l->stats.dropped_server);
+}
+
 static void
 listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -499,6 +519,7 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->listener = l;
+	c->origin = listener_stream_origin(l, fd);
 	if ((c->bev = bufferevent_socket_new(l->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		fatalx("listener %s: bufferevent_socket_new failed",
@@ -613,6 +634,17 @@ listener_open(struct listener *l, char *err, size_t errlen)
 	return 0;
 }
 
+/* A datagram's sender is known: a new origin when it changes. */
+static void
+listener_dgram_origin(struct listener *l, const struct ucred *cred)
+{
+	if (cred->pid == l->dgram_peer.pid && cred->uid == l->dgram_peer.uid)
+		return;
+	l->dgram_peer = *cred;
+	l->dgram.origin = origin_new(l->conf->name, (long)cred->pid,
+	    (long)cred->uid, &l->stats.dropped_server);
+}
+
 /* Checks the sender of a datagram from its SCM_CREDENTIALS message. */
 static bool
 listener_check_dgram_peer(struct listener *l, struct msghdr *msg)
@@ -625,8 +657,10 @@ listener_check_dgram_peer(struct listener *l, struct msghdr *msg)
 		    cm->cmsg_type != SCM_CREDENTIALS)
 			continue;
 		memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
-		if (listener_peer_allowed(l, cred.uid, &cred.gid, 1))
+		if (listener_peer_allowed(l, cred.uid, &cred.gid, 1)) {
+			listener_dgram_origin(l, &cred);
 			return true;
+		}
 		listener_deny(l, "datagram", (long)cred.pid, (long)cred.uid,
 		    (long)cred.gid);
 		return false;
@@ -864,6 +898,7 @@ listener_free(struct listener *l)
 		return;
 	listener_unwait(l);
 	listener_close(l);
+	origin_forget_counter(&l->stats.dropped_server);
 	if (l->ev_resume != NULL)
 		event_free(l->ev_resume);
 	if (l->dgram_in != NULL)
@@ -911,11 +946,13 @@ listener_log_stats(const struct listener *l)
 		    (unsigned long long)s->reasons[i].count);
 	log_info("stats: listener %s: clients=%zu connections=%llu "
 	    "refused=%llu denied=%llu datagrams=%llu lines=%llu "
-	    "accepted=%llu dropped=%llu pauses=%llu rejected=%llu%s",
+	    "accepted=%llu dropped=%llu dropped_server=%llu pauses=%llu "
+	    "rejected=%llu%s",
 	    l->conf->name, l->nclients, (unsigned long long)s->connections,
 	    (unsigned long long)s->connections_refused,
 	    (unsigned long long)s->denied, (unsigned long long)s->datagrams,
 	    (unsigned long long)s->lines, (unsigned long long)s->accepted,
-	    (unsigned long long)s->dropped, (unsigned long long)s->pauses,
+	    (unsigned long long)s->dropped,
+	    (unsigned long long)s->dropped_server, (unsigned long long)s->pauses,
 	    (unsigned long long)s->rejected, reasons);
 }

@@ -23,6 +23,7 @@ struct listener_stats {
 	uint64_t	 lines;			/* every line received */
 	uint64_t	 accepted;
 	uint64_t	 dropped;		/* valid, no target took it */
+	uint64_t	 dropped_server;	/* accepted, refused by a server */
 	uint64_t	 rejected;		/* sum of the reasons below */
 	uint64_t	 pauses;		/* overflow = block */
 	struct {

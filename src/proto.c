@@ -25,6 +25,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,16 +59,6 @@ static const unsigned char proto_special[256] = {
 struct proto_key {
 	const char	*p;
 	size_t		 len;
-};
-
-/* Field types as InfluxDB's field iterator guesses them. */
-enum proto_type {
-	PROTO_T_EMPTY,
-	PROTO_T_FLOAT,
-	PROTO_T_INTEGER,
-	PROTO_T_UNSIGNED,
-	PROTO_T_BOOLEAN,
-	PROTO_T_STRING
 };
 
 /* One field as the field iterator splits them. */
@@ -714,9 +705,23 @@ proto_check_field(const char *fields, unsigned fields_seen,
 }
 
 /* The fields split again, as walkFields and the write path see them. */
+/* Notes a field's identity for type-aware batching. */
+static void
+proto_note_id(struct proto_point *pt, uint64_t mhash,
+    const struct proto_field *f)
+{
+	struct proto_field_id	*id;
+
+	if (pt->nids >= PROTO_MAX_FIELD_IDS)
+		return;
+	id = &pt->ids[pt->nids++];
+	id->hash = proto_hash(mhash, f->key, f->key_len);
+	id->type = f->type;
+}
+
 static enum proto_status
 proto_check_fields(const char *fields, const char *end, unsigned fields_seen,
-    size_t key_len, struct proto_point *pt)
+    size_t key_len, uint64_t mhash, struct proto_point *pt)
 {
 	struct proto_scan	 it = { fields, end, fields_seen };
 	struct proto_field	 seen[PROTO_MAX_FIELDS], f;
@@ -734,6 +739,7 @@ proto_check_fields(const char *fields, const char *end, unsigned fields_seen,
 		if ((st = proto_check_field(fields, fields_seen, seen, n, &f)) !=
 		    PROTO_OK)
 			return st;
+		proto_note_id(pt, mhash, &f);
 		n++;
 	}
 	if (rc < 0)
@@ -861,7 +867,8 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	size_t			 name_len;
 	enum proto_status	 st;
 
-	memset(pt, 0, sizeof(*pt));
+	/* the ids are written as they are found: clearing them costs */
+	memset(pt, 0, offsetof(struct proto_point, ids));
 	/* InfluxDB drops a block's final '\n'; the relay also drops CR */
 	if (s.end > s.p && s.end[-1] == '\n')
 		s.end--;
@@ -883,7 +890,7 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	fields = s.p;
 	if ((st = proto_scan_fields(&s)) != PROTO_OK ||
 	    (st = proto_check_fields(fields, s.p, s.seen, (size_t)(key_end - key),
-	    pt)) != PROTO_OK)
+	    proto_hash(PROTO_HASH_SEED, key, name_len), pt)) != PROTO_OK)
 		return st;
 	pt->body = line;
 	pt->body_len = (size_t)(s.p - line);
@@ -895,6 +902,52 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	if (!(s.seen & PROTO_SEEN_ODD))
 		return PROTO_OK;
 	return proto_check_framing(pt->body, pt->body_len);
+}
+
+uint64_t
+proto_hash(uint64_t h, const char *name, size_t len)
+{
+	const uint64_t	 k = 0x9e3779b97f4a7c15ULL;
+	uint64_t	 w;
+
+	/* eight bytes a step: names are hashed for every field received */
+	h = (h ^ len) * k;
+	for (; len >= 8; name += 8, len -= 8) {
+		memcpy(&w, name, sizeof(w));
+		h = (h ^ w) * k;
+		h ^= h >> 29;
+	}
+	w = 0;
+	memcpy(&w, name, len);
+	h = (h ^ w) * k;
+	return h ^ (h >> 32);
+}
+
+static const char *const proto_type_names[] = {
+	[PROTO_T_EMPTY] = "empty",
+	[PROTO_T_FLOAT] = "float",
+	[PROTO_T_INTEGER] = "integer",
+	[PROTO_T_UNSIGNED] = "unsigned",
+	[PROTO_T_BOOLEAN] = "boolean",
+	[PROTO_T_STRING] = "string",
+};
+
+const char *
+proto_type_name(enum proto_type t)
+{
+	return proto_type_names[t];
+}
+
+enum proto_type
+proto_type_parse(const char *name, size_t len)
+{
+	size_t	 i;
+
+	for (i = PROTO_T_FLOAT; i <= PROTO_T_STRING; i++)
+		if (strlen(proto_type_names[i]) == len &&
+		    memcmp(proto_type_names[i], name, len) == 0)
+			return (enum proto_type)i;
+	return PROTO_T_EMPTY;
 }
 
 bool

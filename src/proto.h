@@ -45,6 +45,30 @@ enum proto_status {
 	PROTO_NSTATUS
 };
 
+/* Field types as InfluxDB's field iterator guesses them. */
+enum proto_type {
+	PROTO_T_EMPTY,
+	PROTO_T_FLOAT,
+	PROTO_T_INTEGER,
+	PROTO_T_UNSIGNED,
+	PROTO_T_BOOLEAN,
+	PROTO_T_STRING
+};
+
+/*
+ * A field as the batching needs it: which (measurement, field key) it is,
+ * as a hash of the two names as written, and the type InfluxDB gives it.
+ * Two spellings of one name (escapes) hash apart; the delivery's
+ * bisection catches the conflicts that slip through that way.
+ */
+struct proto_field_id {
+	uint64_t	 hash;
+	enum proto_type	 type;
+};
+
+/* Fields of a point whose ids are recorded; later ones go unchecked. */
+#define PROTO_MAX_FIELD_IDS	32
+
 /* A parsed line; pointers refer into the caller's buffer. */
 struct proto_point {
 	/*
@@ -58,6 +82,9 @@ struct proto_point {
 	int64_t		 time;		/* as written, in the input precision */
 	unsigned	 ntags;
 	unsigned	 nfields;
+	unsigned	 nids;		/* min(fields but "time", the max) */
+	/* last, so that proto_parse() clears only the fields above */
+	struct proto_field_id ids[PROTO_MAX_FIELD_IDS];
 };
 
 /*
@@ -80,6 +107,17 @@ const char	*proto_strerror(enum proto_status);
 #define PROTO_TAIL_MAX	22
 /* Writes " t\n" (a point's timestamp and newline); returns its length. */
 size_t		 proto_format_tail(char *buf, int64_t t);
+/*
+ * The hash of `name` (a measurement, then a field key) continuing `h`;
+ * start a measurement with PROTO_HASH_SEED.  proto_field_id.hash is
+ * proto_hash(proto_hash(PROTO_HASH_SEED, measurement), field key).
+ */
+#define PROTO_HASH_SEED	0x6a09e667f3bcc909ULL
+uint64_t	 proto_hash(uint64_t h, const char *name, size_t len);
+/* "float", "integer"...: InfluxDB's names, as its errors print them. */
+const char	*proto_type_name(enum proto_type);
+/* The type named by one of those names; PROTO_T_EMPTY if none. */
+enum proto_type	 proto_type_parse(const char *name, size_t len);
 /* Converts `t` from a precision multiplier to ns; false if out of range. */
 bool		 proto_time_to_ns(int64_t t, int64_t mult, int64_t *ns);
 

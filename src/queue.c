@@ -2,6 +2,15 @@
  * Queues of batches.  The last batch is "open" (still filling) until it
  * reaches batch_size points or batch_bytes, or its flush timer seals it;
  * every other batch is closed and ready to send in order.
+ *
+ * Each open batch knows the types of its fields.  A point that would give
+ * a field a second type closes the open batch and starts the next one,
+ * which keeps order.  So that one sender alternating types cannot shrink
+ * everyone's batches, such cuts are rationed (QUEUE_CUTS_PER_S); past the
+ * ration the point goes to a second open batch, the spill, which is sent
+ * right after the open one: those points may be written after points of
+ * their series that came later, which only matters for two points of one
+ * series with one timestamp.  A point that fits neither is refused.
  */
 #include "config.h"
 
@@ -10,7 +19,17 @@
 
 #include "batch.h"
 #include "mem.h"
+#include "point.h"
 #include "queue.h"
+#include "typemap.h"
+
+#define QUEUE_NS_PER_S	1000000000LL
+
+/* A batch still filling, with the types of its fields. */
+struct queue_lane {
+	struct batch		*batch;		/* NULL: none open */
+	struct typemap		*types;
+};
 
 struct queue {
 	char			*database;
@@ -18,9 +37,13 @@ struct queue {
 	size_t			 batch_size;
 	size_t			 batch_bytes;
 	struct batch_list	 batches;
-	struct batch		*open;		/* the tail, or NULL */
+	struct queue_lane	 open;		/* at or near the tail */
+	struct queue_lane	 spill;		/* open only while open is */
 	size_t			 points;
 	size_t			 bytes;
+	struct typemap		*known_types;	/* the server's, or NULL */
+	int64_t			 cut_window;	/* the second cuts count in */
+	unsigned		 cuts;
 };
 
 struct queue *
@@ -33,6 +56,8 @@ queue_new(const char *database, const char *rp, size_t batch_size,
 	q->rp = xstrdup(rp);
 	q->batch_size = batch_size;
 	q->batch_bytes = batch_bytes;
+	q->open.types = typemap_new(QUEUE_BATCH_TYPES);
+	q->spill.types = typemap_new(QUEUE_BATCH_TYPES);
 	TAILQ_INIT(&q->batches);
 	return q;
 }
@@ -42,8 +67,8 @@ queue_set_limits(struct queue *q, size_t batch_size, size_t batch_bytes)
 {
 	q->batch_size = batch_size;
 	q->batch_bytes = batch_bytes;
-	if (q->open == NULL || (q->open->points < batch_size &&
-	    q->open->bytes < batch_bytes))
+	if (q->open.batch == NULL || (q->open.batch->points < batch_size &&
+	    q->open.batch->bytes < batch_bytes))
 		return false;
 	queue_seal(q);
 	return true;
@@ -60,6 +85,9 @@ queue_free(struct queue *q)
 		TAILQ_REMOVE(&q->batches, b, entry);
 		batch_free(b);
 	}
+	typemap_free(q->open.types);
+	typemap_free(q->spill.types);
+	typemap_free(q->known_types);
 	free(q->database);
 	free(q->rp);
 	free(q);
@@ -77,34 +105,154 @@ queue_retention_policy(const struct queue *q)
 	return q->rp;
 }
 
-bool
-queue_append(struct queue *q, const char *body, size_t blen,
-    const char *tail, size_t tlen)
-{
-	bool	 started = false;
+/* What `types` says of `p`'s fields. */
+enum queue_match {
+	QUEUE_UNKNOWN,		/* knows none of them */
+	QUEUE_SAME,		/* knows some, with the point's types */
+	QUEUE_DIFFERS,		/* knows one with another type */
+};
 
-	/* a point that would overfill the open batch starts the next one */
-	if (q->open != NULL && q->open->points > 0 &&
-	    q->open->bytes + blen + tlen > q->batch_bytes)
-		queue_seal(q);
-	if (q->open == NULL) {
-		q->open = batch_new();
-		TAILQ_INSERT_TAIL(&q->batches, q->open, entry);
-		started = true;
+static enum queue_match
+queue_match(const struct typemap *types, const struct point *p,
+    int64_t now)
+{
+	enum queue_match	 m = QUEUE_UNKNOWN;
+	enum proto_type		 t;
+	unsigned		 i;
+
+	for (i = 0; i < p->nids; i++) {
+		t = typemap_get(types, p->ids[i].hash, now);
+		if (t != PROTO_T_EMPTY && t != p->ids[i].type)
+			return QUEUE_DIFFERS;
+		if (t != PROTO_T_EMPTY)
+			m = QUEUE_SAME;
 	}
-	batch_append(q->open, body, blen, tail, tlen);
-	q->points++;
-	q->bytes += blen + tlen;
-	if (q->open->points >= q->batch_size ||
-	    q->open->bytes >= q->batch_bytes)
+	return m;
+}
+
+/* True while this second's budget of type cuts lasts. */
+static bool
+queue_may_cut(const struct queue *q, int64_t now)
+{
+	return now - q->cut_window >= QUEUE_NS_PER_S ||
+	    q->cuts < QUEUE_CUTS_PER_S;
+}
+
+/* Would `p` give a field of the lane's batch a second type? */
+static bool
+queue_lane_differs(const struct queue_lane *l, const struct point *p)
+{
+	return l->batch != NULL && queue_match(l->types, p, 0) ==
+	    QUEUE_DIFFERS;
+}
+
+enum queue_fit
+queue_check(struct queue *q, const struct point *p, int64_t now)
+{
+	enum queue_match	 known = QUEUE_UNKNOWN;
+
+	if (q->known_types != NULL &&
+	    (known = queue_match(q->known_types, p, now)) == QUEUE_DIFFERS)
+		return QUEUE_CONFLICT;
+	if (!queue_lane_differs(&q->open, p))
+		return QUEUE_FITS;
+	/*
+	 * A point with the type the server has always cuts: the open batch
+	 * holds points the server will refuse (from before it told), and
+	 * they must not cost the right ones.
+	 */
+	if (known == QUEUE_SAME || queue_may_cut(q, now))
+		return QUEUE_CUTS;
+	if (!queue_lane_differs(&q->spill, p))
+		return QUEUE_SPILLS;
+	return QUEUE_CONFLICT;
+}
+
+static void
+queue_count_cut(struct queue *q, int64_t now)
+{
+	if (now - q->cut_window >= QUEUE_NS_PER_S) {
+		q->cut_window = now;
+		q->cuts = 0;
+	}
+	q->cuts++;
+}
+
+/* Closes a lane's batch (the spill's alone, or both with the open's). */
+static void
+queue_close(struct queue *q, struct queue_lane *l)
+{
+	if (l == &q->open) {
 		queue_seal(q);
+		return;
+	}
+	l->batch = NULL;
+	typemap_clear(l->types);
+}
+
+/* Records the point's types in the lane; false if it is full. */
+static bool
+queue_note_types(struct queue_lane *l, const struct point *p)
+{
+	unsigned	 i;
+
+	for (i = 0; i < p->nids; i++)
+		if (!typemap_put(l->types, p->ids[i].hash, p->ids[i].type,
+		    INT64_MAX))
+			return false;
+	return true;
+}
+
+bool
+queue_append(struct queue *q, const struct point *p, enum queue_fit fit,
+    int64_t now)
+{
+	struct queue_lane	*l = (fit == QUEUE_SPILLS) ? &q->spill : &q->open;
+	size_t			 size = p->blen + p->tlen;
+	bool			 started = false;
+
+	if (fit == QUEUE_CUTS && q->open.batch != NULL) {
+		queue_count_cut(q, now);
+		queue_seal(q);
+	}
+	/* a point that would overfill the batch starts the next one */
+	if (l->batch != NULL && l->batch->points > 0 &&
+	    l->batch->bytes + size > q->batch_bytes)
+		queue_close(q, l);
+	if (l->batch == NULL) {
+		l->batch = batch_new();
+		TAILQ_INSERT_TAIL(&q->batches, l->batch, entry);
+		started = (l == &q->open);
+	}
+	batch_append(l->batch, p);
+	q->points++;
+	q->bytes += size;
+	/* too many fields to follow: the next point starts afresh */
+	if (!queue_note_types(l, p) || l->batch->points >= q->batch_size ||
+	    l->batch->bytes >= q->batch_bytes)
+		queue_close(q, l);
 	return started;
+}
+
+void
+queue_learn_type(struct queue *q, uint64_t hash, enum proto_type type,
+    int64_t expires)
+{
+	if (q->known_types == NULL)
+		q->known_types = typemap_new(QUEUE_KNOWN_TYPES);
+	/* full: start over rather than keep stale entries for good */
+	if (!typemap_put(q->known_types, hash, type, expires)) {
+		typemap_clear(q->known_types);
+		(void)typemap_put(q->known_types, hash, type, expires);
+	}
 }
 
 void
 queue_seal(struct queue *q)
 {
-	q->open = NULL;
+	q->open.batch = q->spill.batch = NULL;
+	typemap_clear(q->open.types);
+	typemap_clear(q->spill.types);
 }
 
 bool
@@ -112,7 +260,7 @@ queue_ready(const struct queue *q)
 {
 	struct batch	*b = TAILQ_FIRST(&q->batches);
 
-	return b != NULL && b != q->open;
+	return b != NULL && b != q->open.batch && b != q->spill.batch;
 }
 
 struct batch *
@@ -150,8 +298,8 @@ queue_drop_oldest(struct queue *q)
 	q->bytes -= bytes;
 	if (b->points == 0) {
 		TAILQ_REMOVE(&q->batches, b, entry);
-		if (b == q->open)
-			q->open = NULL;
+		if (b == q->open.batch || b == q->spill.batch)
+			queue_seal(q);
 		batch_free(b);
 	}
 	return bytes;

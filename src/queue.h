@@ -11,8 +11,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "proto.h"
+
 struct batch;
+struct point;
 struct queue;
+
+/* Type cuts allowed per queue and second before conflicts are refused. */
+#define QUEUE_CUTS_PER_S	8
+/* Field types learned from a server, per queue. */
+#define QUEUE_KNOWN_TYPES	1024
+/* Distinct fields one batch tracks; a batch that has more is closed. */
+#define QUEUE_BATCH_TYPES	65536
 
 /* A queue that cuts batches at `batch_size` points or `batch_bytes`. */
 struct queue	*queue_new(const char *database, const char *rp,
@@ -28,12 +38,39 @@ void		 queue_free(struct queue *);
 const char	*queue_database(const struct queue *);
 const char	*queue_retention_policy(const struct queue *);
 
+/* What queue_check() says of a point. */
+enum queue_fit {
+	QUEUE_FITS,		/* joins the open batch */
+	QUEUE_CUTS,		/* a field's type differs: starts the next */
+	QUEUE_SPILLS,		/* differs, no cut left: joins the spill */
+	QUEUE_CONFLICT,		/* refuse it (see below) */
+};
+
 /*
- * Appends one point (body + tail, the tail ending in '\n').  Returns true
- * when this point started a new open batch (arm the flush timer).
+ * Where `p` would go (`now` in ns).  A point whose field has another
+ * type than the same field earlier in the open batch closes that batch
+ * and starts the next, so InfluxDB refuses it alone instead of the whole
+ * request.  Past QUEUE_CUTS_PER_S cuts in a second it joins the spill
+ * batch instead (sent right after the open one), so a sender alternating
+ * types cannot shrink everyone's batches.  It conflicts outright with a
+ * type the server said the field already has (queue_learn_type()), or
+ * when it fits neither the open batch nor the spill.
  */
-bool		 queue_append(struct queue *, const char *body, size_t blen,
-		    const char *tail, size_t tlen);
+enum queue_fit	 queue_check(struct queue *, const struct point *p,
+		    int64_t now);
+/*
+ * Appends one point where queue_check() said (not QUEUE_CONFLICT).
+ * Returns true when this point started a new open batch (arm the flush
+ * timer).
+ */
+bool		 queue_append(struct queue *, const struct point *p,
+		    enum queue_fit, int64_t now);
+/*
+ * The server said the field `hash` (proto_field_id) has type `type`:
+ * points giving it another type conflict until `expires` (ns).
+ */
+void		 queue_learn_type(struct queue *, uint64_t hash,
+		    enum proto_type type, int64_t expires);
 /* Closes the open batch so it can be sent (flush_interval expired). */
 void		 queue_seal(struct queue *);
 /* True if a closed batch is waiting to be sent. */

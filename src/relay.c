@@ -29,6 +29,7 @@
 #include "listener.h"
 #include "log.h"
 #include "mem.h"
+#include "point.h"
 #include "proto.h"
 #include "relay.h"
 #include "sender.h"
@@ -103,12 +104,16 @@ static void
 relay_write_self_line(struct relay *r, const char *body, size_t len,
     int64_t now)
 {
-	char	 tail[PROTO_TAIL_MAX];
-	size_t	 tlen = proto_format_tail(tail, now), i;
+	char		 tail[PROTO_TAIL_MAX];
+	struct point	 p = { .body = body, .blen = len, .tail = tail,
+			    .received = now };
+	size_t		 i;
 
+	/* the relay's own fields keep their types: no ids needed */
+	p.tlen = proto_format_tail(tail, now);
 	for (i = 0; i < r->conf->ntargets; i++)
 		target_append(r->targets[i], r->conf->internal_database, "",
-		    body, len, tail, tlen);
+		    &p);
 }
 
 /* internal_database: the counters as points, to every target. */

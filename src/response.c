@@ -9,7 +9,11 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "proto.h"
 #include "response.h"
+
+/* Longest name read from a conflict message. */
+#define RESPONSE_NAME_MAX	256
 
 static bool
 response_body_has(const char *body, size_t len, const char *needle)
@@ -26,6 +30,21 @@ response_is_bad_data(const char *body, size_t len)
 	    response_body_has(body, len, "field type conflict");
 }
 
+/*
+ * Bad data: a partial write names what it dropped and stored the rest;
+ * anything else refused the whole request for the sake of some points
+ * (a bare "field type conflict" when one batch gives a new field two
+ * types), which the sender isolates by bisection.
+ */
+static enum response_action
+response_refusal(const char *body, size_t len)
+{
+	size_t	 n;
+
+	return response_dropped(body, len, &n) ? RESPONSE_DROP :
+	    RESPONSE_ISOLATE;
+}
+
 enum response_action
 response_classify(long status, const char *body, size_t len)
 {
@@ -40,7 +59,7 @@ response_classify(long status, const char *body, size_t len)
 		return RESPONSE_CONFIG;
 	case 400:
 	case 422:
-		return RESPONSE_DROP;
+		return response_refusal(body, len);
 	case 413:
 		return RESPONSE_SPLIT;
 	case 401:
@@ -53,7 +72,7 @@ response_classify(long status, const char *body, size_t len)
 		if (response_body_has(body, len, "retention policy not found"))
 			return RESPONSE_CONFIG;
 		if (status == 500 && response_is_bad_data(body, len))
-			return RESPONSE_DROP;
+			return response_refusal(body, len);
 		return RESPONSE_RETRY;
 	}
 	/* other 4xx: the request is wrong, not the data; keep it */
@@ -103,6 +122,74 @@ response_dropped(const char *body, size_t len, size_t *n)
 	return true;
 }
 
+/*
+ * A name as the JSON answer quotes it (\"name\", with \\ and \" inside),
+ * from `p` up to `end_mark`, escaped again as line protocol writes it
+ * (`escapes` get a backslash).  Returns the byte after the end mark.
+ */
+static const char *
+response_read_name(const char *p, const char *end, const char *end_mark,
+    const char *escapes, char *out, size_t *outlen)
+{
+	const char	*stop;
+	size_t		 n = 0;
+
+	stop = memmem(p, (size_t)(end - p), end_mark, strlen(end_mark));
+	if (stop == NULL)
+		return NULL;
+	for (; p < stop; p++) {
+		if (*p == '\\' && p + 1 < stop)
+			p++;			/* JSON's escape */
+		if (n + 2 > RESPONSE_NAME_MAX)
+			return NULL;
+		if (strchr(escapes, *p) != NULL)
+			out[n++] = '\\';
+		out[n++] = *p;
+	}
+	*outlen = n;
+	return stop + strlen(end_mark);
+}
+
+/* A type name at `p`, up to a non-letter. */
+static enum proto_type
+response_read_type(const char *p, const char *end)
+{
+	const char	*q = p;
+
+	while (q < end && *q >= 'a' && *q <= 'z')
+		q++;
+	return proto_type_parse(p, (size_t)(q - p));
+}
+
+bool
+response_type_conflict(const char *body, size_t len,
+    struct response_conflict *c)
+{
+	static const char	 intro[] = "input field \\\"";
+	const char		*p, *end = body + len;
+	char			 m[RESPONSE_NAME_MAX], f[RESPONSE_NAME_MAX];
+	size_t			 mlen, flen;
+
+	if (body == NULL ||
+	    (p = memmem(body, len, intro, sizeof(intro) - 1)) == NULL)
+		return false;
+	p += sizeof(intro) - 1;
+	if ((p = response_read_name(p, end, "\\\" on measurement \\\"", ",= ",
+	    f, &flen)) == NULL ||
+	    (p = response_read_name(p, end, "\\\" is type ", ", ", m,
+	    &mlen)) == NULL)
+		return false;
+	c->input = response_read_type(p, end);
+	if ((p = memmem(p, (size_t)(end - p), "already exists as type ",
+	    23)) == NULL)
+		return false;
+	c->existing = response_read_type(p + 23, end);
+	if (c->input == PROTO_T_EMPTY || c->existing == PROTO_T_EMPTY)
+		return false;
+	c->hash = proto_hash(proto_hash(PROTO_HASH_SEED, m, mlen), f, flen);
+	return true;
+}
+
 const char *
 response_action_name(enum response_action a)
 {
@@ -110,6 +197,7 @@ response_action_name(enum response_action a)
 		[RESPONSE_DONE] = "done",
 		[RESPONSE_CREATE_DB] = "create database",
 		[RESPONSE_DROP] = "drop",
+		[RESPONSE_ISOLATE] = "isolate",
 		[RESPONSE_SPLIT] = "split",
 		[RESPONSE_CONFIG] = "configuration problem",
 		[RESPONSE_RETRY] = "retry",

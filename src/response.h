@@ -7,11 +7,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
 
 enum response_action {
 	RESPONSE_DONE,		/* delivered */
 	RESPONSE_CREATE_DB,	/* "database not found": create, resend */
-	RESPONSE_DROP,		/* can never succeed: drop, count */
+	RESPONSE_DROP,		/* a partial write: the rest was stored */
+	RESPONSE_ISOLATE,	/* refused whole: bisect to the bad points */
 	RESPONSE_SPLIT,		/* 413: split the batch in halves */
 	RESPONSE_CONFIG,	/* configuration problem: retry slowly */
 	RESPONSE_RETRY,		/* transient: back off and retry */
@@ -26,6 +30,20 @@ enum response_action response_classify(long status, const char *body,
  * the body does not say (then the whole batch was refused).
  */
 bool		 response_dropped(const char *body, size_t len, size_t *n);
+/*
+ * What "field type conflict: input field "f" on measurement "m" is type
+ * float, already exists as type integer" says, names in line protocol's
+ * escaped form so that they hash as a point's do (proto_field_id).
+ */
+struct response_conflict {
+	uint64_t	 hash;		/* proto_field_id.hash of (m, f) */
+	enum proto_type	 input;		/* the type that was refused */
+	enum proto_type	 existing;	/* the type the field has */
+};
+
+/* Reads the first such conflict from an answer; false if none. */
+bool		 response_type_conflict(const char *body, size_t len,
+		    struct response_conflict *);
 /* "done", "retry"...: for logs and counters. */
 const char	*response_action_name(enum response_action);
 

@@ -50,6 +50,7 @@ stats_json_listener(struct evbuffer *out, const struct listener *l)
 	stats_json_u64(out, "lines", s->lines);
 	stats_json_u64(out, "accepted", s->accepted);
 	stats_json_u64(out, "dropped", s->dropped);
+	stats_json_u64(out, "dropped_server", s->dropped_server);
 	stats_json_u64(out, "rejected", s->rejected);
 	evbuffer_add_printf(out, ",\"rejected_by_reason\":{");
 	for (i = 0; i < sizeof(s->reasons) / sizeof(s->reasons[0]) &&
@@ -108,6 +109,10 @@ stats_json_target(struct evbuffer *out, const struct target *t)
 	stats_json_u64(out, "dropped_server", s->points_dropped_server);
 	stats_json_u64(out, "dropped_too_large", s->points_dropped_too_large);
 	stats_json_u64(out, "rejected_queues", s->points_rejected_queues);
+	stats_json_u64(out, "rejected_conflict", s->points_rejected_conflict);
+	stats_json_u64(out, "type_cuts", s->type_cuts);
+	stats_json_u64(out, "type_spills", s->type_spills);
+	stats_json_u64(out, "isolation_requests", s->isolation_requests);
 	stats_json_u64(out, "requests", s->requests);
 	stats_json_u64(out, "retries", s->retries);
 	stats_json_u64(out, "http_2xx", s->http_2xx);
@@ -149,6 +154,7 @@ stats_line_listener(char *buf, size_t size, const struct listener *l)
 	stats_field(buf, size, &n, "accepted", s->accepted);
 	stats_field(buf, size, &n, "rejected", s->rejected);
 	stats_field(buf, size, &n, "dropped", s->dropped);
+	stats_field(buf, size, &n, "dropped_server", s->dropped_server);
 	stats_field(buf, size, &n, "denied", s->denied);
 	stats_field(buf, size, &n, "pauses", s->pauses);
 	return n < size ? n : 0;
@@ -174,6 +180,10 @@ stats_line_target(char *buf, size_t size, const struct target *t)
 	stats_field(buf, size, &n, "dropped_server", s->points_dropped_server);
 	stats_field(buf, size, &n, "dropped_too_large",
 	    s->points_dropped_too_large);
+	stats_field(buf, size, &n, "rejected_conflict",
+	    s->points_rejected_conflict);
+	stats_field(buf, size, &n, "isolation_requests",
+	    s->isolation_requests);
 	stats_field(buf, size, &n, "requests", s->requests);
 	stats_field(buf, size, &n, "retries", s->retries);
 	stats_field(buf, size, &n, "http_errors", s->http_errors);

@@ -28,10 +28,12 @@
 
 #include "backoff.h"
 #include "batch.h"
+#include "blame.h"
 #include "conf.h"
 #include "endpoint.h"
 #include "log.h"
 #include "mem.h"
+#include "point.h"
 #include "queue.h"
 #include "response.h"
 #include "sender.h"
@@ -42,6 +44,8 @@
 #define TARGET_CONFIG_WARN_S	60
 /* Empty queues unused for a whole sweep interval are freed. */
 #define TARGET_SWEEP_MS		(5 * 60 * 1000)
+/* A field type a server reported is trusted this long (shards change). */
+#define TARGET_KNOWN_TYPE_NS	(10 * 60 * 1000000000LL)
 /* Retry-After is honoured up to max(retry_max, this). */
 #define TARGET_RETRY_AFTER_MAX_MS	(5 * 60 * 1000)
 
@@ -485,15 +489,21 @@ target_arm_flush(struct target_queue *tq)
 
 enum target_reject
 target_append(struct target *t, const char *db, const char *rp,
-    const char *body, size_t blen, const char *tail, size_t tlen)
+    const struct point *p)
 {
 	struct target_queue	*tq;
-	size_t			 size = blen + tlen;
+	size_t			 size = p->blen + p->tlen;
+	enum queue_fit		 fit = QUEUE_FITS;
 
 	tq = target_find_queue(t, db, rp);
 	if (tq == NULL && t->nqueues >= t->conf->max_queues) {
 		t->stats.points_rejected_queues++;
 		return TARGET_REJECT_QUEUES;
+	}
+	if (tq != NULL &&
+	    (fit = queue_check(tq->queue, p, p->received)) == QUEUE_CONFLICT) {
+		t->stats.points_rejected_conflict++;
+		return TARGET_REJECT_CONFLICT;
 	}
 	/*
 	 * A point larger than the whole buffer could only evict everything
@@ -511,7 +521,9 @@ target_append(struct target *t, const char *db, const char *rp,
 	if (tq == NULL)
 		tq = t->last = target_queue_new(t, db, rp);
 	tq->used = true;
-	if (queue_append(tq->queue, body, blen, tail, tlen))
+	t->stats.type_cuts += (fit == QUEUE_CUTS);
+	t->stats.type_spills += (fit == QUEUE_SPILLS);
+	if (queue_append(tq->queue, p, fit, p->received))
 		target_arm_flush(tq);
 	t->bytes += size;
 	t->points++;
@@ -543,6 +555,7 @@ target_send(struct target_queue *tq)
 	tq->inflight = b;
 	t->inflight++;
 	t->stats.requests++;
+	t->stats.isolation_requests += b->isolating;
 	if (log_enabled(LOG_LEVEL_DEBUG))
 		log_debug("target %s: db=%s: sending %zu points, %zu bytes%s",
 		    t->conf->name, queue_database(tq->queue), b->points,
@@ -721,14 +734,52 @@ target_release(struct target *t, struct batch *b)
 }
 
 /*
- * 400/422 or a bad-data 500: never resent.  A partial write says how many
- * points it dropped; the others are stored and count as written.
+ * The server refused points for good: count them, and log who sent them
+ * (once per batch, rate-limited) so the application at fault is found.
+ */
+static void
+target_count_refused(struct target_queue *tq, size_t dropped, size_t of,
+    const struct blame *bl)
+{
+	struct target	*t = tq->target;
+	char		 who[BLAME_EXCERPT + 160];
+
+	t->stats.points_dropped_server += dropped;
+	blame_describe(bl, who, sizeof(who));
+	log_warnx_rl(&t->rl, "sender: target %s db=%s: server refused %zu of "
+	    "%zu points, dropped: %s; first from %s", t->conf->name,
+	    queue_database(tq->queue), dropped, of, t->stats.last_error, who);
+}
+
+/*
+ * A field type conflict names the type the field has: remember it, so
+ * later points giving it another type are refused at the socket rather
+ * than sent (and refused) again; blame the points it names.
+ */
+static void
+target_learn_conflict(struct target_queue *tq, struct batch *b,
+    const struct sender_result *res, size_t dropped, struct blame *bl)
+{
+	struct response_conflict	 c;
+
+	memset(bl, 0, sizeof(*bl));
+	if (!response_type_conflict(res->body, res->body_len, &c))
+		return;
+	queue_learn_type(tq->queue, c.hash, c.existing,
+	    stamp_now() + TARGET_KNOWN_TYPE_NS);
+	blame_conflict(b, &c, dropped, bl);
+}
+
+/*
+ * A partial write: the server stored all but the points it says it
+ * dropped, which count as refused; never resent.
  */
 static void
 target_rejected(struct target_queue *tq, struct batch *b,
     const struct sender_result *res)
 {
 	struct target	*t = tq->target;
+	struct blame	 bl;
 	size_t		 dropped;
 
 	/* a cut-off message may not name every unparsable line */
@@ -739,12 +790,40 @@ target_rejected(struct target_queue *tq, struct batch *b,
 		target_delivered(tq, b->points - dropped);
 	else
 		target_recovered(tq);
-	t->stats.points_dropped_server += dropped;
-	log_warnx_rl(&t->rl, "sender: target %s db=%s: server rejected %zu "
-	    "of %zu points, dropped: %s", t->conf->name,
-	    queue_database(tq->queue), dropped, b->points,
-	    t->stats.last_error);
+	target_learn_conflict(tq, b, res, dropped, &bl);
+	target_count_refused(tq, dropped, b->points, &bl);
 	target_release(t, b);
+}
+
+/*
+ * The server refused a whole request for the sake of some of its points
+ * and stored nothing.  Bisect: both halves go back to the head of the
+ * queue and are sent at once, again and again, until the offending
+ * points stand alone and are dropped alone.  A batch with k bad points
+ * among n costs at most about 2 k log2(n) extra requests; a half that
+ * was stored is never sent again.
+ */
+static void
+target_isolate(struct target_queue *tq, struct batch *b,
+    const struct sender_result *res)
+{
+	struct target	*t = tq->target;
+	struct batch	*second = batch_split(b);
+	struct blame	 bl;
+
+	target_recovered(tq);
+	if (second == NULL) {
+		blame_all(b, &bl);
+		target_count_refused(tq, b->points, b->points, &bl);
+		target_release(t, b);
+		return;
+	}
+	log_debug("sender: target %s db=%s: refused whole, isolating: %zu + "
+	    "%zu points", t->conf->name, queue_database(tq->queue), b->points,
+	    second->points);
+	b->isolating = second->isolating = true;
+	queue_putback(tq->queue, second);
+	queue_putback(tq->queue, b);
 }
 
 static void
@@ -876,6 +955,9 @@ target_write_done_cb(const struct sender_result *res, void *arg)
 		break;
 	case RESPONSE_DROP:
 		target_rejected(tq, b, res);
+		break;
+	case RESPONSE_ISOLATE:
+		target_isolate(tq, b, res);
 		break;
 	case RESPONSE_SPLIT:
 		target_split(tq, b);
@@ -1062,8 +1144,10 @@ target_log_stats(const struct target *t)
 	log_info("stats: target %s: queues=%zu buffered_points=%zu "
 	    "buffered_bytes=%zu in_flight=%zu accepted=%llu written=%llu "
 	    "batches=%llu dropped_overflow=%llu dropped_server=%llu "
-	    "dropped_too_large=%llu rejected_queues=%llu requests=%llu "
-	    "retries=%llu http_2xx=%llu http_4xx=%llu http_5xx=%llu "
+	    "dropped_too_large=%llu rejected_queues=%llu "
+	    "rejected_conflict=%llu type_cuts=%llu type_spills=%llu "
+	    "isolation_requests=%llu "
+	    "requests=%llu retries=%llu http_2xx=%llu http_4xx=%llu http_5xx=%llu "
 	    "http_errors=%llu databases_created=%llu create_failures=%llu "
 	    "last_error=\"%s\"", t->conf->name,
 	    t->nqueues, t->points, t->bytes, t->inflight,
@@ -1074,6 +1158,10 @@ target_log_stats(const struct target *t)
 	    (unsigned long long)s->points_dropped_server,
 	    (unsigned long long)s->points_dropped_too_large,
 	    (unsigned long long)s->points_rejected_queues,
+	    (unsigned long long)s->points_rejected_conflict,
+	    (unsigned long long)s->type_cuts,
+	    (unsigned long long)s->type_spills,
+	    (unsigned long long)s->isolation_requests,
 	    (unsigned long long)s->requests,
 	    (unsigned long long)s->retries, (unsigned long long)s->http_2xx,
 	    (unsigned long long)s->http_4xx, (unsigned long long)s->http_5xx,

@@ -16,6 +16,7 @@
 
 struct conf_target;
 struct event_base;
+struct point;
 struct sender;
 struct target;
 
@@ -23,6 +24,7 @@ enum target_reject {
 	TARGET_ACCEPTED,
 	TARGET_REJECT_OVERFLOW,	/* buffer_size reached (drop_newest) */
 	TARGET_REJECT_QUEUES,	/* max_queues reached */
+	TARGET_REJECT_CONFLICT,	/* a field type the server refuses */
 };
 
 struct target_stats {
@@ -33,6 +35,10 @@ struct target_stats {
 	uint64_t	 points_dropped_server;	/* 400/422/bad-data 500 */
 	uint64_t	 points_dropped_too_large;
 	uint64_t	 points_rejected_queues;
+	uint64_t	 points_rejected_conflict;	/* queue_check() */
+	uint64_t	 type_cuts;	/* batches closed for a field type */
+	uint64_t	 type_spills;	/* points moved to the spill batch */
+	uint64_t	 isolation_requests;	/* resent halves */
 	uint64_t	 requests;
 	uint64_t	 retries;
 	uint64_t	 http_2xx;
@@ -62,12 +68,11 @@ const char	*target_name(const struct target *);
 const struct conf_target *target_conf(const struct target *);
 
 /*
- * Queues one point (body + tail, the tail ending in '\n') for `database`
- * and `rp`.  On a reject nothing was queued.
+ * Queues one point for `database` and `rp`.  On a reject nothing was
+ * queued.
  */
 enum target_reject target_append(struct target *, const char *database,
-		    const char *rp, const char *body, size_t blen,
-		    const char *tail, size_t tlen);
+		    const char *rp, const struct point *);
 /* Closes every open batch and sends what the connection limit allows. */
 void		 target_flush(struct target *);
 /* What a target holds right now. */

@@ -859,21 +859,31 @@ def influxd_up(influx):
                           % (influx.url, tail(influx.log())))
 
 
-def relay_stats(relay, target="local", timeout=5):
-    """The relay's counters for a target, via SIGUSR1 and its log line
-    `stats: target NAME: key=value ...`, as a dict of ints (and strings)."""
-    before = relay.log().count("stats: target %s:" % target)
+def _stats_line(relay, prefix, timeout):
+    """The counters of the newest `stats: PREFIX: key=value ...` line the
+    relay logs after a SIGUSR1, as a dict of ints (and strings)."""
+    before = relay.log().count(prefix)
     relay.proc.send_signal(signal.SIGUSR1)
-    wait_until(lambda: relay.log().count("stats: target %s:" % target)
-               > before, timeout, "a stats line for target %s" % target)
-    line = [l for l in relay.log().splitlines()
-            if "stats: target %s:" % target in l][-1]
+    wait_until(lambda: relay.log().count(prefix) > before, timeout,
+               "a line '%s'" % prefix)
+    line = [l for l in relay.log().splitlines() if prefix in l][-1]
     out = {}
-    for word in line.split("stats: target %s: " % target, 1)[1].split(" "):
+    for word in line.split(prefix + " ", 1)[1].split(" "):
         if "=" in word:
             k, v = word.split("=", 1)
             out[k] = int(v) if v.isdigit() else v
     return out
+
+
+def relay_stats(relay, target="local", timeout=5):
+    """The relay's counters for a target, via SIGUSR1 and its log line
+    `stats: target NAME: key=value ...`."""
+    return _stats_line(relay, "stats: target %s:" % target, timeout)
+
+
+def listener_stats(relay, listener="main", timeout=5):
+    """The relay's counters for a listener, as relay_stats() does."""
+    return _stats_line(relay, "stats: listener %s:" % listener, timeout)
 
 
 def count_points(influx, db, measurement="m"):

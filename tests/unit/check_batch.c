@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "batch.h"
+#include "point.h"
+#include "proto.h"
 #include "queue.h"
 #include "suites.h"
 
@@ -17,6 +19,24 @@ body_is(struct batch *b, const char *want)
 	    memcmp(batch_body(b), want, b->bytes) == 0;
 }
 
+/* Appends a point to `q` with its field ids, as ingest does. */
+static bool
+append(struct queue *q, const char *body, const char *tail)
+{
+	struct proto_point	 pt;
+	struct point		 p = { body, strlen(body), tail, strlen(tail),
+				    NULL, 0, 0, 0 };
+	enum queue_fit		 fit;
+
+	if (proto_parse(body, strlen(body), &pt) == PROTO_OK) {
+		p.ids = pt.ids;
+		p.nids = pt.nids;
+	}
+	fit = queue_check(q, &p, 0);
+	ck_assert_int_ne(fit, QUEUE_CONFLICT);
+	return queue_append(q, &p, fit, 0);
+}
+
 static void
 add_point(struct queue *q, int i)
 {
@@ -24,7 +44,7 @@ add_point(struct queue *q, int i)
 
 	snprintf(body, sizeof(body), "m v=%d", i);
 	snprintf(tail, sizeof(tail), " %d\n", i);
-	queue_append(q, body, strlen(body), tail, strlen(tail));
+	append(q, body, tail);
 }
 
 START_TEST(test_batches_cut_at_batch_size)
@@ -152,7 +172,7 @@ START_TEST(test_embedded_newlines)
 	size_t		 i;
 
 	for (i = 0; i < 4; i++)
-		queue_append(q, pts[i], strlen(pts[i]), " 1\n", 3);
+		append(q, pts[i], " 1\n");
 	queue_seal(q);
 	b = queue_take(q);
 	ck_assert_uint_eq(b->points, 4);
@@ -222,7 +242,8 @@ START_TEST(test_sizes_reuse_room)
 	size_t		 i, total = 0;
 
 	for (i = 0; i < 1000; i++) {
-		batch_append(b, "m v=1i", 6, "\n", 1);
+		batch_append(b, &(struct point){ "m v=1i", 6, "\n", 1,
+		    NULL, 0, 0, 0 });
 		total += 7;
 		if (i % 3 == 0)
 			total -= batch_drop_first(b);

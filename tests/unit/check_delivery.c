@@ -18,7 +18,12 @@
 #include "conf.h"
 #include "faultd.h"
 #include "mem.h"
+#include "origin.h"
+#include "point.h"
+#include "proto.h"
+#include "queue.h"
 #include "sender.h"
+#include "stamp.h"
 #include "suites.h"
 #include "target.h"
 
@@ -33,6 +38,7 @@ struct rig {
 	struct target		*t[2];
 	size_t			 nt;
 	int			 seq;
+	uint32_t		 origin;	/* of the points rig_append queues */
 };
 
 static struct rig	 rig;
@@ -93,6 +99,22 @@ rig_stop(void)
 	memset(&rig, 0, sizeof(rig));
 }
 
+/* Queues one point on `t`, with its field ids as ingest gives them. */
+static enum target_reject
+rig_append(struct target *t, const char *db, const char *rp,
+    const char *body, size_t blen, const char *tail, size_t tlen)
+{
+	struct proto_point	 pt;
+	struct point		 p = { body, blen, tail, tlen, NULL, 0,
+				    rig.origin, stamp_now() };
+
+	if (proto_parse(body, blen, &pt) == PROTO_OK) {
+		p.ids = pt.ids;
+		p.nids = pt.nids;
+	}
+	return target_append(t, db, rp, &p);
+}
+
 /* Queues `n` points "m,q=Q v=Ii SEQ" for db/rp on target `t`. */
 static void
 rig_send(struct target *t, const char *rp, int n)
@@ -104,7 +126,7 @@ rig_send(struct target *t, const char *rp, int n)
 		snprintf(body, sizeof(body), "m,rp=%s v=%di", rp[0] ? rp : "-",
 		    rig.seq);
 		snprintf(tail, sizeof(tail), " %d\n", 1000 + rig.seq);
-		ck_assert_int_eq(target_append(t, "db", rp, body,
+		ck_assert_int_eq(rig_append(t, "db", rp, body,
 		    strlen(body), tail, strlen(tail)), TARGET_ACCEPTED);
 	}
 }
@@ -242,14 +264,16 @@ START_TEST(test_404_create_refused)
 }
 END_TEST
 
-/* 400, 422 and bad-data 500s: dropped, counted, sent once. */
+/* Partial writes (400, 422, bad-data 500): the dropped counted, sent once. */
 static const struct faultd_step drops[] = {
-	{ 400, "{\"error\":\"unable to parse 'm v=': missing field value\"}",
+	{ 400, "{\"error\":\"partial write: unable to parse 'm v=': missing "
+	    "field value dropped=0\"}", NULL, 0 },
+	{ 422, "{\"code\":\"unprocessable entity\",\"message\":\"partial "
+	    "write dropped=1\"}", NULL, 0 },
+	{ 500, "{\"error\":\"partial write: field type conflict: input field "
+	    "\\\"v\\\" dropped=1\"}", NULL, 0 },
+	{ 500, "{\"error\":\"partial write: unable to parse 'x' dropped=0\"}",
 	    NULL, 0 },
-	{ 422, "{\"code\":\"unprocessable entity\"}", NULL, 0 },
-	{ 500, "{\"error\":\"field type conflict: input field \\\"v\\\"\"}",
-	    NULL, 0 },
-	{ 500, "{\"error\":\"unable to parse 'x'\"}", NULL, 0 },
 };
 
 START_TEST(test_drop_rows)
@@ -261,10 +285,173 @@ START_TEST(test_drop_rows)
 	ck_assert(rig_run(rig_empty, 2));
 	rig_run(NULL, 0.5);
 	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 1);
-	ck_assert_uint_eq(stats()->points_dropped_server, 10);
-	ck_assert_uint_eq(stats()->points_written, 0);
+	ck_assert_uint_eq(stats()->points_dropped_server, 1);
+	ck_assert_uint_eq(stats()->points_written, 9);
 	ck_assert_uint_eq(stats()->retries, 0);
+	ck_assert_uint_eq(stats()->isolation_requests, 0);
 	ck_assert(strstr(stats()->last_error, drops[_i].body + 12) != NULL);
+	rig_stop();
+}
+END_TEST
+
+/*
+ * Whole refusals (no dropped=): the batch is bisected.  Only the first
+ * request is refused here, so both halves are stored: nothing is lost.
+ */
+static const struct faultd_step refusals[] = {
+	{ 400, "{\"error\":\"field type conflict\"}", NULL, 0 },
+	{ 400, "{\"error\":\"unable to parse 'm v=': missing field value\"}",
+	    NULL, 0 },
+	{ 422, "{\"code\":\"unprocessable entity\"}", NULL, 0 },
+	{ 500, "{\"error\":\"field type conflict: input field \\\"v\\\"\"}",
+	    NULL, 0 },
+};
+
+START_TEST(test_refusal_rows)
+{
+	rig_start(FAST);
+	faultd_script(rig.fd[0], &refusals[_i], 1);
+	rig_send(rig.t[0], "", 10);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 2));
+	rig_run(NULL, 0.3);
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 3);
+	ck_assert_uint_eq(stats()->isolation_requests, 2);
+	ck_assert_uint_eq(stats()->points_dropped_server, 0);
+	ck_assert_uint_eq(stats()->points_written, 10);
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 10);
+	rig_stop();
+}
+END_TEST
+
+/* Queues "BODY SEQ" once. */
+static enum target_reject
+rig_put(const char *body)
+{
+	char	 tail[32];
+
+	snprintf(tail, sizeof(tail), " %d\n", 1000 + rig.seq++);
+	return rig_append(rig.t[0], "db", "", body, strlen(body), tail,
+	    strlen(tail));
+}
+
+/*
+ * Any request holding a marked point is refused whole with a bare 400:
+ * bisection delivers everything else and drops the three marked points
+ * alone, within 2 log2(n) extra requests each, blaming their sender.
+ */
+START_TEST(test_isolation_bound)
+{
+	uint64_t	 blamed = 0;
+	uint32_t	 good, bad;
+	size_t		 bound, i, len;
+	const char	*w;
+	char		 body[64];
+
+	rig_start(FAST "batch_size = 5000\nbuffer_size = 16M\n");
+	faultd_refuse_marked(rig.fd[0], "BAD");
+	good = origin_new("good", 10, 1000, NULL);
+	bad = origin_new("bad", 20, 1000, &blamed);
+	for (i = 0; i < 20000; i++) {
+		bool	 marked = (i == 1234 || i == 9999 || i == 17777);
+
+		rig.origin = marked ? bad : good;
+		snprintf(body, sizeof(body), "m,k=%s v=%zui",
+		    marked ? "BAD" : "ok", i);
+		ck_assert_int_eq(rig_put(body), TARGET_ACCEPTED);
+	}
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 10));
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 19997);
+	ck_assert_uint_eq(stats()->points_written, 19997);
+	ck_assert_uint_eq(stats()->points_dropped_server, 3);
+	ck_assert_uint_eq(blamed, 3);
+	w = faultd_written(rig.fd[0], &len);
+	ck_assert_ptr_null(memmem(w, len, "BAD", 3));
+	/* 4 batches; each marked point costs 2 requests per halving */
+	bound = 3 * 2 * 13;
+	ck_assert_uint_le(stats()->isolation_requests, bound);
+	ck_assert_uint_le(faultd_nreqs(rig.fd[0]), 4 + bound);
+	ck_assert_uint_eq(stats()->requests, faultd_nreqs(rig.fd[0]));
+	rig_stop();
+}
+END_TEST
+
+/*
+ * One field given two types in one flush window: the batch is cut there,
+ * so no request mixes the two types.
+ */
+START_TEST(test_type_cut)
+{
+	int	 i;
+
+	rig_start(FAST "batch_size = 1000\n");
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(rig_put("good v=1"), TARGET_ACCEPTED);
+	ck_assert_int_eq(rig_put("m f=1i"), TARGET_ACCEPTED);
+	ck_assert_int_eq(rig_put("m f=1.5"), TARGET_ACCEPTED);
+	ck_assert_int_eq(rig_put("good v=2"), TARGET_ACCEPTED);
+	ck_assert_int_eq(rig_put("m g=\"s\""), TARGET_ACCEPTED);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 3));
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 2);
+	ck_assert_uint_eq(faultd_req(rig.fd[0], 0)->points, 11);
+	ck_assert_uint_eq(faultd_req(rig.fd[0], 1)->points, 3);
+	ck_assert_uint_eq(stats()->type_cuts, 1);
+	rig_stop();
+}
+END_TEST
+
+/*
+ * The server names the type a field has: later points giving it another
+ * type are refused at once, and a sender alternating types cuts at most
+ * QUEUE_CUTS_PER_S batches a second.
+ */
+START_TEST(test_known_type)
+{
+	static const struct faultd_step conflict = { 400,
+	    "{\"error\":\"partial write: field type conflict: input field "
+	    "\\\"f\\\" on measurement \\\"m\\\" is type float, already "
+	    "exists as type integer dropped=1\"}", NULL, 0 };
+	uint64_t	 blamed = 0;
+	int		 i;
+
+	rig_start(FAST "batch_size = 1000\n");
+	rig.origin = origin_new("l", 1, 2, &blamed);
+	faultd_script(rig.fd[0], &conflict, 1);
+	ck_assert_int_eq(rig_put("m f=1.5"), TARGET_ACCEPTED);
+	ck_assert_int_eq(rig_put("good v=1"), TARGET_ACCEPTED);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 3));
+	ck_assert_uint_eq(stats()->points_dropped_server, 1);
+	ck_assert_uint_eq(stats()->points_written, 1);
+	ck_assert_uint_eq(blamed, 1);
+	ck_assert_int_eq(rig_put("m f=2.5"), TARGET_REJECT_CONFLICT);
+	ck_assert_int_eq(rig_put("m f=2i"), TARGET_ACCEPTED);
+	ck_assert_uint_eq(stats()->points_rejected_conflict, 1);
+	/*
+	 * Another field alternates: cuts are rationed, then the points the
+	 * open batch cannot take wait in the spill; a third type fits
+	 * neither and is refused.
+	 */
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(rig_put(i % 2 ? "m g=1.5" : "m g=1i"),
+		    TARGET_ACCEPTED);
+	ck_assert_uint_le(stats()->type_cuts, QUEUE_CUTS_PER_S);
+	ck_assert_uint_ge(stats()->type_spills,
+	    (100 - 2 * QUEUE_CUTS_PER_S) / 2 - 1);
+	ck_assert_int_eq(rig_put("m g=true"), TARGET_REJECT_CONFLICT);
+	ck_assert_uint_eq(stats()->points_rejected_conflict, 2);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 3));
+	for (i = 0; i < (int)faultd_nreqs(rig.fd[0]); i++) {
+		const struct faultd_req	*r = faultd_req(rig.fd[0], (size_t)i);
+
+		ck_assert_msg(r->body == NULL || !(strstr(r->body, "g=1i") &&
+		    strstr(r->body, "g=1.5")), "request %d mixes types", i);
+	}
+	ck_assert_uint_eq(stats()->points_written, 2 + 100);
+	ck_assert(rig_run(rig_empty, 3));
 	rig_stop();
 }
 END_TEST
@@ -306,7 +493,7 @@ START_TEST(test_413_split)
 	faultd_max_body(rig.fd[0], 500);
 	rig_send(rig.t[0], "", 100);		/* ~2.2 kB */
 	big_point(big, sizeof(big));
-	ck_assert_int_eq(target_append(rig.t[0], "db", "", big, strlen(big),
+	ck_assert_int_eq(rig_append(rig.t[0], "db", "", big, strlen(big),
 	    " 5\n", 3), TARGET_ACCEPTED);
 	rig_send(rig.t[0], "", 10);
 	target_flush(rig.t[0]);
@@ -771,7 +958,7 @@ START_TEST(test_sweep_idle_queues)
 	rig_start(BASE "max_queues = 2\n");
 	rig_send(rig.t[0], "a", 3);
 	rig_send(rig.t[0], "b", 3);
-	ck_assert_int_eq(target_append(rig.t[0], "db", "c", "m v=1i", 6,
+	ck_assert_int_eq(rig_append(rig.t[0], "db", "c", "m v=1i", 6,
 	    " 1\n", 3), TARGET_REJECT_QUEUES);
 	ck_assert(rig_run(rig_empty, 5));
 	target_sweep(rig.t[0]);		/* used since the last sweep: kept */
@@ -802,7 +989,7 @@ START_TEST(test_sweep_keeps_creating_queue)
 	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 2);
 	/* a big point of another queue evicts the waiting one entirely */
 	big_point(big, sizeof(big));
-	ck_assert_int_eq(target_append(rig.t[0], "db", "b", big,
+	ck_assert_int_eq(rig_append(rig.t[0], "db", "b", big,
 	    sizeof(big) - 1, " 1\n", 3), TARGET_ACCEPTED);
 	target_gauges(rig.t[0], &g);
 	ck_assert_uint_eq(g.points, 1);		/* only the big one */
@@ -828,6 +1015,11 @@ delivery_suite(void)
 	tcase_add_test(tc, test_404_create_refused);
 	tcase_add_loop_test(tc, test_drop_rows, 0,
 	    sizeof(drops) / sizeof(drops[0]));
+	tcase_add_loop_test(tc, test_refusal_rows, 0,
+	    sizeof(refusals) / sizeof(refusals[0]));
+	tcase_add_test(tc, test_isolation_bound);
+	tcase_add_test(tc, test_type_cut);
+	tcase_add_test(tc, test_known_type);
 	tcase_add_test(tc, test_partial_write);
 	tcase_add_test(tc, test_413_split);
 	tcase_add_test(tc, test_order_kept);

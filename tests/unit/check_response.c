@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "proto.h"
 #include "response.h"
 #include "suites.h"
 
@@ -17,14 +18,18 @@ static const struct {
 	    RESPONSE_CREATE_DB },
 	{ 404, "404 page not found", RESPONSE_CONFIG },
 	{ 400, "{\"error\":\"unable to parse 'x': missing fields\"}",
-	    RESPONSE_DROP },
+	    RESPONSE_ISOLATE },
 	{ 400, "{\"error\":\"partial write: field type conflict\"}",
-	    RESPONSE_DROP },
-	{ 422, "", RESPONSE_DROP },
+	    RESPONSE_ISOLATE },
+	{ 400, "{\"error\":\"field type conflict\"}", RESPONSE_ISOLATE },
+	{ 400, "{\"error\":\"partial write: unable to parse 'x': missing "
+	    "fields dropped=0\"}", RESPONSE_DROP },
+	{ 422, "", RESPONSE_ISOLATE },
+	{ 422, "{\"error\":\"partial write dropped=3\"}", RESPONSE_DROP },
 	{ 413, "", RESPONSE_SPLIT },
 	{ 500, "{\"error\":\"partial write: points beyond retention "
 	    "policy dropped=1\"}", RESPONSE_DROP },
-	{ 500, "{\"error\":\"field type conflict\"}", RESPONSE_DROP },
+	{ 500, "{\"error\":\"field type conflict\"}", RESPONSE_ISOLATE },
 	{ 500, "{\"error\":\"retention policy not found: x\"}",
 	    RESPONSE_CONFIG },
 	{ 500, "{\"error\":\"timeout\"}", RESPONSE_RETRY },
@@ -77,6 +82,53 @@ START_TEST(test_dropped)
 }
 END_TEST
 
+/* The field a type conflict names, as a point with that field hashes. */
+static const struct {
+	const char	*body;
+	bool		 found;
+	const char	*point;		/* with the refused type */
+	enum proto_type	 existing;
+} conflicts[] = {
+	{ "{\"error\":\"partial write: field type conflict: input field "
+	    "\\\"f\\\" on measurement \\\"m\\\" is type float, already "
+	    "exists as type integer dropped=1\"}", true, "m f=1.5",
+	    PROTO_T_INTEGER },
+	{ "{\"error\":\"partial write: field type conflict: input field "
+	    "\\\"f y\\\" on measurement \\\"m x\\\" is type string, "
+	    "already exists as type boolean dropped=2\"}", true,
+	    "m\\ x,t=1 f\\ y=\"s\"", PROTO_T_BOOLEAN },
+	{ "{\"error\":\"partial write: field type conflict: input field "
+	    "\\\"f,g=h\\\" on measurement \\\"a,b\\\" is type integer, "
+	    "already exists as type float dropped=1\"}", true,
+	    "a\\,b f\\,g\\=h=1i", PROTO_T_FLOAT },
+	{ "{\"error\":\"partial write: field type conflict: input field "
+	    "\\\"f\\\" on measurement \\\"m\\\" is type float, already "
+	    "exists as type nonsense dropped=1\"}", false, NULL, 0 },
+	{ "{\"error\":\"field type conflict\"}", false, NULL, 0 },
+	{ "{\"error\":\"partial write: field type conflict: input field "
+	    "\\\"f", false, NULL, 0 },
+};
+
+START_TEST(test_conflict)
+{
+	struct response_conflict c;
+	struct proto_point	 pt;
+	const char		*body = conflicts[_i].body;
+	bool			 found;
+
+	found = response_type_conflict(body, strlen(body), &c);
+	ck_assert_int_eq(found, conflicts[_i].found);
+	if (!found)
+		return;
+	ck_assert_int_eq(proto_parse(conflicts[_i].point,
+	    strlen(conflicts[_i].point), &pt), PROTO_OK);
+	ck_assert_uint_eq(pt.nids, 1);
+	ck_assert_uint_eq(pt.ids[0].hash, c.hash);
+	ck_assert_int_eq(pt.ids[0].type, c.input);
+	ck_assert_int_eq(c.existing, conflicts[_i].existing);
+}
+END_TEST
+
 Suite *
 response_suite(void)
 {
@@ -86,6 +138,8 @@ response_suite(void)
 	tcase_add_loop_test(tc, test_row, 0, sizeof(rows) / sizeof(rows[0]));
 	tcase_add_loop_test(tc, test_dropped, 0,
 	    sizeof(drops) / sizeof(drops[0]));
+	tcase_add_loop_test(tc, test_conflict, 0,
+	    sizeof(conflicts) / sizeof(conflicts[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

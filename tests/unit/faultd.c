@@ -43,6 +43,7 @@ struct faultd {
 	size_t			 next;
 	struct faultd_step	 dflt;
 	size_t			 max_body;
+	const char		*refuse_mark;	/* refuse requests holding it */
 	bool			 require_db;
 	bool			 refuse_create;
 	unsigned		 query_delay_ms;	/* answer /query late */
@@ -225,6 +226,11 @@ faultd_healthy(struct faultd *fd, const struct faultd_req *r,
 	if (fd->max_body > 0 && r->len > fd->max_body) {
 		st->status = 413;
 		st->body = "{\"error\":\"Request Entity Too Large\"}";
+	} else if (fd->refuse_mark != NULL && r->encoding == NULL &&
+	    memmem(r->body, r->len, fd->refuse_mark,
+	    strlen(fd->refuse_mark)) != NULL) {
+		st->status = 400;
+		st->body = "{\"error\":\"bad point\"}";
 	} else if (fd->require_db && !faultd_has_db(fd, db)) {
 		snprintf(msg, msgsize, "{\"error\":\"database not found: "
 		    "\\\"%s\\\"\"}", db);
@@ -461,6 +467,12 @@ void
 faultd_max_body(struct faultd *fd, size_t bytes)
 {
 	fd->max_body = bytes;
+}
+
+void
+faultd_refuse_marked(struct faultd *fd, const char *mark)
+{
+	fd->refuse_mark = mark;
 }
 
 void

@@ -56,6 +56,11 @@ void		 faultd_max_body(struct faultd *, size_t bytes);
 void		 faultd_require_db(struct faultd *, bool require, bool refuse);
 /* Answers every /query (CREATE DATABASE...) `ms` late. */
 void		 faultd_query_delay(struct faultd *, unsigned ms);
+/*
+ * Refuses whole, with a bare 400 and nothing stored, every write whose
+ * (uncompressed) body holds `mark` (static; NULL turns it off).
+ */
+void		 faultd_refuse_marked(struct faultd *, const char *mark);
 size_t		 faultd_nreqs(const struct faultd *);
 const struct faultd_req *faultd_req(const struct faultd *, size_t i);
 /* Writes answered 2xx: their points, decoded bodies concatenated. */

@@ -1,0 +1,102 @@
+/*
+ * Blame walks a refused batch point by point (rare: only after a refusal)
+ * and parses each line again to compare its fields with the conflict the
+ * server named.
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "batch.h"
+#include "blame.h"
+#include "origin.h"
+#include "proto.h"
+#include "response.h"
+
+struct blame_walk {
+	struct blame			*blame;
+	const struct response_conflict	*conflict;	/* NULL: every point */
+	size_t				 limit;
+};
+
+/* The first blamed line, bytes a terminal or log parser could misread as '?'. */
+static void
+blame_keep_excerpt(struct blame *bl, const char *line, size_t len)
+{
+	size_t	 i, n = len < BLAME_EXCERPT - 4 ? len : BLAME_EXCERPT - 4;
+
+	for (i = 0; i < n; i++)
+		bl->excerpt[i] = (line[i] >= 0x20 && line[i] < 0x7f &&
+		    line[i] != '\\') ? line[i] : '?';
+	strcpy(bl->excerpt + n, len > n ? "..." : "");
+}
+
+static bool
+blame_matches(const struct response_conflict *c, const char *line,
+    size_t len)
+{
+	struct proto_point	 pt;
+	unsigned		 i;
+
+	if (proto_parse(line, len, &pt) != PROTO_OK)
+		return false;
+	for (i = 0; i < pt.nids; i++)
+		if (pt.ids[i].hash == c->hash && pt.ids[i].type == c->input)
+			return true;
+	return false;
+}
+
+static bool
+blame_point_cb(const char *line, size_t len, uint32_t origin, void *arg)
+{
+	struct blame_walk	*w = arg;
+	struct blame		*bl = w->blame;
+
+	if (w->conflict != NULL && !blame_matches(w->conflict, line, len))
+		return true;
+	if (bl->points++ == 0) {
+		bl->origin = origin;
+		blame_keep_excerpt(bl, line, len);
+	}
+	origin_count_dropped(origin, 1);
+	return bl->points < w->limit;
+}
+
+static void
+blame_walk(struct batch *b, const struct response_conflict *c, size_t limit,
+    struct blame *bl)
+{
+	struct blame_walk	 w = { bl, c, limit };
+
+	memset(bl, 0, sizeof(*bl));
+	if (limit > 0)
+		batch_foreach(b, blame_point_cb, &w);
+}
+
+void
+blame_all(struct batch *b, struct blame *bl)
+{
+	blame_walk(b, NULL, b->points, bl);
+}
+
+void
+blame_conflict(struct batch *b, const struct response_conflict *c,
+    size_t limit, struct blame *bl)
+{
+	blame_walk(b, c, limit, bl);
+}
+
+void
+blame_describe(const struct blame *bl, char *buf, size_t len)
+{
+	char	 who[128];
+
+	if (bl->points == 0) {
+		snprintf(buf, len, "senders unknown");
+		return;
+	}
+	origin_describe(bl->origin, who, sizeof(who));
+	snprintf(buf, len, "%s: \"%s\"", who, bl->excerpt);
+}

@@ -1,0 +1,28 @@
+/*
+ * A point on its way from a listener to the targets' queues: the
+ * normalised line (body, then a tail holding " TIMESTAMP\n"), the types
+ * of its fields, so that a batch never gives one field two types, and
+ * who sent it, so that a point the server refuses is traced to them.
+ * Everything it points to belongs to the caller and lives only for the
+ * call that receives it.
+ */
+#ifndef RELAYD_POINT_H
+#define RELAYD_POINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct point {
+	const char			*body;
+	size_t				 blen;
+	const char			*tail;
+	size_t				 tlen;
+	const struct proto_field_id	*ids;	/* NULL: types unknown */
+	unsigned			 nids;
+	uint32_t			 origin;	/* origin.h; 0: unknown */
+	int64_t				 received;	/* ns, stamp_now() */
+};
+
+#endif
