@@ -33,19 +33,35 @@ blame_keep_excerpt(struct blame *bl, const char *line, size_t len)
 	strcpy(bl->excerpt + n, len > n ? "..." : "");
 }
 
+/* Does the line give the conflict's field the refused type? */
 static bool
 blame_matches(const struct response_conflict *c, const char *line,
-    size_t len)
+    size_t len, int64_t *t)
 {
 	struct proto_point	 pt;
 	unsigned		 i;
 
 	if (proto_parse(line, len, &pt) != PROTO_OK)
 		return false;
+	*t = pt.time;		/* a queued point always has one, in ns */
 	for (i = 0; i < pt.nids; i++)
 		if (pt.ids[i].hash == c->hash && pt.ids[i].type == c->input)
 			return true;
 	return false;
+}
+
+/* Keeps a few times of blamed points, no two in the same hour. */
+static void
+blame_note_time(struct blame *bl, int64_t t)
+{
+	const int64_t	 hour = 3600 * 1000000000LL;
+	size_t		 i;
+
+	for (i = 0; i < bl->ntimes; i++)
+		if (bl->times[i] / hour == t / hour)
+			return;
+	if (bl->ntimes < BLAME_TIMES)
+		bl->times[bl->ntimes++] = t;
 }
 
 static bool
@@ -53,9 +69,13 @@ blame_point_cb(const char *line, size_t len, uint32_t origin, void *arg)
 {
 	struct blame_walk	*w = arg;
 	struct blame		*bl = w->blame;
+	int64_t			 t;
 
-	if (w->conflict != NULL && !blame_matches(w->conflict, line, len))
-		return true;
+	if (w->conflict != NULL) {
+		if (!blame_matches(w->conflict, line, len, &t))
+			return true;
+		blame_note_time(bl, t);
+	}
 	if (bl->points++ == 0) {
 		bl->origin = origin;
 		blame_keep_excerpt(bl, line, len);

@@ -14,9 +14,12 @@ struct batch;
 struct response_conflict;
 
 #define BLAME_EXCERPT	96
+#define BLAME_TIMES	8
 
 struct blame {
 	size_t		 points;	/* attributed */
+	int64_t		 times[BLAME_TIMES];	/* of some, an hour apart */
+	size_t		 ntimes;
 	uint32_t	 origin;	/* of the first of them */
 	char		 excerpt[BLAME_EXCERPT];	/* its line, printable */
 };

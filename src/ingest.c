@@ -282,6 +282,7 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 	pt.blen = p.len;
 	pt.tail = tail;
 	pt.tlen = proto_format_tail(tail, p.time);
+	pt.time = p.time;
 	if (p.parsed != NULL) {
 		pt.ids = p.parsed->ids;
 		pt.nids = p.parsed->nids;

@@ -22,6 +22,7 @@ struct point {
 	const struct proto_field_id	*ids;	/* NULL: types unknown */
 	unsigned			 nids;
 	uint32_t			 origin;	/* origin.h; 0: unknown */
+	int64_t				 time;		/* ns, the tail's */
 	int64_t				 received;	/* ns, stamp_now() */
 };
 

@@ -24,6 +24,26 @@
 #include "typemap.h"
 
 #define QUEUE_NS_PER_S	1000000000LL
+/*
+ * Field types are per shard in InfluxDB: one field may be an integer in
+ * last week's shard and a float in this week's.  A batch is typed per
+ * field whatever the shard: InfluxDB picks the winner between two types
+ * of one new field in one request unpredictably (seen with 1.6), so a
+ * batch must not hold both even where a cut proves needless.  What the
+ * server says a field is holds for its shard only, so learned types are
+ * kept per field and hour: shard groups last a whole number of hours (1 h
+ * at least, aligned to hours), so two points in one hour share a shard.
+ */
+#define QUEUE_SHARD_NS	(3600 * QUEUE_NS_PER_S)
+
+/* The key of a field in the hour of `t`. */
+static uint64_t
+queue_key(uint64_t hash, int64_t t)
+{
+	int64_t	 hour = t / QUEUE_SHARD_NS - (t % QUEUE_SHARD_NS < 0);
+
+	return hash ^ ((uint64_t)hour * 0x9e3779b97f4a7c15ULL);
+}
 
 /* A batch still filling, with the types of its fields. */
 struct queue_lane {
@@ -114,14 +134,18 @@ enum queue_match {
 
 static enum queue_match
 queue_match(const struct typemap *types, const struct point *p,
-    int64_t now)
+    int64_t now, bool per_hour)
 {
 	enum queue_match	 m = QUEUE_UNKNOWN;
 	enum proto_type		 t;
+	uint64_t		 key;
 	unsigned		 i;
 
 	for (i = 0; i < p->nids; i++) {
-		t = typemap_get(types, p->ids[i].hash, now);
+		key = p->ids[i].hash;
+		if (per_hour)
+			key = queue_key(key, p->time);
+		t = typemap_get(types, key, now);
 		if (t != PROTO_T_EMPTY && t != p->ids[i].type)
 			return QUEUE_DIFFERS;
 		if (t != PROTO_T_EMPTY)
@@ -142,7 +166,7 @@ queue_may_cut(const struct queue *q, int64_t now)
 static bool
 queue_lane_differs(const struct queue_lane *l, const struct point *p)
 {
-	return l->batch != NULL && queue_match(l->types, p, 0) ==
+	return l->batch != NULL && queue_match(l->types, p, 0, false) ==
 	    QUEUE_DIFFERS;
 }
 
@@ -152,7 +176,8 @@ queue_check(struct queue *q, const struct point *p, int64_t now)
 	enum queue_match	 known = QUEUE_UNKNOWN;
 
 	if (q->known_types != NULL &&
-	    (known = queue_match(q->known_types, p, now)) == QUEUE_DIFFERS)
+	    (known = queue_match(q->known_types, p, now, true)) ==
+	    QUEUE_DIFFERS)
 		return QUEUE_CONFLICT;
 	if (!queue_lane_differs(&q->open, p))
 		return QUEUE_FITS;
@@ -235,9 +260,10 @@ queue_append(struct queue *q, const struct point *p, enum queue_fit fit,
 }
 
 void
-queue_learn_type(struct queue *q, uint64_t hash, enum proto_type type,
-    int64_t expires)
+queue_learn_type(struct queue *q, uint64_t hash, int64_t t,
+    enum proto_type type, int64_t expires)
 {
+	hash = queue_key(hash, t);
 	if (q->known_types == NULL)
 		q->known_types = typemap_new(QUEUE_KNOWN_TYPES);
 	/* full: start over rather than keep stale entries for good */

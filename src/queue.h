@@ -17,8 +17,8 @@ struct batch;
 struct point;
 struct queue;
 
-/* Type cuts allowed per queue and second before conflicts are refused. */
-#define QUEUE_CUTS_PER_S	8
+/* Type cuts allowed per queue and second; then points use the spill. */
+#define QUEUE_CUTS_PER_S	64
 /* Field types learned from a server, per queue. */
 #define QUEUE_KNOWN_TYPES	1024
 /* Distinct fields one batch tracks; a batch that has more is closed. */
@@ -66,10 +66,11 @@ enum queue_fit	 queue_check(struct queue *, const struct point *p,
 bool		 queue_append(struct queue *, const struct point *p,
 		    enum queue_fit, int64_t now);
 /*
- * The server said the field `hash` (proto_field_id) has type `type`:
- * points giving it another type conflict until `expires` (ns).
+ * The server said the field `hash` (proto_field_id) has type `type` in
+ * the shard of time `t`: points near `t` giving it another type conflict
+ * until `expires` (ns).
  */
-void		 queue_learn_type(struct queue *, uint64_t hash,
+void		 queue_learn_type(struct queue *, uint64_t hash, int64_t t,
 		    enum proto_type type, int64_t expires);
 /* Closes the open batch so it can be sent (flush_interval expired). */
 void		 queue_seal(struct queue *);

@@ -106,7 +106,7 @@ relay_write_self_line(struct relay *r, const char *body, size_t len,
 {
 	char		 tail[PROTO_TAIL_MAX];
 	struct point	 p = { .body = body, .blen = len, .tail = tail,
-			    .received = now };
+			    .time = now, .received = now };
 	size_t		 i;
 
 	/* the relay's own fields keep their types: no ids needed */

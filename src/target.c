@@ -762,12 +762,18 @@ target_learn_conflict(struct target_queue *tq, struct batch *b,
 {
 	struct response_conflict	 c;
 
+	int64_t				 expires;
+	size_t				 i;
+
 	memset(bl, 0, sizeof(*bl));
 	if (!response_type_conflict(res->body, res->body_len, &c))
 		return;
-	queue_learn_type(tq->queue, c.hash, c.existing,
-	    stamp_now() + TARGET_KNOWN_TYPE_NS);
 	blame_conflict(b, &c, dropped, bl);
+	/* the type holds in the shards of the points it refused */
+	expires = stamp_now() + TARGET_KNOWN_TYPE_NS;
+	for (i = 0; i < bl->ntimes; i++)
+		queue_learn_type(tq->queue, c.hash, bl->times[i], c.existing,
+		    expires);
 }
 
 /*

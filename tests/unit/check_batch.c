@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "batch.h"
@@ -24,8 +25,9 @@ static bool
 append(struct queue *q, const char *body, const char *tail)
 {
 	struct proto_point	 pt;
-	struct point		 p = { body, strlen(body), tail, strlen(tail),
-				    NULL, 0, 0, 0 };
+	struct point		 p = { .body = body, .blen = strlen(body),
+				    .tail = tail, .tlen = strlen(tail),
+				    .time = strtoll(tail, NULL, 10) };
 	enum queue_fit		 fit;
 
 	if (proto_parse(body, strlen(body), &pt) == PROTO_OK) {
@@ -242,8 +244,8 @@ START_TEST(test_sizes_reuse_room)
 	size_t		 i, total = 0;
 
 	for (i = 0; i < 1000; i++) {
-		batch_append(b, &(struct point){ "m v=1i", 6, "\n", 1,
-		    NULL, 0, 0, 0 });
+		batch_append(b, &(struct point){ .body = "m v=1i", .blen = 6,
+		    .tail = "\n", .tlen = 1 });
 		total += 7;
 		if (i % 3 == 0)
 			total -= batch_drop_first(b);

@@ -105,8 +105,11 @@ rig_append(struct target *t, const char *db, const char *rp,
     const char *body, size_t blen, const char *tail, size_t tlen)
 {
 	struct proto_point	 pt;
-	struct point		 p = { body, blen, tail, tlen, NULL, 0,
-				    rig.origin, stamp_now() };
+	struct point		 p = { .body = body, .blen = blen,
+				    .tail = tail, .tlen = tlen,
+				    .origin = rig.origin,
+				    .time = strtoll(tail, NULL, 10),
+				    .received = stamp_now() };
 
 	if (proto_parse(body, blen, &pt) == PROTO_OK) {
 		p.ids = pt.ids;
