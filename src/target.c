@@ -948,6 +948,17 @@ target_admin_free(struct target_admin *a)
 	free(a);
 }
 
+size_t
+target_requests(const struct target *t)
+{
+	const struct target_admin	*a;
+	size_t				 n = t->inflight;
+
+	TAILQ_FOREACH(a, &t->admins, entry)
+		n++;
+	return n;
+}
+
 static void
 target_query_done_cb(const struct sender_result *res, void *arg)
 {

@@ -111,6 +111,12 @@ void		 target_sweep(struct target *);
 /* True when every queue is empty or waiting to retry after a failure. */
 bool		 target_flushed(const struct target *);
 /*
+ * Requests in flight: writes, CREATEs and admin statements.  A target
+ * may be freed only at 0 (or after sender_free()): each request's
+ * completion uses the target.
+ */
+size_t		 target_requests(const struct target *);
+/*
  * Shutdown: as target_flush(), and a queue waiting out a retry delay
  * gets one attempt at once instead.
  */
