@@ -148,6 +148,102 @@ def test_errors_and_pipelining(influx):
         check("listeners" in answers[1], "second answer is not stats")
 
 
+def control_socket(relay):
+    """A connected, blocking socket on the relay's control socket."""
+    s = harness.socket.socket(harness.socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(relay.sections["relayd"]["control_socket"])
+    return s
+
+
+def read_lines(s, n):
+    """n answer lines from s (fewer if the relay closes it first)."""
+    data = b""
+    while data.count(b"\n") < n:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return [json.loads(l) for l in data.splitlines()]
+
+
+def rss_kib(pid):
+    """Resident set size of a process, KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise harness.TestFailure("no VmRSS for %d" % pid)
+
+
+def test_nul_and_long_lines(influx):
+    """A NUL in a command is refused (it once cut the database name); a
+    command line over 1,024 bytes gets an error answer, then the
+    connection closes."""
+    db = unique_db("nul")
+    with Relay(control_config(influx, unique_db("x"))) as relay:
+        s = control_socket(relay)
+        s.sendall(b"create-database local " + db.encode() + b"\0after\n"
+                  b"ping\n")
+        answers = read_lines(s, 2)
+        check_equal([False, True], [a["ok"] for a in answers],
+                    "answers to a NUL command and a ping: %r" % answers)
+        check("NUL" in answers[0]["error"], "error: %r" % answers[0])
+        check(db not in influx.databases(), "database created from a "
+              "command cut at its NUL")
+        s.close()
+        for line in (b"x" * 1500, b"ping " + b"y" * 1100 + b"\n"):
+            s = control_socket(relay)
+            s.sendall(line)
+            answers = read_lines(s, 2)
+            check_equal([False], [a["ok"] for a in answers],
+                        "answers to a %d-byte line" % len(line))
+            check("too long" in answers[0]["error"], "%r" % answers)
+            check_equal(b"", s.recv(10), "connection left open")
+            s.close()
+        check_equal(0, ctl(relay, "ping")[0], "ping after long lines")
+
+
+def test_clients_and_unread_answers_bounded(influx):
+    """Many control clients pipelining stats without reading the answers:
+    the clients beyond 64 are refused with an answer, the unread answers
+    stay bounded in memory, and once they go the socket serves again."""
+    with Relay(control_config(influx, unique_db("many"))) as relay:
+        before = rss_kib(relay.proc.pid)
+        socks, refused = [], 0
+        for _ in range(120):
+            s = control_socket(relay)
+            s.setblocking(False)
+            try:
+                s.send(b"stats\n" * 1000)
+            except BlockingIOError:
+                pass
+            socks.append(s)
+        last, still = 0, 0
+        for _ in range(100):       # until the relay stops growing
+            harness.time.sleep(0.2)
+            now = rss_kib(relay.proc.pid)
+            still = still + 1 if now == last else 0
+            last = now
+            if still >= 5:
+                break
+        grown = rss_kib(relay.proc.pid) - before
+        for s in socks:
+            s.setblocking(True)
+            s.settimeout(1)
+            try:
+                first = s.recv(200)
+            except OSError:
+                first = b""
+            if first.startswith(b'{"ok":false,"error":"too many'):
+                refused += 1
+            s.close()
+        check(grown < 40 * 1024, "RSS grew by %d KiB" % grown)
+        check_equal(120 - 64, refused, "clients refused")
+        wait_until(lambda: ctl(relay, "ping")[0] == 0, 10,
+                   "ping after the clients left")
+
+
 def test_internal_database(influx):
     """internal_database: every stats_interval the counters are written
     as points of measurement influx_relayd, one per listener and target."""
@@ -177,4 +273,6 @@ if __name__ == "__main__":
     harness.main([test_ping_and_mode, test_stats_count,
                   test_flush_delivers_now, test_flush_answers_when_target_fails,
                   test_create_and_drop_database, test_errors_and_pipelining,
+                  test_nul_and_long_lines,
+                  test_clients_and_unread_answers_bounded,
                   test_internal_database])
