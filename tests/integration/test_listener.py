@@ -99,6 +99,34 @@ def test_max_line_resync(influx):
           harness.tail(log))
 
 
+def test_max_line_crlf(influx):
+    """A line of exactly max_line bytes fits, with LF or CRLF (the CR is
+    dropped, so it does not count); one byte more is too long either way,
+    in one write or cut across reads."""
+    db = unique_db("maxcrlf")
+    cfg = relay_config(influx, db, listener={"max_line": "100"})
+
+    def line(m, size):
+        head = '%s s="' % m
+        return (head + "x" * (size - len(head) - 1) + '"').encode()
+    with Relay(cfg) as relay:
+        s = relay.connect()
+        s.sendall(line("a", 100) + b"\r\n" + line("b", 100) + b"\n" +
+                  line("c", 101) + b"\r\n" + line("d", 101) + b"\n")
+        e = line("e", 100) + b"\r\n"
+        s.sendall(e[:101])
+        time.sleep(0.2)
+        s.sendall(e[101:])
+        s.close()
+        got = settle_points(influx, db, 3)
+        time.sleep(0.5)
+        log = relay.log()
+    check_equal(["a", "b", "e"], sorted(p["measurement"] for p in got),
+                "measurements stored")
+    check_equal(2, log.count("line too long"), "lines refused as too "
+                "long:\n" + harness.tail(log))
+
+
 def test_idle_timeout(influx):
     """A client silent for idle_timeout is disconnected; what it sent
     before is delivered."""
@@ -206,6 +234,7 @@ def test_version_and_usage(influx):
 if __name__ == "__main__":
     harness.main([test_stale_socket_replaced, test_live_socket_refused,
                   test_not_a_socket_refused, test_mode_applied,
-                  test_max_line_resync, test_idle_timeout, test_max_clients,
+                  test_max_line_resync, test_max_line_crlf,
+                  test_idle_timeout, test_max_clients,
                   test_shutdown_reads_what_was_sent,
                   test_shutdown_settles_open_record, test_version_and_usage])
