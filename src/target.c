@@ -603,6 +603,7 @@ target_note_error(struct target *t, const struct sender_result *res)
 {
 	size_t	 len = res->body_len;
 
+	t->stats.last_error_time = time(NULL);
 	while (len > 0 && (res->body[len - 1] == '\n' ||
 	    res->body[len - 1] == '\r'))
 		len--;

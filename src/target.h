@@ -42,6 +42,7 @@ struct target_stats {
 	uint64_t	 databases_created;
 	uint64_t	 create_failures;	/* CREATE refused or failed */
 	int64_t		 last_success;		/* unix seconds, 0 = never */
+	int64_t		 last_error_time;	/* unix seconds, 0 = never */
 	char		 last_error[160];
 };
 

@@ -244,6 +244,73 @@ def test_clients_and_unread_answers_bounded(influx):
                    "ping after the clients left")
 
 
+def test_stats_always_json(influx):
+    """stats is valid JSON whatever the bytes: a server error body with
+    invalid UTF-8, control bytes and a multi-byte character cut by
+    last_error's size, a database name with invalid UTF-8; last_error
+    carries its time; influx-relayctl reads an answer of any size (1,200
+    queues) and says so in its exit code."""
+    body = b"\xff\x1b[2J bad " + "\u00e9".encode() * 200
+    with harness.AnswerServer(500, body) as server:
+        cfg = relay_config(None, "d", target={
+            "url": server.url, "max_queues": "2000",
+            "retry_initial": "10s", "retry_max": "10s"},
+            listener={"database_tag": "db"},
+            relayd={"control_socket": "@DIR@/control.sock",
+                    "shutdown_timeout": "100ms"})
+        with Relay(cfg) as relay:
+            s = relay.connect()
+            s.sendall(b"m,db=bad\xff\xc3 v=1i\n" + b"".join(
+                b"m,db=queue_number_%04d v=1i\n" % i for i in range(1200)))
+            s.close()
+            wait_until(lambda: ctl(relay, "stats")[1]["targets"][0]
+                       ["last_error"] != "", 10, "the server's error")
+            started = harness.time.time()
+            wait_until(lambda: len(ctl(relay, "stats")[1]["targets"][0]
+                                   ["queue_list"]) == 1201, 10,
+                       "1,201 queues")
+            out = subprocess.run([harness.relayctl_path(), "-s",
+                                  relay.sections["relayd"]
+                                  ["control_socket"], "stats"],
+                                 capture_output=True, timeout=30)
+    check_equal(0, out.returncode, "relayctl stats exit code")
+    check(len(out.stdout) > 65536, "answer of %d bytes" % len(out.stdout))
+    answer = json.loads(out.stdout)     # strict: UTF-8 and JSON
+    tgt = answer["targets"][0]
+    check(tgt["last_error"].startswith("HTTP 500 \ufffd\u001b[2J bad \u00e9"),
+          "last_error %r" % tgt["last_error"])
+    check(tgt["last_error"].endswith("\u00e9"), "last_error cut: %r"
+          % tgt["last_error"][-10:])
+    check(abs(tgt["last_error_time"] - started) < 60,
+          "last_error_time %r" % tgt.get("last_error_time"))
+    names = [q["database"] for q in tgt["queue_list"]]
+    check("bad\ufffd\ufffd" in names or "bad" not in " ".join(names),
+          "database with invalid UTF-8: %r" % names[:3])
+
+
+def test_relayctl_incomplete_answer(influx):
+    """influx-relayctl fails (exit 1) when the answer is cut short."""
+    path = harness.tempfile.mkdtemp(prefix="relayctl-") + "/c.sock"
+    srv = harness.socket.socket(harness.socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        conn = srv.accept()[0]
+        conn.recv(100)
+        conn.sendall(b'{"ok":true,"version":"x", "targets":[' + b"1," *
+                     50000)
+        conn.close()
+    t = harness.threading.Thread(target=serve)
+    t.start()
+    out = subprocess.run([harness.relayctl_path(), "-s", path, "stats"],
+                         capture_output=True, timeout=30)
+    t.join()
+    srv.close()
+    check_equal(1, out.returncode, "exit code for a cut answer (%r)"
+                % out.stderr)
+
+
 def test_internal_database(influx):
     """internal_database: every stats_interval the counters are written
     as points of measurement influx_relayd, one per listener and target."""
@@ -275,4 +342,5 @@ if __name__ == "__main__":
                   test_create_and_drop_database, test_errors_and_pipelining,
                   test_nul_and_long_lines,
                   test_clients_and_unread_answers_bounded,
+                  test_stats_always_json, test_relayctl_incomplete_answer,
                   test_internal_database])
