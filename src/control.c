@@ -19,6 +19,7 @@
 #include <event2/listener.h>
 
 #include "control.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "mem.h"
 #include "relay.h"
@@ -344,7 +345,8 @@ control_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	struct control		*c = arg;
 	struct control_client	*cc;
 
-	if (c->nclients >= CONTROL_CLIENTS_MAX) {
+	if (c->nclients >= CONTROL_CLIENTS_MAX ||
+	    fdlimit_in_reserve(fd, FDLIMIT_CONTROL)) {
 		/* best effort: the socket is new, its buffer empty */
 		(void)write(fd, CONTROL_BUSY_ANSWER,
 		    sizeof(CONTROL_BUSY_ANSWER) - 1);

@@ -38,6 +38,7 @@
 #include <event2/listener.h>
 
 #include "conf.h"
+#include "fdlimit.h"
 #include "ingest.h"
 #include "listener.h"
 #include "log.h"
@@ -498,6 +499,14 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		log_warnx_rl(&l->rl, "listener %s: max_clients (%llu) "
 		    "reached, connection refused", l->conf->name,
 		    (unsigned long long)l->conf->max_clients);
+		evutil_closesocket(fd);
+		return;
+	}
+	if (fdlimit_in_reserve(fd, FDLIMIT_CLIENT)) {
+		l->stats.connections_refused++;
+		log_warnx_rl(&l->rl, "listener %s: open files limit nearly "
+		    "reached (the rest is kept for delivery and control), "
+		    "connection refused", l->conf->name);
 		evutil_closesocket(fd);
 		return;
 	}

@@ -127,6 +127,52 @@ def test_max_line_crlf(influx):
                 "long:\n" + harness.tail(log))
 
 
+def test_descriptor_reserve(influx):
+    """Idle clients never take the last descriptors: with a hard limit of
+    200 open files (soft 100) the relay raises its soft limit, warns that
+    max_clients cannot fit, refuses clients before the reserve, and the
+    control socket and delivery keep working."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (100, 200))
+    db = unique_db("fds")
+    cfg = relay_config(influx, db, relayd={
+        "control_socket": "@DIR@/control.sock"})
+    relay = Relay(cfg)
+    with open(relay.log_path, "ab") as log:
+        relay.proc = subprocess.Popen(
+            [harness.relayd_path(), "-c", relay.config_path],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=limit)
+    try:
+        relay.wait_ready()
+        with open("/proc/%d/limits" % relay.proc.pid) as f:
+            soft = [l.split()[3] for l in f if l.startswith("Max open files")]
+        check_equal(["200"], soft, "soft open files limit")
+        check("max_clients" in relay.log() and "limit is 200"
+              in relay.log(), "no warning about max_clients at start")
+        clients = []
+        for _ in range(250):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(relay.socket_path)
+            clients.append(s)
+        time.sleep(0.5)
+        out = subprocess.run([harness.relayctl_path(), "-s",
+                              relay.sections["relayd"]["control_socket"],
+                              "ping"], capture_output=True, timeout=10)
+        check_equal(0, out.returncode, "ping with 250 clients connected "
+                    "(%r)" % out.stderr)
+        clients[0].sendall(b"fds v=1i\n")
+        settle_points(influx, db, 1)
+        check("open files limit nearly reached" in relay.log(),
+              "no warning about refused clients")
+        for s in clients:
+            s.close()
+    finally:
+        relay.close()
+
+
 def test_idle_timeout(influx):
     """A client silent for idle_timeout is disconnected; what it sent
     before is delivered."""
@@ -236,5 +282,6 @@ if __name__ == "__main__":
                   test_not_a_socket_refused, test_mode_applied,
                   test_max_line_resync, test_max_line_crlf,
                   test_idle_timeout, test_max_clients,
+                  test_descriptor_reserve,
                   test_shutdown_reads_what_was_sent,
                   test_shutdown_settles_open_record, test_version_and_usage])
