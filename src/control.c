@@ -264,8 +264,8 @@ control_refuse(struct control_client *cc, const char *error)
 {
 	log_warnx("control: %s, closing", error);
 	cc->closing = true;
-	bufferevent_disable(cc->bev, EV_READ);
 	control_answer_error(cc, error);
+	/* control_answer() reads on; this client gets nothing more */
 	bufferevent_disable(cc->bev, EV_READ);
 }
 
