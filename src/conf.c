@@ -157,6 +157,8 @@ struct conf_parser {
 	struct conf_names	 seen_names;	/* header -> conf_seen */
 	struct conf_seen	*cur;		/* the section being read */
 	struct conf_names	 targets;	/* name -> conf_target */
+	size_t			 listeners_cap;	/* of conf->listeners */
+	size_t			 targets_cap;	/* of conf->targets */
 	struct conf_names	 paths;		/* path -> conf_listener */
 	/* input: a FILE or a string */
 	FILE			*fp;
@@ -518,8 +520,13 @@ conf_new_listener(struct conf_parser *cp, const char *name)
 	l->name = xstrdup(name);
 	l->lineno = cp->lineno;
 	conf_set_defaults(SEC_LISTENER, l);
-	conf->listeners = xreallocarray(conf->listeners, conf->nlisteners + 1,
-	    sizeof(*conf->listeners));
+	/* doubling: growing by one would copy the array every section */
+	if (conf->nlisteners == cp->listeners_cap) {
+		cp->listeners_cap = cp->listeners_cap ? 2 * cp->listeners_cap :
+		    4;
+		conf->listeners = xreallocarray(conf->listeners,
+		    cp->listeners_cap, sizeof(*conf->listeners));
+	}
 	conf->listeners[conf->nlisteners++] = l;
 	return l;
 }
@@ -533,8 +540,11 @@ conf_new_target(struct conf_parser *cp, const char *name)
 	t->name = xstrdup(name);
 	t->lineno = cp->lineno;
 	conf_set_defaults(SEC_TARGET, t);
-	conf->targets = xreallocarray(conf->targets, conf->ntargets + 1,
-	    sizeof(*conf->targets));
+	if (conf->ntargets == cp->targets_cap) {
+		cp->targets_cap = cp->targets_cap ? 2 * cp->targets_cap : 4;
+		conf->targets = xreallocarray(conf->targets, cp->targets_cap,
+		    sizeof(*conf->targets));
+	}
 	conf->targets[conf->ntargets++] = t;
 	return t;
 }
