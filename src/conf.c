@@ -9,6 +9,9 @@
  * lines longer than 200 bytes, so we feed it through our own reader, which
  * counts lines, reports over-long ones instead of letting inih cut them,
  * and sees section headers (inih does not report a section without keys).
+ *
+ * Checking is linear in the file's size: sections, targets and listener
+ * paths are found through small hash tables, never by scanning.
  */
 #include "config.h"
 
@@ -23,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+
+#include <curl/curl.h>
 
 #include "conf.h"
 #include "endpoint.h"
@@ -131,6 +136,14 @@ struct conf_seen {
 	bool			 keys[NKEYS];
 };
 
+/* A string-keyed hash table (open addressing); keys are borrowed. */
+struct conf_names {
+	const char		**keys;
+	void			**vals;
+	size_t			 size;		/* a power of two, or 0 */
+	size_t			 count;
+};
+
 struct conf_parser {
 	struct conf		*conf;
 	struct conf_errors	*errs;
@@ -138,8 +151,15 @@ struct conf_parser {
 	int			 lineno;
 	int			 max_line;	/* inih's line buffer */
 	int			 first_error_line;
-	struct conf_seen	*seen;
+	struct conf_seen	**seen;
 	size_t			 nseen;
+	size_t			 seen_cap;
+	struct conf_names	 seen_names;	/* header -> conf_seen */
+	struct conf_seen	*cur;		/* the section being read */
+	struct conf_names	 targets;	/* name -> conf_target */
+	size_t			 listeners_cap;	/* of conf->listeners */
+	size_t			 targets_cap;	/* of conf->targets */
+	struct conf_names	 paths;		/* path -> conf_listener */
 	/* input: a FILE or a string */
 	FILE			*fp;
 	const char		*text;
@@ -185,13 +205,25 @@ conf_parse_duration_ms(const char *s, uint64_t *ms)
 	static const struct { const char *unit; double ms; } units[] = {
 		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
 	};
-	char	*end;
-	double	 v;
-	size_t	 i;
+	const char	*p = s;
+	char		*end;
+	double		 v;
+	size_t		 i;
 
+	/* digits, then maybe '.' and digits: strtod alone takes hex too */
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (p == s)
+		return -1;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)p[1]))
+			return -1;
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	}
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || errno != 0 || v < 0 || !isdigit((unsigned char)*s))
+	if (end != p || errno != 0)
 		return -1;
 	if (*end == '\0' && v == 0) {
 		*ms = 0;
@@ -405,15 +437,78 @@ conf_valid_name(const char *s)
 	return true;
 }
 
-static struct conf_seen *
-conf_find_seen(struct conf_parser *cp, const char *header)
+static size_t
+conf_names_hash(const char *s)
+{
+	size_t	 h = 2166136261u;	/* FNV-1a */
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The slot of `key`, or the empty slot where it would go. */
+static size_t
+conf_names_slot(const struct conf_names *n, const char *key)
+{
+	size_t	 i = conf_names_hash(key) & (n->size - 1);
+
+	while (n->keys[i] != NULL && strcmp(n->keys[i], key) != 0)
+		i = (i + 1) & (n->size - 1);
+	return i;
+}
+
+static void *
+conf_names_get(const struct conf_names *n, const char *key)
 {
 	size_t	 i;
 
-	for (i = 0; i < cp->nseen; i++)
-		if (strcmp(cp->seen[i].header, header) == 0)
-			return &cp->seen[i];
-	return NULL;
+	if (n->size == 0)
+		return NULL;
+	i = conf_names_slot(n, key);
+	return n->keys[i] != NULL ? n->vals[i] : NULL;
+}
+
+/* Adds `key` (which must outlive the table) unless it is there. */
+static void
+conf_names_put(struct conf_names *n, const char *key, void *val)
+{
+	struct conf_names	 old = *n;
+	size_t			 i;
+
+	if (2 * (n->count + 1) > n->size) {
+		n->size = n->size ? 2 * n->size : 64;
+		n->keys = xcalloc(n->size, sizeof(*n->keys));
+		n->vals = xcalloc(n->size, sizeof(*n->vals));
+		n->count = 0;
+		for (i = 0; i < old.size; i++)
+			if (old.keys[i] != NULL)
+				conf_names_put(n, old.keys[i], old.vals[i]);
+		free(old.keys);
+		free(old.vals);
+	}
+	i = conf_names_slot(n, key);
+	if (n->keys[i] == NULL) {
+		n->keys[i] = key;
+		n->vals[i] = val;
+		n->count++;
+	}
+}
+
+static void
+conf_names_clear(struct conf_names *n)
+{
+	free(n->keys);
+	free(n->vals);
+	memset(n, 0, sizeof(*n));
+}
+
+static struct conf_seen *
+conf_find_seen(struct conf_parser *cp, const char *header)
+{
+	if (cp->cur != NULL && strcmp(cp->cur->header, header) == 0)
+		return cp->cur;
+	return conf_names_get(&cp->seen_names, header);
 }
 
 static void *
@@ -425,8 +520,13 @@ conf_new_listener(struct conf_parser *cp, const char *name)
 	l->name = xstrdup(name);
 	l->lineno = cp->lineno;
 	conf_set_defaults(SEC_LISTENER, l);
-	conf->listeners = xreallocarray(conf->listeners, conf->nlisteners + 1,
-	    sizeof(*conf->listeners));
+	/* doubling: growing by one would copy the array every section */
+	if (conf->nlisteners == cp->listeners_cap) {
+		cp->listeners_cap = cp->listeners_cap ? 2 * cp->listeners_cap :
+		    4;
+		conf->listeners = xreallocarray(conf->listeners,
+		    cp->listeners_cap, sizeof(*conf->listeners));
+	}
 	conf->listeners[conf->nlisteners++] = l;
 	return l;
 }
@@ -440,8 +540,11 @@ conf_new_target(struct conf_parser *cp, const char *name)
 	t->name = xstrdup(name);
 	t->lineno = cp->lineno;
 	conf_set_defaults(SEC_TARGET, t);
-	conf->targets = xreallocarray(conf->targets, conf->ntargets + 1,
-	    sizeof(*conf->targets));
+	if (conf->ntargets == cp->targets_cap) {
+		cp->targets_cap = cp->targets_cap ? 2 * cp->targets_cap : 4;
+		conf->targets = xreallocarray(conf->targets, cp->targets_cap,
+		    sizeof(*conf->targets));
+	}
 	conf->targets[conf->ntargets++] = t;
 	return t;
 }
@@ -486,12 +589,17 @@ conf_begin_section(struct conf_parser *cp, const char *header)
 		    "letters, digits, '_', '.', '-')", header);
 		return;
 	}
-	cp->seen = xreallocarray(cp->seen, cp->nseen + 1, sizeof(*cp->seen));
-	seen = &cp->seen[cp->nseen++];
-	memset(seen, 0, sizeof(*seen));
+	if (cp->nseen == cp->seen_cap) {
+		cp->seen_cap = cp->seen_cap ? 2 * cp->seen_cap : 16;
+		cp->seen = xreallocarray(cp->seen, cp->seen_cap,
+		    sizeof(*cp->seen));
+	}
+	seen = cp->seen[cp->nseen++] = xcalloc(1, sizeof(*seen));
 	seen->section = section;
 	seen->header = xstrdup(header);
 	seen->obj = obj;
+	conf_names_put(&cp->seen_names, seen->header, seen);
+	cp->cur = seen;
 }
 
 
@@ -591,7 +699,7 @@ conf_read_line(struct conf_parser *cp, size_t *len)
 static void
 conf_scan_header(struct conf_parser *cp, const char *line)
 {
-	const char	*end;
+	const char	*end, *rest;
 	char		*header;
 
 	while (isspace((unsigned char)*line))
@@ -600,6 +708,14 @@ conf_scan_header(struct conf_parser *cp, const char *line)
 		return;
 	if ((end = strchr(line, ']')) == NULL) {
 		conf_error(cp, cp->lineno, "section header without ']'");
+		return;
+	}
+	/* inih ignores what follows the ']': "[target:x]]" is a typo */
+	for (rest = end + 1; isspace((unsigned char)*rest); rest++)
+		;
+	if (*rest != '\0' && *rest != ';' && *rest != '#') {
+		conf_error(cp, cp->lineno, "text after the section header's "
+		    "']'");
 		return;
 	}
 	header = xstrndup(line + 1, (size_t)(end - line - 1));
@@ -683,7 +799,7 @@ conf_check_listener_targets(struct conf_parser *cp, struct conf_listener *l)
 	list = xstrdup(l->target);
 	for (tok = strtok_r(list, ", \t", &save); tok != NULL;
 	    tok = strtok_r(NULL, ", \t", &save)) {
-		if (conf_find_target(conf, tok) == NULL)
+		if (conf_names_get(&cp->targets, tok) == NULL)
 			conf_error(cp, line, "[listener:%s] names target '%s', "
 			    "which is not defined", l->name, tok);
 		if (conf_listener_has_target(l, tok)) {
@@ -706,14 +822,15 @@ static bool
 conf_listener_has(struct conf_parser *cp, const struct conf_listener *l,
     const char *name)
 {
-	size_t	 i, idx;
+	const struct conf_seen	*seen;
+	char			 header[256];
+	size_t			 idx;
 
 	if (conf_find_key(SEC_LISTENER, name, &idx) == NULL)
 		return false;
-	for (i = 0; i < cp->nseen; i++)
-		if (cp->seen[i].obj == l)
-			return cp->seen[i].keys[idx];
-	return false;
+	snprintf(header, sizeof(header), "listener:%s", l->name);
+	seen = conf_find_seen(cp, header);
+	return seen != NULL && seen->obj == l && seen->keys[idx];
 }
 
 static void
@@ -834,7 +951,7 @@ conf_check_listener_access(struct conf_parser *cp, struct conf_listener *l)
 static void
 conf_check_listener(struct conf_parser *cp, struct conf_listener *l)
 {
-	struct conf		*conf = cp->conf;
+	struct conf_listener	*other;
 	struct conf_target	*t;
 	size_t			 i;
 
@@ -845,17 +962,20 @@ conf_check_listener(struct conf_parser *cp, struct conf_listener *l)
 		conf_error(cp, l->lineno, "[listener:%s] path is longer than "
 		    "a UNIX socket allows (%zu bytes)", l->name,
 		    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-	for (i = 0; i < conf->nlisteners && conf->listeners[i] != l; i++)
-		if (strcmp(conf->listeners[i]->path, l->path) == 0 &&
-		    l->path[0] != '\0')
-			conf_error(cp, l->lineno, "[listener:%s] uses the same "
-			    "path as [listener:%s]", l->name,
-			    conf->listeners[i]->name);
+	else if (l->path[0] != '/')
+		conf_error(cp, l->lineno, "[listener:%s] path '%s' is not "
+		    "absolute", l->name, l->path);
+	if (l->path[0] != '\0' &&
+	    (other = conf_names_get(&cp->paths, l->path)) != NULL)
+		conf_error(cp, l->lineno, "[listener:%s] uses the same path "
+		    "as [listener:%s]", l->name, other->name);
+	else if (l->path[0] != '\0')
+		conf_names_put(&cp->paths, l->path, l);
 	conf_check_listener_targets(cp, l);
 	conf_check_listener_format(cp, l);
 	conf_check_listener_access(cp, l);
 	for (i = 0; i < l->ntargets; i++) {
-		t = conf_find_target(conf, l->targets[i]);
+		t = conf_names_get(&cp->targets, l->targets[i]);
 		if (t != NULL && l->database[0] == '\0' &&
 		    t->database[0] == '\0')
 			conf_error(cp, l->lineno, "[listener:%s] has no "
@@ -953,24 +1073,83 @@ conf_check_tls(struct conf_parser *cp, struct conf_target *t)
 	conf_check_readable(cp, t, "tls_key", t->tls_key);
 }
 
+/* unix:///absolute/path/to/influxdb.sock: a path, nothing else. */
+static const char *
+conf_check_unix_url(const char *url)
+{
+	const char	*path = url + strlen("unix://");
+
+	if (path[0] != '/' || path[1] == '\0' ||
+	    path[strlen(path) - 1] == '/')
+		return "a UNIX socket url is unix:///absolute/path";
+	if (strpbrk(path, "?# ") != NULL)
+		return "a UNIX socket url is a path without '?', '#' or spaces";
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return "the socket path is longer than a UNIX socket allows";
+	return NULL;
+}
+
+/* True unless curl_url_get(3) answers `none` (that part is absent). */
+static bool
+conf_url_has(CURLU *u, CURLUPart what, CURLUcode none)
+{
+	char		*part = NULL;
+	CURLUcode	 rc = curl_url_get(u, what, &part, 0);
+
+	curl_free(part);
+	return rc != none;
+}
+
+/*
+ * http(s):// parsed by libcurl's own URL parser (curl_url_set(3)), the
+ * one that will send the requests: what it refuses here would fail
+ * forever at run time.  It refuses spaces and a bad IPv6 literal; a query
+ * or fragment would break the /write and /query URLs built on this one
+ * (CURLUE_NO_QUERY / CURLUE_NO_FRAGMENT from curl_url_get(3) mean none).
+ */
+static const char *
+conf_check_http_url(const char *url)
+{
+	CURLU		*u;
+	const char	*why = NULL;
+	char		*part = NULL;
+
+	if ((u = curl_url()) == NULL)
+		fatalx("conf: curl_url failed");
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+		why = "not a valid URL";
+	else if (curl_url_get(u, CURLUPART_SCHEME, &part, 0) != CURLUE_OK ||
+	    (strcmp(part, "http") != 0 && strcmp(part, "https") != 0))
+		why = "must start with http://, https:// or unix://";
+	else if (conf_url_has(u, CURLUPART_QUERY, CURLUE_NO_QUERY))
+		why = "must not have a query ('?'): the relay builds it";
+	else if (conf_url_has(u, CURLUPART_FRAGMENT, CURLUE_NO_FRAGMENT))
+		why = "must not have a fragment ('#')";
+	curl_free(part);
+	curl_url_cleanup(u);
+	return why;
+}
+
 static void
 conf_check_url(struct conf_parser *cp, struct conf_target *t)
 {
-	const char	*url = t->url;
+	const char	*url = t->url, *why;
 
 	/* the URL is logged: it must not carry a password */
 	if (endpoint_has_userinfo(url))
 		conf_error(cp, t->lineno, "[target:%s] url must not contain "
 		    "credentials: use username and password_file", t->name);
 	else if (strncmp(url, "unix://", 7) == 0) {
-		if (url[7] != '/')
-			conf_error(cp, t->lineno, "[target:%s] url '%s': a "
-			    "UNIX socket url is unix:///absolute/path",
-			    t->name, url);
-	} else if ((strncmp(url, "http://", 7) != 0 || url[7] == '\0') &&
-	    (strncmp(url, "https://", 8) != 0 || url[8] == '\0'))
+		if ((why = conf_check_unix_url(url)) != NULL)
+			conf_error(cp, t->lineno, "[target:%s] url '%s': %s",
+			    t->name, url, why);
+	} else if (strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0)
 		conf_error(cp, t->lineno, "[target:%s] url '%s' must start "
 		    "with http://, https:// or unix://", t->name, url);
+	else if ((why = conf_check_http_url(url)) != NULL)
+		conf_error(cp, t->lineno, "[target:%s] url '%s': %s", t->name,
+		    url, why);
 }
 
 static void
@@ -1005,8 +1184,14 @@ conf_check(struct conf_parser *cp)
 		    "stats_interval, which is 0");
 	if (conf->ntargets == 0)
 		conf_error(cp, cp->lineno, "no [target:NAME] section");
-	for (i = 0; i < conf->ntargets; i++)
+	if (conf->control_socket[0] != '\0' && conf->control_socket[0] != '/')
+		conf_error(cp, cp->lineno, "control_socket '%s' is not an "
+		    "absolute path", conf->control_socket);
+	for (i = 0; i < conf->ntargets; i++) {
+		conf_names_put(&cp->targets, conf->targets[i]->name,
+		    conf->targets[i]);
 		conf_check_target(cp, conf->targets[i]);
+	}
 	for (i = 0; i < conf->nlisteners; i++) {
 		struct conf_listener	*l = conf->listeners[i];
 
@@ -1036,9 +1221,14 @@ conf_parse(struct conf_parser *cp)
 		conf_error(cp, 0, "cannot parse (error %d)", rc);
 	conf_check(cp);
 
-	for (i = 0; i < cp->nseen; i++)
-		free(cp->seen[i].header);
+	for (i = 0; i < cp->nseen; i++) {
+		free(cp->seen[i]->header);
+		free(cp->seen[i]);
+	}
 	free(cp->seen);
+	conf_names_clear(&cp->seen_names);
+	conf_names_clear(&cp->targets);
+	conf_names_clear(&cp->paths);
 	free(cp->line);
 	if (cp->errs->count > 0) {
 		conf_free(conf);

@@ -19,6 +19,7 @@
 #include <event2/listener.h>
 
 #include "control.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "mem.h"
 #include "relay.h"
@@ -29,7 +30,11 @@
 
 #define CONTROL_LINE_MAX	1024
 #define CONTROL_FLUSH_POLL_MS	50
-#define CONTROL_OUT_MAX		(1024 * 1024)	/* unread answers */
+#define CONTROL_OUT_MAX		(1024 * 1024)	/* unread answers, a client */
+#define CONTROL_OUT_TOTAL	(4 * 1024 * 1024) /* ... all clients */
+#define CONTROL_CLIENTS_MAX	64
+#define CONTROL_BUSY_ANSWER	"{\"ok\":false,\"error\":\"too many " \
+	"control clients\"}\n"
 
 struct control_client {
 	TAILQ_ENTRY(control_client) entry;
@@ -38,6 +43,7 @@ struct control_client {
 	struct event		*ev_flush;
 	bool			 busy;		/* a command is pending */
 	bool			 gone;		/* hung up while busy */
+	bool			 closing;	/* close once answered */
 };
 
 struct control {
@@ -47,6 +53,8 @@ struct control {
 	struct evconnlistener	*evl;
 	struct event		*ev_resume;	/* accept again after EMFILE */
 	TAILQ_HEAD(, control_client) clients;
+	size_t			 nclients;
+	struct log_ratelimit	 rl_full;
 };
 
 static void control_read_cb(struct bufferevent *, void *);
@@ -55,6 +63,7 @@ static void
 control_client_free(struct control_client *cc)
 {
 	TAILQ_REMOVE(&cc->control->clients, cc, entry);
+	cc->control->nclients--;
 	if (cc->ev_flush != NULL)
 		event_free(cc->ev_flush);
 	bufferevent_free(cc->bev);
@@ -222,6 +231,60 @@ control_dispatch(struct control_client *cc, char *line)
 		    "flush, create-database, drop-database, reload)");
 }
 
+/* Bytes of answers written and not yet read, over every client. */
+static size_t
+control_out_total(const struct control *c)
+{
+	const struct control_client	*cc;
+	size_t				 n = 0;
+
+	TAILQ_FOREACH(cc, &c->clients, entry)
+		n += evbuffer_get_length(bufferevent_get_output(cc->bev));
+	return n;
+}
+
+/*
+ * A client that does not read its answers waits before its next command:
+ * past its own cap, or, once it has anything unread, past the cap of all
+ * clients.  A client with nothing unread is never held up by others, so
+ * unread answers stay below the total plus one answer per client.
+ */
+static bool
+control_must_wait(const struct control_client *cc)
+{
+	size_t	 out = evbuffer_get_length(bufferevent_get_output(cc->bev));
+
+	return out > CONTROL_OUT_MAX || (out > 0 &&
+	    control_out_total(cc->control) > CONTROL_OUT_TOTAL);
+}
+
+/* Answers `error` and closes the connection once the answer is read. */
+static void
+control_refuse(struct control_client *cc, const char *error)
+{
+	log_warnx("control: %s, closing", error);
+	cc->closing = true;
+	control_answer_error(cc, error);
+	/* control_answer() reads on; this client gets nothing more */
+	bufferevent_disable(cc->bev, EV_READ);
+}
+
+static void
+control_line(struct control_client *cc, char *line, size_t len)
+{
+	if (len > CONTROL_LINE_MAX)
+		control_refuse(cc, "command line too long");
+	else if (strlen(line) != len) {
+		/* a NUL would silently cut a database name */
+		cc->busy = true;
+		control_answer_error(cc, "NUL byte in command");
+	} else if (len > 0) {
+		/* no more reading until this command answers */
+		bufferevent_disable(cc->bev, EV_READ);
+		control_dispatch(cc, line);
+	}
+}
+
 static void
 control_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -230,27 +293,20 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	size_t			 len;
 	char			*line;
 
-	while (!cc->busy) {
-		/* a client that does not read its answers: wait for it */
-		if (evbuffer_get_length(bufferevent_get_output(bev)) >
-		    CONTROL_OUT_MAX) {
+	while (!cc->busy && !cc->closing) {
+		if (control_must_wait(cc)) {
 			bufferevent_disable(bev, EV_READ);
 			return;
 		}
 		if ((line = evbuffer_readln(in, &len,
 		    EVBUFFER_EOL_CRLF)) == NULL)
 			break;
-		if (len > 0) {
-			/* no more reading until this command answers */
-			bufferevent_disable(bev, EV_READ);
-			control_dispatch(cc, line);
-		}
+		control_line(cc, line, len);
 		free(line);
 	}
-	if (!cc->busy && evbuffer_get_length(in) > CONTROL_LINE_MAX) {
-		log_warnx("control: command line too long, closing");
-		control_client_free(cc);
-	}
+	if (!cc->busy && !cc->closing &&
+	    evbuffer_get_length(in) > CONTROL_LINE_MAX)
+		control_refuse(cc, "command line too long");
 }
 
 /* The output drained below the low watermark: read commands again. */
@@ -259,6 +315,12 @@ control_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct control_client	*cc = arg;
 
+	if (cc->closing) {
+		if (!cc->busy &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			control_client_free(cc);
+		return;
+	}
 	if (!cc->busy && !(bufferevent_get_enabled(bev) & EV_READ)) {
 		bufferevent_enable(bev, EV_READ);
 		control_read_cb(bev, cc);
@@ -281,9 +343,21 @@ control_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct control		*c = arg;
-	struct control_client	*cc = xcalloc(1, sizeof(*cc));
+	struct control_client	*cc;
 
+	if (c->nclients >= CONTROL_CLIENTS_MAX ||
+	    fdlimit_in_reserve(fd, FDLIMIT_CONTROL)) {
+		/* best effort: the socket is new, its buffer empty */
+		(void)write(fd, CONTROL_BUSY_ANSWER,
+		    sizeof(CONTROL_BUSY_ANSWER) - 1);
+		close(fd);
+		log_warnx_rl(&c->rl_full, "control: %d clients, refusing "
+		    "one more", CONTROL_CLIENTS_MAX);
+		return;
+	}
+	cc = xcalloc(1, sizeof(*cc));
 	cc->control = c;
+	c->nclients++;
 	if ((cc->bev = bufferevent_socket_new(c->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		fatalx("control: bufferevent_socket_new failed");
@@ -318,8 +392,10 @@ control_error_cb(struct evconnlistener *evl, void *arg)
 struct control *
 control_new(struct event_base *base, struct relay *relay, const char *path)
 {
-	struct control	*c = xcalloc(1, sizeof(*c));
+	struct control		*c = xcalloc(1, sizeof(*c));
+	struct log_ratelimit	 rl = LOG_RATELIMIT_INIT(10, 1);
 
+	c->rl_full = rl;
 	c->base = base;
 	c->relay = relay;
 	c->path = xstrdup(path);

@@ -38,6 +38,7 @@
 #include <event2/listener.h>
 
 #include "conf.h"
+#include "fdlimit.h"
 #include "ingest.h"
 #include "listener.h"
 #include "log.h"
@@ -164,7 +165,8 @@ listener_line(struct listener_client *c, const char *line, size_t len,
 		return;
 	}
 	l->stats.lines++;
-	if (len > l->conf->max_line) {
+	/* the CR of a CRLF is dropped, so it does not count */
+	if (len - (len > 0 && line[len - 1] == '\r') > l->conf->max_line) {
 		listener_count_reject(l, listener_too_long);
 		listener_log_reject(l, listener_too_long, line, len);
 		return;
@@ -255,8 +257,9 @@ listener_scan_chain(struct listener_client *c, struct evbuffer *in,
 
 /*
  * The line at the head of `in` goes on past its first chain: pulls it up
- * to the next bare '\n' (the line may end there), never past max_line + 1
- * bytes.  False if there is nothing to pull up.
+ * to the next bare '\n' (the line may end there), never past max_line + 2
+ * bytes (a line of max_line bytes and its CRLF).  False if there is
+ * nothing to pull up.
  */
 static bool
 listener_pullup(struct listener_client *c, struct evbuffer *in,
@@ -271,8 +274,8 @@ listener_pullup(struct listener_client *c, struct evbuffer *in,
 	if (eol.pos < 0)
 		return false;
 	want = (size_t)eol.pos + 1;
-	if (want > c->listener->conf->max_line + 1)
-		want = c->listener->conf->max_line + 1;
+	if (want > c->listener->conf->max_line + 2)
+		want = c->listener->conf->max_line + 2;
 	if (want <= chain)
 		return false;
 	return evbuffer_pullup(in, (ssize_t)want) != NULL;
@@ -297,9 +300,11 @@ static void
 listener_frame(struct listener_client *c, struct evbuffer *in, int64_t now,
     bool eof)
 {
-	size_t		 len, chain, max = c->listener->conf->max_line;
+	size_t		 len, chain, max;
 	ssize_t		 used;
 
+	/* without its '\n', a line may still end in the CR of a CRLF */
+	max = c->listener->conf->max_line + 1;
 	while ((len = evbuffer_get_length(in)) > 0) {
 		if ((used = listener_scan_chain(c, in, now, eof)) > 0) {
 			evbuffer_drain(in, (size_t)used);
@@ -514,6 +519,14 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		log_warnx_rl(&l->rl, "listener %s: max_clients (%llu) "
 		    "reached, connection refused", l->conf->name,
 		    (unsigned long long)l->conf->max_clients);
+		evutil_closesocket(fd);
+		return;
+	}
+	if (fdlimit_in_reserve(fd, FDLIMIT_CLIENT)) {
+		l->stats.connections_refused++;
+		log_warnx_rl(&l->rl, "listener %s: open files limit nearly "
+		    "reached (the rest is kept for delivery and control), "
+		    "connection refused", l->conf->name);
 		evutil_closesocket(fd);
 		return;
 	}

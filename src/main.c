@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "relay.h"
 #include "service.h"
@@ -110,6 +111,8 @@ run(struct conf *conf, bool debug)
 
 	if ((base = new_base()) == NULL)
 		fatalx("event_base_new failed");
+	fdlimit_raise();
+	fdlimit_check(conf);
 	r = relay_new(base, conf);
 	relay_set_debug(r, debug);
 	service_inherit_fds();

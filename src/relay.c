@@ -408,7 +408,11 @@ relay_log_stats(const struct relay *r)
 		target_log_stats(r->targets[i]);
 }
 
-/* Frees removed targets once drained, or at their deadline. */
+/*
+ * Frees removed targets once drained, or at their deadline, but never
+ * while one of their requests (admin statements too) runs: its
+ * completion callback uses the target.  curl's timeout bounds the wait.
+ */
 static void
 relay_retired_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -419,15 +423,17 @@ relay_retired_cb(evutil_socket_t fd, short what, void *arg)
 	for (rt = TAILQ_FIRST(&r->retired); rt != NULL; rt = next) {
 		next = TAILQ_NEXT(rt, entry);
 		target_gauges(rt->target, &g);
+		if (target_requests(rt->target) > 0)
+			continue;	/* each completion uses the target */
 		if (g.points == 0)
 			log_info("relay: removed target %s: everything "
 			    "delivered", rt->conf->name);
-		else if (stamp_now() >= rt->deadline && g.in_flight == 0)
+		else if (stamp_now() >= rt->deadline)
 			log_warnx("relay: removed target %s: %zu points "
 			    "undelivered after shutdown_timeout, dropped",
 			    rt->conf->name, g.points);
 		else
-			continue;	/* requests in flight hold its queues */
+			continue;
 		relay_retired_free(r, rt);
 	}
 	if (TAILQ_EMPTY(&r->retired))

@@ -93,13 +93,53 @@ cmd_send(const char *path)
 	return 0;
 }
 
+/*
+ * Reads the answer line, whatever its size (stats grows with the
+ * queues); NULL on a read error or if the relay closed before the '\n'.
+ */
+static char *
+read_answer(int fd, size_t *lenp)
+{
+	char	*buf = NULL, *p;
+	size_t	 len = 0, size = 0;
+	ssize_t	 n = 0;
+
+	for (;;) {
+		if (size - len < 4096) {
+			size = size ? size * 2 : 65536;
+			if ((p = realloc(buf, size)) == NULL) {
+				n = -1;	/* errno is ENOMEM */
+				break;
+			}
+			buf = p;
+		}
+		if ((n = read(fd, buf + len, size - len - 1)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (memchr(buf + len - (size_t)n, '\n', (size_t)n) != NULL) {
+			buf[len] = '\0';
+			*lenp = len;
+			return buf;
+		}
+	}
+	if (n == -1)
+		fprintf(stderr, "influx-relayctl: %s\n", strerror(errno));
+	else
+		fprintf(stderr, "influx-relayctl: incomplete answer (%zu "
+		    "bytes)\n", len);
+	free(buf);
+	return NULL;
+}
+
 static int
 cmd_control(const char *path, int argc, char *argv[])
 {
-	char	 line[4096] = "", answer[65536];
+	char	 line[4096] = "", *answer;
 	size_t	 len = 0;
-	ssize_t	 n;
-	int	 i, fd = connect_unix(path);
+	int	 i, ok, fd = connect_unix(path);
 
 	for (i = 0; i < argc; i++) {
 		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s",
@@ -114,17 +154,20 @@ cmd_control(const char *path, int argc, char *argv[])
 		fprintf(stderr, "influx-relayctl: %s\n", strerror(errno));
 		return 1;
 	}
-	len = 0;
-	while (len < sizeof(answer) - 1 &&
-	    (n = read(fd, answer + len, sizeof(answer) - 1 - len)) > 0) {
-		len += (size_t)n;
-		if (memchr(answer, '\n', len) != NULL)
-			break;
-	}
+	answer = read_answer(fd, &len);
 	close(fd);
-	answer[len] = '\0';
-	fputs(answer, stdout);
-	return strstr(answer, "\"error\"") != NULL || len == 0;
+	if (answer == NULL)
+		return 1;
+	fwrite(answer, 1, len, stdout);
+	/* every answer starts with its verdict */
+	ok = strncmp(answer, "{\"ok\":true", 10) == 0;
+	free(answer);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "influx-relayctl: stdout: %s\n",
+		    strerror(errno));
+		return 1;
+	}
+	return ok ? 0 : 1;
 }
 
 int

@@ -1,6 +1,7 @@
 /* JSON renderings of listener and target counters. */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,21 +11,100 @@
 #include "stats.h"
 #include "target.h"
 
+/*
+ * Length of the well-formed UTF-8 character at `s` (RFC 3629: no
+ * overlongs, no surrogates, nothing past U+10FFFF), 0 if there is none.
+ * `s` ends at a NUL, which no continuation byte matches.
+ */
+static size_t
+stats_utf8_len(const unsigned char *s)
+{
+	size_t	 n, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+		else if (s[0] == 0xed)
+			hi = 0x9f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		else if (s[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	for (i = 1; i < n; i++, lo = 0x80, hi = 0xbf)
+		if (s[i] < lo || s[i] > hi)
+			return 0;
+	return n;
+}
+
+/*
+ * True when `s` is a character that a cut at a fixed size split: the
+ * start of a valid sequence that the terminating NUL interrupts.
+ */
+static bool
+stats_utf8_cut(const unsigned char *s)
+{
+	size_t	 i;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return false;
+	for (i = 1; s[i] != '\0'; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return false;
+	return i < (s[0] >= 0xf0 ? 4u : s[0] >= 0xe0 ? 3u : 2u);
+}
+
+/*
+ * Every byte a client or a server chose may reach here: quotes,
+ * backslashes and control characters (C0, DEL, C1) are escaped, and each
+ * byte that is not part of well-formed UTF-8 becomes U+FFFD, so the
+ * answer is always valid JSON and safe on a terminal.  With `cut`, the
+ * string was cut at a fixed size: a character the cut split is left out.
+ */
+static void
+stats_json_text(struct evbuffer *out, const char *str, bool cut)
+{
+	const unsigned char	*s = (const unsigned char *)str;
+	size_t			 n;
+
+	evbuffer_add(out, "\"", 1);
+	for (; *s != '\0'; s += n) {
+		if ((n = stats_utf8_len(s)) == 0) {
+			if (cut && stats_utf8_cut(s))
+				break;
+			evbuffer_add(out, "\\ufffd", 6);
+			n = 1;
+		} else if (*s == '"' || *s == '\\')
+			evbuffer_add_printf(out, "\\%c", *s);
+		else if (*s < 0x20 || *s == 0x7f)
+			evbuffer_add_printf(out, "\\u%04x", *s);
+		else if (n == 2 && s[0] == 0xc2 && s[1] < 0xa0)
+			evbuffer_add_printf(out, "\\u%04x", s[1]);
+		else
+			evbuffer_add(out, s, n);
+	}
+	evbuffer_add(out, "\"", 1);
+}
+
 void
 stats_json_string(struct evbuffer *out, const char *s)
 {
-	evbuffer_add(out, "\"", 1);
-	for (; *s != '\0'; s++) {
-		unsigned char	 c = (unsigned char)*s;
+	stats_json_text(out, s, false);
+}
 
-		if (c == '"' || c == '\\')
-			evbuffer_add_printf(out, "\\%c", c);
-		else if (c < 0x20)
-			evbuffer_add_printf(out, "\\u%04x", c);
-		else
-			evbuffer_add(out, s, 1);
-	}
-	evbuffer_add(out, "\"", 1);
+void
+stats_json_cut_string(struct evbuffer *out, const char *s)
+{
+	stats_json_text(out, s, true);
 }
 
 static void
@@ -122,7 +202,10 @@ stats_json_target(struct evbuffer *out, const struct target *t)
 	stats_json_u64(out, "databases_created", s->databases_created);
 	evbuffer_add_printf(out, ",\"last_success\":%lld,\"last_error\":",
 	    (long long)s->last_success);
-	stats_json_string(out, s->last_error);
+	/* last_error holds a cut copy of the server's answer */
+	stats_json_cut_string(out, s->last_error);
+	evbuffer_add_printf(out, ",\"last_error_time\":%lld",
+	    (long long)s->last_error_time);
 	evbuffer_add_printf(out, ",\"queue_list\":[");
 	target_foreach_queue(t, stats_json_queue_cb,
 	    &(struct stats_queues){ out, 0 });

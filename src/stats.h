@@ -11,8 +11,13 @@ struct evbuffer;
 struct listener;
 struct target;
 
-/* Appends `s` as a JSON string (quoted, escaped). */
+/*
+ * Appends `s`, any bytes, as a valid JSON string: quoted, control
+ * characters escaped, bytes outside well-formed UTF-8 as U+FFFD.
+ */
 void	 stats_json_string(struct evbuffer *, const char *s);
+/* The same for a string cut at a fixed size: a split last character goes. */
+void	 stats_json_cut_string(struct evbuffer *, const char *s);
 /* Appends one listener's counters as a JSON object. */
 void	 stats_json_listener(struct evbuffer *, const struct listener *);
 /* Appends one target's counters and gauges as a JSON object. */

@@ -616,6 +616,7 @@ target_note_error(struct target *t, const struct sender_result *res)
 {
 	size_t	 len = res->body_len;
 
+	t->stats.last_error_time = time(NULL);
 	while (len > 0 && (res->body[len - 1] == '\n' ||
 	    res->body[len - 1] == '\r'))
 		len--;
@@ -1034,6 +1035,17 @@ target_admin_free(struct target_admin *a)
 	TAILQ_REMOVE(&a->target->admins, a, entry);
 	free(a->body);
 	free(a);
+}
+
+size_t
+target_requests(const struct target *t)
+{
+	const struct target_admin	*a;
+	size_t				 n = t->inflight;
+
+	TAILQ_FOREACH(a, &t->admins, entry)
+		n++;
+	return n;
 }
 
 static void

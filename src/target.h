@@ -48,6 +48,7 @@ struct target_stats {
 	uint64_t	 databases_created;
 	uint64_t	 create_failures;	/* CREATE refused or failed */
 	int64_t		 last_success;		/* unix seconds, 0 = never */
+	int64_t		 last_error_time;	/* unix seconds, 0 = never */
 	char		 last_error[160];
 };
 
@@ -115,6 +116,12 @@ void		 target_query(struct target *, const char *verb,
 void		 target_sweep(struct target *);
 /* True when every queue is empty or waiting to retry after a failure. */
 bool		 target_flushed(const struct target *);
+/*
+ * Requests in flight: writes, CREATEs and admin statements.  A target
+ * may be freed only at 0 (or after sender_free()): each request's
+ * completion uses the target.
+ */
+size_t		 target_requests(const struct target *);
 /*
  * Shutdown: as target_flush(), and a queue waiting out a retry delay
  * gets one attempt at once instead.

@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.error
@@ -558,8 +559,9 @@ class Relay:
     STOP_TIMEOUT = 20.0
     live = []   # relays started by the current test, for failure logs
 
-    def __init__(self, sections, args=()):
-        """Write the config; start() or `with` runs the daemon."""
+    def __init__(self, sections, args=(), env=None):
+        """Write the config; start() or `with` runs the daemon (with env
+        added to the environment)."""
         self.dir = tempfile.mkdtemp(prefix="relayd-")
         self.sections = self._expand(sections)
         self.sections.setdefault("relayd", {}).setdefault("control_socket",
@@ -567,6 +569,7 @@ class Relay:
         self.config_path = os.path.join(self.dir, "relayd.ini")
         self.log_path = os.path.join(self.dir, "relayd.log")
         self.args = list(args)
+        self.env = env or {}
         self.proc = None
         self._final_log = None
         with open(self.config_path, "w") as f:
@@ -596,7 +599,7 @@ class Relay:
             self.proc = subprocess.Popen(
                 [binary, "-c", self.config_path] + self.args,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                start_new_session=True, env=dict(os.environ, **self.env))
         return self
 
     def wait_ready(self, timeout=None):
@@ -896,3 +899,89 @@ def count_points(influx, db, measurement="m"):
     for s in res.get("series", []):
         return max(v for v in s["values"][0][1:] if v is not None)
     return 0
+
+
+# glibc fills freed memory with a pattern and keeps no per-thread cache of
+# freed chunks: a use-after-free in a normal build then crashes at once
+# instead of reading stale but plausible data.
+POISON_FREED = {"MALLOC_PERTURB_": "165",
+                "GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}
+
+
+class HoleServer:
+    """A TCP server on a free loopback port that accepts connections,
+    reads what comes and never answers (a hung InfluxDB)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.received = b""
+        self.conns = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        import select
+        while not self._stop:
+            ready, _, _ = select.select([self.sock] + self.conns, [], [], 0.1)
+            for s in ready:
+                if s is self.sock:
+                    self.conns.append(self.sock.accept()[0])
+                    continue
+                data = s.recv(65536)
+                if data:
+                    self.received += data
+                else:
+                    self.conns.remove(s)
+                    s.close()
+
+    def close(self):
+        self._stop = True
+        self._thread.join()
+        for s in self.conns:
+            s.close()
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class AnswerServer:
+    """An HTTP server on a free loopback port that answers every request
+    with the same status and body (bytes, any)."""
+
+    def __init__(self, status, body):
+        import http.server
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                     Handler)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever,
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

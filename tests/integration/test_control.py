@@ -148,6 +148,169 @@ def test_errors_and_pipelining(influx):
         check("listeners" in answers[1], "second answer is not stats")
 
 
+def control_socket(relay):
+    """A connected, blocking socket on the relay's control socket."""
+    s = harness.socket.socket(harness.socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(relay.sections["relayd"]["control_socket"])
+    return s
+
+
+def read_lines(s, n):
+    """n answer lines from s (fewer if the relay closes it first)."""
+    data = b""
+    while data.count(b"\n") < n:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return [json.loads(l) for l in data.splitlines()]
+
+
+def rss_kib(pid):
+    """Resident set size of a process, KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise harness.TestFailure("no VmRSS for %d" % pid)
+
+
+def test_nul_and_long_lines(influx):
+    """A NUL in a command is refused (it once cut the database name); a
+    command line over 1,024 bytes gets an error answer, then the
+    connection closes."""
+    db = unique_db("nul")
+    with Relay(control_config(influx, unique_db("x"))) as relay:
+        s = control_socket(relay)
+        s.sendall(b"create-database local " + db.encode() + b"\0after\n"
+                  b"ping\n")
+        answers = read_lines(s, 2)
+        check_equal([False, True], [a["ok"] for a in answers],
+                    "answers to a NUL command and a ping: %r" % answers)
+        check("NUL" in answers[0]["error"], "error: %r" % answers[0])
+        check(db not in influx.databases(), "database created from a "
+              "command cut at its NUL")
+        s.close()
+        for line in (b"x" * 1500, b"ping " + b"y" * 1100 + b"\n"):
+            s = control_socket(relay)
+            s.sendall(line)
+            answers = read_lines(s, 2)
+            check_equal([False], [a["ok"] for a in answers],
+                        "answers to a %d-byte line" % len(line))
+            check("too long" in answers[0]["error"], "%r" % answers)
+            check_equal(b"", s.recv(10), "connection left open")
+            s.close()
+        check_equal(0, ctl(relay, "ping")[0], "ping after long lines")
+
+
+def test_clients_and_unread_answers_bounded(influx):
+    """Many control clients pipelining stats without reading the answers:
+    the clients beyond 64 are refused with an answer, the unread answers
+    stay bounded in memory, and once they go the socket serves again."""
+    with Relay(control_config(influx, unique_db("many"))) as relay:
+        before = rss_kib(relay.proc.pid)
+        socks, refused = [], 0
+        for _ in range(120):
+            s = control_socket(relay)
+            s.setblocking(False)
+            try:
+                s.send(b"stats\n" * 1000)
+            except BlockingIOError:
+                pass
+            socks.append(s)
+        last, still = 0, 0
+        for _ in range(100):       # until the relay stops growing
+            harness.time.sleep(0.2)
+            now = rss_kib(relay.proc.pid)
+            still = still + 1 if now == last else 0
+            last = now
+            if still >= 5:
+                break
+        grown = rss_kib(relay.proc.pid) - before
+        for s in socks:
+            s.setblocking(True)
+            s.settimeout(1)
+            try:
+                first = s.recv(200)
+            except OSError:
+                first = b""
+            if first.startswith(b'{"ok":false,"error":"too many'):
+                refused += 1
+            s.close()
+        check(grown < 40 * 1024, "RSS grew by %d KiB" % grown)
+        check_equal(120 - 64, refused, "clients refused")
+        wait_until(lambda: ctl(relay, "ping")[0] == 0, 10,
+                   "ping after the clients left")
+
+
+def test_stats_always_json(influx):
+    """stats is valid JSON whatever the bytes: a server error body with
+    invalid UTF-8, control bytes and a multi-byte character cut by
+    last_error's size, a database name with invalid UTF-8; last_error
+    carries its time; influx-relayctl reads an answer of any size (1,200
+    queues) and says so in its exit code."""
+    body = b"\xff\x1b[2J bad " + "\u00e9".encode() * 200
+    with harness.AnswerServer(500, body) as server:
+        cfg = relay_config(None, "d", target={
+            "url": server.url, "max_queues": "2000",
+            "retry_initial": "10s", "retry_max": "10s"},
+            listener={"database_tag": "db"},
+            relayd={"control_socket": "@DIR@/control.sock",
+                    "shutdown_timeout": "100ms"})
+        with Relay(cfg) as relay:
+            s = relay.connect()
+            s.sendall(b"m,db=bad\xff\xc3 v=1i\n" + b"".join(
+                b"m,db=queue_number_%04d v=1i\n" % i for i in range(1200)))
+            s.close()
+            wait_until(lambda: ctl(relay, "stats")[1]["targets"][0]
+                       ["last_error"] != "", 10, "the server's error")
+            started = harness.time.time()
+            wait_until(lambda: len(ctl(relay, "stats")[1]["targets"][0]
+                                   ["queue_list"]) == 1201, 10,
+                       "1,201 queues")
+            out = subprocess.run([harness.relayctl_path(), "-s",
+                                  relay.sections["relayd"]
+                                  ["control_socket"], "stats"],
+                                 capture_output=True, timeout=30)
+    check_equal(0, out.returncode, "relayctl stats exit code")
+    check(len(out.stdout) > 65536, "answer of %d bytes" % len(out.stdout))
+    answer = json.loads(out.stdout)     # strict: UTF-8 and JSON
+    tgt = answer["targets"][0]
+    check(tgt["last_error"].startswith("HTTP 500 \ufffd\u001b[2J bad \u00e9"),
+          "last_error %r" % tgt["last_error"])
+    check(tgt["last_error"].endswith("\u00e9"), "last_error cut: %r"
+          % tgt["last_error"][-10:])
+    check(abs(tgt["last_error_time"] - started) < 60,
+          "last_error_time %r" % tgt.get("last_error_time"))
+    names = [q["database"] for q in tgt["queue_list"]]
+    check("bad\ufffd\ufffd" in names or "bad" not in " ".join(names),
+          "database with invalid UTF-8: %r" % names[:3])
+
+
+def test_relayctl_incomplete_answer(influx):
+    """influx-relayctl fails (exit 1) when the answer is cut short."""
+    path = harness.tempfile.mkdtemp(prefix="relayctl-") + "/c.sock"
+    srv = harness.socket.socket(harness.socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        conn = srv.accept()[0]
+        conn.recv(100)
+        conn.sendall(b'{"ok":true,"version":"x", "targets":[' + b"1," *
+                     50000)
+        conn.close()
+    t = harness.threading.Thread(target=serve)
+    t.start()
+    out = subprocess.run([harness.relayctl_path(), "-s", path, "stats"],
+                         capture_output=True, timeout=30)
+    t.join()
+    srv.close()
+    check_equal(1, out.returncode, "exit code for a cut answer (%r)"
+                % out.stderr)
+
+
 def test_internal_database(influx):
     """internal_database: every stats_interval the counters are written
     as points of measurement influx_relayd, one per listener and target."""
@@ -177,4 +340,7 @@ if __name__ == "__main__":
     harness.main([test_ping_and_mode, test_stats_count,
                   test_flush_delivers_now, test_flush_answers_when_target_fails,
                   test_create_and_drop_database, test_errors_and_pipelining,
+                  test_nul_and_long_lines,
+                  test_clients_and_unread_answers_bounded,
+                  test_stats_always_json, test_relayctl_incomplete_answer,
                   test_internal_database])

@@ -227,6 +227,37 @@ def test_d_config_check(influx):
     check(not created, "-t created the listener socket")
 
 
+def test_d_config_check_catches(influx):
+    """-t refuses what would fail at run time: a URL with a query, a
+    space or a broken IPv6 literal, unix:///, hex-float durations, a
+    relative socket path, text after a section header."""
+    relay = Relay({})
+    cases = [("url = http://h:8086/?db=x\n", "must not have a query"),
+             ("url = http://x y\n", "not a valid URL"),
+             ("url = http://[::1\n", "not a valid URL"),
+             ("url = unix:///\n", "unix:///absolute/path"),
+             ("flush_interval = 0x10s\n", "invalid value '0x10s'"),
+             ("timeout = 0x1p-3s\n", "invalid value '0x1p-3s'")]
+    for extra, want in cases:
+        text = CHECKED_CONFIG.replace("url = http://127.0.0.1:9\n", "") + extra
+        path = os.path.join(relay.dir, "c.ini")
+        with open(path, "w") as f:
+            f.write(text.format(dir=relay.dir, extra=""))
+        rc, out = Relay.check_config(path)
+        check_equal(1, rc, "-t exit code for %r (output %r)" % (extra, out))
+        check(want in out, "-t output for %r: %r" % (extra, out))
+    for text, want in (
+            (CHECKED_CONFIG.replace("{dir}/relay.sock", "relay.sock"),
+             "is not absolute"),
+            (CHECKED_CONFIG + "[target:x]]\n", "text after")):
+        path = os.path.join(relay.dir, "c.ini")
+        with open(path, "w") as f:
+            f.write(text.format(dir=relay.dir, extra=""))
+        rc, out = Relay.check_config(path)
+        check_equal(1, rc, "-t exit code (output %r)" % out)
+        check(want in out, "-t output: %r" % out)
+
+
 # ------------------------------------------------------------------ e
 
 
@@ -333,5 +364,6 @@ def test_g_framing(influx):
 if __name__ == "__main__":
     harness.main([test_a_exact_delivery, test_b_receipt_time,
                   test_c_create_database, test_d_config_check,
+                  test_d_config_check_catches,
                   test_e_sigterm_flush, test_f_survives_garbage,
                   test_g_framing])

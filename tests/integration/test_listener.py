@@ -99,6 +99,80 @@ def test_max_line_resync(influx):
           harness.tail(log))
 
 
+def test_max_line_crlf(influx):
+    """A line of exactly max_line bytes fits, with LF or CRLF (the CR is
+    dropped, so it does not count); one byte more is too long either way,
+    in one write or cut across reads."""
+    db = unique_db("maxcrlf")
+    cfg = relay_config(influx, db, listener={"max_line": "100"})
+
+    def line(m, size):
+        head = '%s s="' % m
+        return (head + "x" * (size - len(head) - 1) + '"').encode()
+    with Relay(cfg) as relay:
+        s = relay.connect()
+        s.sendall(line("a", 100) + b"\r\n" + line("b", 100) + b"\n" +
+                  line("c", 101) + b"\r\n" + line("d", 101) + b"\n")
+        e = line("e", 100) + b"\r\n"
+        s.sendall(e[:101])
+        time.sleep(0.2)
+        s.sendall(e[101:])
+        s.close()
+        got = settle_points(influx, db, 3)
+        time.sleep(0.5)
+        log = relay.log()
+    check_equal(["a", "b", "e"], sorted(p["measurement"] for p in got),
+                "measurements stored")
+    check_equal(2, log.count("line too long"), "lines refused as too "
+                "long:\n" + harness.tail(log))
+
+
+def test_descriptor_reserve(influx):
+    """Idle clients never take the last descriptors: with a hard limit of
+    200 open files (soft 100) the relay raises its soft limit, warns that
+    max_clients cannot fit, refuses clients before the reserve, and the
+    control socket and delivery keep working."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (100, 200))
+    db = unique_db("fds")
+    cfg = relay_config(influx, db, relayd={
+        "control_socket": "@DIR@/control.sock"})
+    relay = Relay(cfg)
+    with open(relay.log_path, "ab") as log:
+        relay.proc = subprocess.Popen(
+            [harness.relayd_path(), "-c", relay.config_path],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=limit)
+    try:
+        relay.wait_ready()
+        with open("/proc/%d/limits" % relay.proc.pid) as f:
+            soft = [l.split()[3] for l in f if l.startswith("Max open files")]
+        check_equal(["200"], soft, "soft open files limit")
+        check("max_clients" in relay.log() and "limit is 200"
+              in relay.log(), "no warning about max_clients at start")
+        clients = []
+        for _ in range(250):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(relay.socket_path)
+            clients.append(s)
+        time.sleep(0.5)
+        out = subprocess.run([harness.relayctl_path(), "-s",
+                              relay.sections["relayd"]["control_socket"],
+                              "ping"], capture_output=True, timeout=10)
+        check_equal(0, out.returncode, "ping with 250 clients connected "
+                    "(%r)" % out.stderr)
+        clients[0].sendall(b"fds v=1i\n")
+        settle_points(influx, db, 1)
+        check("open files limit nearly reached" in relay.log(),
+              "no warning about refused clients")
+        for s in clients:
+            s.close()
+    finally:
+        relay.close()
+
+
 def test_idle_timeout(influx):
     """A client silent for idle_timeout is disconnected; what it sent
     before is delivered."""
@@ -206,6 +280,8 @@ def test_version_and_usage(influx):
 if __name__ == "__main__":
     harness.main([test_stale_socket_replaced, test_live_socket_refused,
                   test_not_a_socket_refused, test_mode_applied,
-                  test_max_line_resync, test_idle_timeout, test_max_clients,
+                  test_max_line_resync, test_max_line_crlf,
+                  test_idle_timeout, test_max_clients,
+                  test_descriptor_reserve,
                   test_shutdown_reads_what_was_sent,
                   test_shutdown_settles_open_record, test_version_and_usage])

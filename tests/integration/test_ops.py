@@ -235,6 +235,40 @@ def test_reload_relayd_section(influx):
         check(" debug: " in relay.log(), "log_level = debug not applied")
 
 
+def test_reload_removes_target_with_admin_query(influx):
+    """A reload that removes a target while a create-database to it waits
+    on a server that never answers: the target lives until the query
+    times out, the asking client gets its error answer, the relay runs
+    on (it once freed the statement and crashed in its completion)."""
+    db = unique_db("hupadmin")
+    cfg = relay_config(influx, db, relayd={
+        "control_socket": "@DIR@/control.sock"})
+    with harness.HoleServer() as hole:
+        cfg["target:hole"] = {"url": hole.url, "database": "x",
+                              "timeout": "2s"}
+        with Relay(cfg, env=harness.POISON_FREED) as relay:
+            path = relay.sections["relayd"]["control_socket"]
+            query = subprocess.Popen(
+                [harness.relayctl_path(), "-s", path, "create-database",
+                 "hole", "newdb"], stdout=subprocess.PIPE)
+            wait_until(lambda: b"CREATE" in hole.received, 10,
+                       "the CREATE to reach the hung server")
+            del cfg["target:hole"]
+            rewrite(relay, cfg)
+            check(reload(relay), "the reload was refused")
+            time.sleep(0.3)
+            check("removed target hole:" not in relay.log(),
+                  "target freed with its admin query in flight")
+            out, _ = query.communicate(timeout=20)
+            check_equal(False, json.loads(out).get("ok"),
+                        "answer to the timed-out create-database")
+            wait_until(lambda: "removed target hole: everything delivered"
+                       in relay.log(), 5, "target hole freed")
+            check(relay.running(), "the relay died")
+            relay.send(lines(2))
+            settle_points(influx, db, 2)
+
+
 class ActivatedRelay(Relay):
     """A Relay started as systemd starts a socket-activated service: the
     sockets at fd 3, 4, ... and LISTEN_FDS / LISTEN_PID naming them.  A
@@ -411,5 +445,6 @@ if __name__ == "__main__":
                   test_reload_adds_and_removes,
                   test_clients_survive_reload,
                   test_reload_relayd_section,
+                  test_reload_removes_target_with_admin_query,
                   test_socket_activation,
                   test_sd_notify_watchdog])

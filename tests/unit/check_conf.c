@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -81,6 +82,18 @@ START_TEST(test_units)
 	ck_assert_int_eq(conf_parse_duration_ms("5", &v), -1);
 	ck_assert_int_eq(conf_parse_duration_ms("-1s", &v), -1);
 	ck_assert_int_eq(conf_parse_duration_ms("1d", &v), -1);
+	/* strictly decimal: strtod would take hex floats and exponents */
+	ck_assert_int_eq(conf_parse_duration_ms("0x10s", &v), -1);
+	ck_assert_int_eq(conf_parse_duration_ms("0x1p-3s", &v), -1);
+	ck_assert_int_eq(conf_parse_duration_ms("1e3ms", &v), -1);
+	ck_assert_int_eq(conf_parse_duration_ms("1.s", &v), -1);
+	ck_assert_int_eq(conf_parse_duration_ms(".5s", &v), -1);
+	ck_assert_int_eq(conf_parse_duration_ms("0x0", &v), -1);
+	ck_assert_int_eq(conf_parse_duration_ms("0.25s", &v), 0);
+	ck_assert_uint_eq(v, 250);
+	ck_assert_int_eq(conf_parse_size("0x10", &v), -1);
+	ck_assert_int_eq(conf_parse_size("1e3", &v), -1);
+	ck_assert_int_eq(conf_parse_size("+1K", &v), -1);
 	ck_assert_int_eq(conf_parse_size("64K", &v), 0);
 	ck_assert_uint_eq(v, 65536);
 	ck_assert_int_eq(conf_parse_size("4M", &v), 0);
@@ -157,7 +170,90 @@ static const struct {
 	{ MINIMAL "this line has no equals sign\n", "t.ini:5: syntax error" },
 	{ "[listener:main]\npath = /tmp/s\n[target:local]\nurl = ftp://x\n",
 	    "t.ini:3: [target:local] url 'ftp://x' must start with http://" },
+	{ MINIMAL_LISTENER MINIMAL_TARGET "url = http://h:8086/?db=x\n", "t.ini:3: [target:local] "
+	    "url 'http://h:8086/?db=x': must not have a query" },
+	{ MINIMAL_LISTENER MINIMAL_TARGET "url = http://h:8086/#x\n", "must not have a fragment" },
+	{ MINIMAL_LISTENER MINIMAL_TARGET "url = http://x y\n", "url 'http://x y': not a valid URL" },
+	{ MINIMAL_LISTENER MINIMAL_TARGET "url = http://[::1\n", "url 'http://[::1': not a valid URL" },
+	{ MINIMAL_LISTENER MINIMAL_TARGET "url = http://\n", "url 'http://': not a valid URL" },
+	{ MINIMAL_LISTENER MINIMAL_TARGET "url = unix:///\n", "url 'unix:///': a UNIX socket url is "
+	    "unix:///absolute/path" },
+	{ MINIMAL_LISTENER MINIMAL_TARGET "url = unix:///run/\n", "unix:///absolute/path" },
+	{ MINIMAL_LISTENER MINIMAL_TARGET "url = unix:///run/x.sock?db=x\n", "without '?'" },
+	{ MINIMAL "flush_interval = 0x10s\n", "t.ini:5: invalid value "
+	    "'0x10s' for 'flush_interval'" },
+	{ MINIMAL "retry_max = 0x1p-3s\n", "invalid value '0x1p-3s'" },
+	{ "[listener:main]\npath = relay.sock\ntarget = local\n"
+	    "[target:local]\ndatabase = d\n", "t.ini:1: [listener:main] path "
+	    "'relay.sock' is not absolute" },
+	{ "[listener:main]\npath =\ntarget = local\n[target:local]\n"
+	    "database = d\n", "[listener:main] needs 'path'" },
+	{ "[relayd]\ncontrol_socket = c.sock\n" MINIMAL, "control_socket "
+	    "'c.sock' is not an absolute path" },
+	{ MINIMAL "[target:x]]\n", "t.ini:5: text after the section "
+	    "header's ']'" },
+	{ MINIMAL "[target:x] junk\n", "t.ini:5: text after" },
 };
+
+/* Valid forms the checks above must not refuse. */
+static const char *const valid_urls[] = {
+	"http://127.0.0.1:8086", "http://127.0.0.1:8086/", "https://h",
+	"http://[::1]:8086", "http://h/prefix", "unix:///run/influxdb.sock",
+};
+
+START_TEST(test_valid_url)
+{
+	struct conf_errors	 errs = { 0 };
+	struct conf		*conf;
+	char			 text[512];
+
+	snprintf(text, sizeof(text), MINIMAL_LISTENER MINIMAL_TARGET
+	    "url = %s\n", valid_urls[_i]);
+	conf = conf_load_string(text, "t.ini", &errs);
+	ck_assert_msg(conf != NULL, "%s: %s", valid_urls[_i],
+	    errs.count ? errs.msgs[0] : "");
+	conf_free(conf);
+}
+END_TEST
+
+/*
+ * Checking is linear in the file's size: 20,000 sections must check in
+ * about the time of 10,000 twice (with slack for a loaded machine); it
+ * was quadratic (a linear search per section and per listener).
+ */
+static double
+check_seconds(size_t n)
+{
+	struct conf_errors	 errs = { 0 };
+	struct conf		*conf;
+	struct timespec		 a, b;
+	size_t			 i, len = 0, cap = n * 160;
+	char			*text = malloc(cap);
+
+	for (i = 0; i < n / 2; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+		    "[target:t%zu]\ndatabase = d\n[listener:l%zu]\n"
+		    "path = /tmp/l%zu.sock\ntarget = t%zu\n", i, i, i, i);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	conf = conf_load_string(text, "t.ini", &errs);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ck_assert_msg(conf != NULL, "%s", errs.count ? errs.msgs[0] : "");
+	conf_free(conf);
+	free(text);
+	return (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+START_TEST(test_linear_check)
+{
+	double	 small, big;
+
+	check_seconds(2000);	/* warm up */
+	small = check_seconds(10000);
+	big = check_seconds(20000);
+	ck_assert_msg(big < 3.5 * small + 0.05, "10,000 sections: %.3fs, "
+	    "20,000: %.3fs", small, big);
+}
+END_TEST
 
 START_TEST(test_error)
 {
@@ -322,6 +418,9 @@ conf_suite(void)
 	tcase_add_test(tc, test_units);
 	tcase_add_loop_test(tc, test_error, 0,
 	    sizeof(errors) / sizeof(errors[0]));
+	tcase_add_loop_test(tc, test_valid_url, 0,
+	    sizeof(valid_urls) / sizeof(valid_urls[0]));
+	tcase_add_test(tc, test_linear_check);
 	tcase_add_test(tc, test_every_error_reported);
 	tcase_add_test(tc, test_inline_comments_and_values);
 	tcase_add_test(tc, test_missing_file);

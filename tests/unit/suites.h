@@ -14,5 +14,6 @@ Suite	*proto_suite(void);
 Suite	*response_suite(void);
 Suite	*route_suite(void);
 Suite	*stamp_suite(void);
+Suite	*stats_suite(void);
 
 #endif
