@@ -286,6 +286,7 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 	if (p.parsed != NULL) {
 		pt.ids = p.parsed->ids;
 		pt.nids = p.parsed->nids;
+		pt.shape = p.parsed->shape;
 	}
 	for (i = 0; i < in->ntargets; i++) {
 		struct target	*t = in->targets[i];

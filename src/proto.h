@@ -83,6 +83,7 @@ struct proto_point {
 	unsigned	 ntags;
 	unsigned	 nfields;
 	unsigned	 nids;		/* min(fields but "time", the max) */
+	uint64_t	 shape;		/* of the ids: same fields, same types */
 	/* last, so that proto_parse() clears only the fields above */
 	struct proto_field_id ids[PROTO_MAX_FIELD_IDS];
 };

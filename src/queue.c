@@ -49,6 +49,8 @@ queue_key(uint64_t hash, int64_t t)
 struct queue_lane {
 	struct batch		*batch;		/* NULL: none open */
 	struct typemap		*types;
+	struct typemap		*shapes;	/* point shapes it took */
+	uint64_t		 shape;		/* of the last point, 0: none */
 };
 
 struct queue {
@@ -78,6 +80,8 @@ queue_new(const char *database, const char *rp, size_t batch_size,
 	q->batch_bytes = batch_bytes;
 	q->open.types = typemap_new(QUEUE_BATCH_TYPES);
 	q->spill.types = typemap_new(QUEUE_BATCH_TYPES);
+	q->open.shapes = typemap_new(QUEUE_BATCH_SHAPES);
+	q->spill.shapes = typemap_new(QUEUE_BATCH_SHAPES);
 	TAILQ_INIT(&q->batches);
 	return q;
 }
@@ -107,6 +111,8 @@ queue_free(struct queue *q)
 	}
 	typemap_free(q->open.types);
 	typemap_free(q->spill.types);
+	typemap_free(q->open.shapes);
+	typemap_free(q->spill.shapes);
 	typemap_free(q->known_types);
 	free(q->database);
 	free(q->rp);
@@ -163,11 +169,23 @@ queue_may_cut(const struct queue *q, int64_t now)
 }
 
 /* Would `p` give a field of the lane's batch a second type? */
+/*
+ * Most points have the shape (fields and types) of one the batch already
+ * took, often of the one just before: one lookup instead of one a field.
+ */
+static bool
+queue_lane_knows_shape(const struct queue_lane *l, const struct point *p)
+{
+	return p->shape != 0 && (p->shape == l->shape ||
+	    typemap_get(l->shapes, p->shape, 0) != PROTO_T_EMPTY);
+}
+
 static bool
 queue_lane_differs(const struct queue_lane *l, const struct point *p)
 {
-	return l->batch != NULL && queue_match(l->types, p, 0, false) ==
-	    QUEUE_DIFFERS;
+	if (l->batch == NULL || queue_lane_knows_shape(l, p))
+		return false;
+	return queue_match(l->types, p, 0, false) == QUEUE_DIFFERS;
 }
 
 enum queue_fit
@@ -212,7 +230,9 @@ queue_close(struct queue *q, struct queue_lane *l)
 		return;
 	}
 	l->batch = NULL;
+	l->shape = 0;
 	typemap_clear(l->types);
+	typemap_clear(l->shapes);
 }
 
 /* Records the point's types in the lane; false if it is full. */
@@ -226,6 +246,26 @@ queue_note_types(struct queue_lane *l, const struct point *p)
 		    INT64_MAX))
 			return false;
 	return true;
+}
+
+/* The lane took `p`: remember its types and shape. */
+static void
+queue_lane_note(struct queue *q, struct queue_lane *l, const struct point *p)
+{
+	if (queue_lane_knows_shape(l, p)) {
+		l->shape = p->shape;
+		return;
+	}
+	if (!queue_note_types(l, p)) {
+		/* too many fields to follow: the next batch starts afresh */
+		queue_close(q, l);
+		return;
+	}
+	l->shape = p->shape;
+	/* when the set is full, this shape is checked field by field */
+	if (p->shape != 0)
+		(void)typemap_put(l->shapes, p->shape, PROTO_T_STRING,
+		    INT64_MAX);
 }
 
 bool
@@ -252,9 +292,9 @@ queue_append(struct queue *q, const struct point *p, enum queue_fit fit,
 	batch_append(l->batch, p);
 	q->points++;
 	q->bytes += size;
-	/* too many fields to follow: the next point starts afresh */
-	if (!queue_note_types(l, p) || l->batch->points >= q->batch_size ||
-	    l->batch->bytes >= q->batch_bytes)
+	queue_lane_note(q, l, p);
+	if (l->batch != NULL && (l->batch->points >= q->batch_size ||
+	    l->batch->bytes >= q->batch_bytes))
 		queue_close(q, l);
 	return started;
 }
@@ -277,6 +317,9 @@ void
 queue_seal(struct queue *q)
 {
 	q->open.batch = q->spill.batch = NULL;
+	q->open.shape = q->spill.shape = 0;
+	typemap_clear(q->open.shapes);
+	typemap_clear(q->spill.shapes);
 	typemap_clear(q->open.types);
 	typemap_clear(q->spill.types);
 }

@@ -23,6 +23,8 @@ struct queue;
 #define QUEUE_KNOWN_TYPES	1024
 /* Distinct fields one batch tracks; a batch that has more is closed. */
 #define QUEUE_BATCH_TYPES	65536
+/* Distinct point shapes (fields and types) one batch remembers. */
+#define QUEUE_BATCH_SHAPES	4096
 
 /* A queue that cuts batches at `batch_size` points or `batch_bytes`. */
 struct queue	*queue_new(const char *database, const char *rp,

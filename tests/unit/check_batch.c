@@ -20,6 +20,22 @@ body_is(struct batch *b, const char *want)
 	    memcmp(batch_body(b), want, b->bytes) == 0;
 }
 
+/* What queue_check() says of a point (ids and shape as ingest gives). */
+static enum queue_fit
+fit_of(struct queue *q, const char *body, const char *tail)
+{
+	struct proto_point	 pt;
+	struct point		 p = { .body = body, .blen = strlen(body),
+				    .tail = tail, .tlen = strlen(tail),
+				    .time = strtoll(tail, NULL, 10) };
+
+	ck_assert_int_eq(proto_parse(body, strlen(body), &pt), PROTO_OK);
+	p.ids = pt.ids;
+	p.nids = pt.nids;
+	p.shape = pt.shape;
+	return queue_check(q, &p, 0);
+}
+
 /* Appends a point to `q` with its field ids, as ingest does. */
 static bool
 append(struct queue *q, const char *body, const char *tail)
@@ -33,6 +49,7 @@ append(struct queue *q, const char *body, const char *tail)
 	if (proto_parse(body, strlen(body), &pt) == PROTO_OK) {
 		p.ids = pt.ids;
 		p.nids = pt.nids;
+		p.shape = pt.shape;
 	}
 	fit = queue_check(q, &p, 0);
 	ck_assert_int_ne(fit, QUEUE_CONFLICT);
@@ -259,6 +276,57 @@ START_TEST(test_sizes_reuse_room)
 }
 END_TEST
 
+/*
+ * Interleaved shapes: a known shape takes the fast path, a field given
+ * another type still cuts, and after the cut the new batch knows only
+ * the new types.
+ */
+START_TEST(test_type_cuts_with_shapes)
+{
+	struct queue	*q = queue_new("db", "", 100, 1 << 20);
+	struct batch	*b;
+
+	append(q, "m f=1i,g=1i", " 1\n");
+	append(q, "n h=true", " 2\n");
+	append(q, "m f=2i,g=2i", " 3\n");
+	ck_assert_int_eq(fit_of(q, "n h=false", " 4\n"), QUEUE_FITS);
+	ck_assert_int_eq(fit_of(q, "m f=1.5", " 5\n"), QUEUE_CUTS);
+	ck_assert_int_eq(fit_of(q, "m g=1.5,f=1i", " 5\n"), QUEUE_CUTS);
+	ck_assert_int_eq(fit_of(q, "m g=1i,f=1i", " 5\n"), QUEUE_FITS);
+	append(q, "m f=1.5", " 5\n");		/* cuts */
+	ck_assert(queue_ready(q));
+	ck_assert_int_eq(fit_of(q, "m f=2.5", " 6\n"), QUEUE_FITS);
+	ck_assert_int_eq(fit_of(q, "m f=1i,g=1i", " 6\n"), QUEUE_CUTS);
+	ck_assert_int_eq(fit_of(q, "n h=1i", " 6\n"), QUEUE_FITS);
+	b = queue_take(q);
+	ck_assert_uint_eq(b->points, 3);
+	batch_free(b);
+	queue_free(q);
+}
+END_TEST
+
+/* A type the server named conflicts in the same hour only. */
+START_TEST(test_known_types_per_hour)
+{
+	struct queue	*q = queue_new("db", "", 100, 1 << 20);
+	struct proto_point pt;
+	const int64_t	 hour = 3600 * 1000000000LL;
+
+	ck_assert_int_eq(proto_parse("m f=1i", 6, &pt), PROTO_OK);
+	queue_learn_type(q, pt.ids[0].hash, 10 * hour + 5, PROTO_T_INTEGER,
+	    INT64_MAX);
+	ck_assert_int_eq(fit_of(q, "m f=1.5", " 36000000000001\n"),
+	    QUEUE_CONFLICT);
+	ck_assert_int_eq(fit_of(q, "m f=2i", " 36000000000001\n"),
+	    QUEUE_FITS);
+	ck_assert_int_eq(fit_of(q, "m f=1.5", " 39600000000001\n"),
+	    QUEUE_FITS);
+	ck_assert_int_eq(fit_of(q, "m g=1.5", " 36000000000001\n"),
+	    QUEUE_FITS);
+	queue_free(q);
+}
+END_TEST
+
 Suite *
 batch_suite(void)
 {
@@ -273,6 +341,8 @@ batch_suite(void)
 	tcase_add_test(tc, test_embedded_newlines);
 	tcase_add_test(tc, test_sizes_reuse_room);
 	tcase_add_test(tc, test_set_limits);
+	tcase_add_test(tc, test_type_cuts_with_shapes);
+	tcase_add_test(tc, test_known_types_per_hour);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -114,6 +114,7 @@ rig_append(struct target *t, const char *db, const char *rp,
 	if (proto_parse(body, blen, &pt) == PROTO_OK) {
 		p.ids = pt.ids;
 		p.nids = pt.nids;
+		p.shape = pt.shape;
 	}
 	return target_append(t, db, rp, &p);
 }
