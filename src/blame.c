@@ -43,6 +43,7 @@ blame_matches(const struct response_conflict *c, const char *line,
 
 	if (proto_parse(line, len, &pt) != PROTO_OK)
 		return false;
+	proto_hash_ids(&pt);
 	*t = pt.time;		/* a queued point always has one, in ns */
 	for (i = 0; i < pt.nids; i++)
 		if (pt.ids[i].hash == c->hash && pt.ids[i].type == c->input)

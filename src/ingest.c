@@ -44,7 +44,7 @@ struct ingest_point {
 	int64_t		 time;		/* ns */
 	const char	*db;		/* from the point, or NULL */
 	const char	*rp;
-	const struct proto_point *parsed;	/* for its field ids */
+	struct proto_point	*parsed;	/* for its fields' types */
 };
 
 static const char	 ingest_not_allowed[] = "database not allowed";
@@ -283,11 +283,7 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 	pt.tail = tail;
 	pt.tlen = proto_format_tail(tail, p.time);
 	pt.time = p.time;
-	if (p.parsed != NULL) {
-		pt.ids = p.parsed->ids;
-		pt.nids = p.parsed->nids;
-		pt.shape = p.parsed->shape;
-	}
+	pt.fields = p.parsed;
 	for (i = 0; i < in->ntargets; i++) {
 		struct target	*t = in->targets[i];
 

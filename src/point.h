@@ -19,9 +19,7 @@ struct point {
 	size_t				 blen;
 	const char			*tail;
 	size_t				 tlen;
-	const struct proto_field_id	*ids;	/* NULL: types unknown */
-	unsigned			 nids;
-	uint64_t			 shape;	/* proto_point.shape */
+	struct proto_point		*fields;	/* NULL: unknown */
 	uint32_t			 origin;	/* origin.h; 0: unknown */
 	int64_t				 time;		/* ns, the tail's */
 	int64_t				 received;	/* ns, stamp_now() */

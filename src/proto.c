@@ -745,26 +745,56 @@ proto_hash_inline(uint64_t h, const char *name, size_t len)
 	return h ^ (h >> 32);
 }
 
+/*
+ * A cheap signature of a name for the point's shape: every byte counts,
+ * with a rotate and an xor per eight of them.
+ */
+static inline uint64_t
+proto_sig(const char *p, size_t len)
+{
+	uint64_t	 s = len, w;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, sizeof(w));
+		s = ((s << 7) | (s >> 57)) ^ w;
+	}
+	return ((s << 7) | (s >> 57)) ^ proto_hash_tail(p, len);
+}
+
 /* Notes a field's identity for type-aware batching. */
 static void
-proto_note_id(struct proto_point *pt, uint64_t mhash,
-    const struct proto_field *f)
+proto_note_id(struct proto_point *pt, const struct proto_field *f)
 {
 	struct proto_field_id	*id;
 
 	if (pt->nids >= PROTO_MAX_FIELD_IDS)
 		return;
 	id = &pt->ids[pt->nids++];
-	id->hash = proto_hash_inline(mhash, f->key, f->key_len);
+	id->key = f->key;
+	id->key_len = (uint32_t)f->key_len;
 	id->type = f->type;
-	/* the point's shape: its fields and types, in order */
-	pt->shape = (pt->shape ^ id->hash ^ (uint64_t)f->type) *
-	    0xff51afd7ed558ccdULL;
+	pt->shape = ((pt->shape << 11) | (pt->shape >> 53)) ^
+	    proto_sig(f->key, f->key_len) ^ (uint64_t)f->type << 59;
+}
+
+void
+proto_hash_ids(struct proto_point *pt)
+{
+	uint64_t	 mhash;
+	unsigned	 i;
+
+	if (pt->hashed)
+		return;
+	mhash = proto_hash_inline(PROTO_HASH_SEED, pt->name, pt->name_len);
+	for (i = 0; i < pt->nids; i++)
+		pt->ids[i].hash = proto_hash_inline(mhash, pt->ids[i].key,
+		    pt->ids[i].key_len);
+	pt->hashed = true;
 }
 
 static enum proto_status
 proto_check_fields(const char *fields, const char *end, unsigned fields_seen,
-    size_t key_len, uint64_t mhash, struct proto_point *pt)
+    size_t key_len, struct proto_point *pt)
 {
 	struct proto_scan	 it = { fields, end, fields_seen };
 	struct proto_field	 seen[PROTO_MAX_FIELDS], f;
@@ -782,7 +812,7 @@ proto_check_fields(const char *fields, const char *end, unsigned fields_seen,
 		if ((st = proto_check_field(fields, fields_seen, seen, n, &f)) !=
 		    PROTO_OK)
 			return st;
-		proto_note_id(pt, mhash, &f);
+		proto_note_id(pt, &f);
 		n++;
 	}
 	if (rc < 0)
@@ -924,6 +954,9 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	if ((st = proto_scan_measurement(&s)) != PROTO_OK)
 		return st;
 	name_len = (size_t)(s.p - key);
+	pt->name = key;
+	pt->name_len = name_len;
+	pt->shape = proto_sig(key, name_len);
 	if ((st = proto_scan_tags(&s, pt)) != PROTO_OK)
 		return st;
 	if (s.p - key > PROTO_MAX_KEY)
@@ -933,11 +966,12 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	fields = s.p;
 	if ((st = proto_scan_fields(&s)) != PROTO_OK ||
 	    (st = proto_check_fields(fields, s.p, s.seen, (size_t)(key_end - key),
-	    proto_hash_inline(PROTO_HASH_SEED, key, name_len), pt)) !=
-	    PROTO_OK)
+	    pt)) != PROTO_OK)
 		return st;
 	pt->body = line;
 	pt->body_len = (size_t)(s.p - line);
+	/* one multiply spreads the shape's bits for hashing */
+	pt->shape *= 0xff51afd7ed558ccdULL;
 	if ((st = proto_scan_time(&s, pt)) != PROTO_OK)
 		return st;
 	/* InfluxDB may answer 500 for these, which a batch never survives */

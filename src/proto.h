@@ -56,13 +56,17 @@ enum proto_type {
 };
 
 /*
- * A field as the batching needs it: which (measurement, field key) it is,
- * as a hash of the two names as written, and the type InfluxDB gives it.
- * Two spellings of one name (escapes) hash apart; the delivery's
- * bisection catches the conflicts that slip through that way.
+ * A field as the batching needs it: its key as written (in the parsed
+ * line), the type InfluxDB gives it, and which (measurement, field key)
+ * it is, as a hash of the two names as written, which proto_hash_ids()
+ * computes when it is needed.  Two spellings of one name (escapes) hash
+ * apart; the delivery's bisection catches the conflicts that slip
+ * through that way.
  */
 struct proto_field_id {
 	uint64_t	 hash;
+	const char	*key;
+	uint32_t	 key_len;
 	enum proto_type	 type;
 };
 
@@ -82,8 +86,16 @@ struct proto_point {
 	int64_t		 time;		/* as written, in the input precision */
 	unsigned	 ntags;
 	unsigned	 nfields;
+	const char	*name;		/* the measurement as written */
+	size_t		 name_len;
 	unsigned	 nids;		/* min(fields but "time", the max) */
-	uint64_t	 shape;		/* of the ids: same fields, same types */
+	bool		 hashed;	/* ids[].hash computed */
+	/*
+	 * A cheap signature of the measurement and the ids: points of one
+	 * shape have the same fields with the same types.  Not collision
+	 * free: a false match only skips a check the bisection backs up.
+	 */
+	uint64_t	 shape;
 	/* last, so that proto_parse() clears only the fields above */
 	struct proto_field_id ids[PROTO_MAX_FIELD_IDS];
 };
@@ -108,6 +120,8 @@ const char	*proto_strerror(enum proto_status);
 #define PROTO_TAIL_MAX	22
 /* Writes " t\n" (a point's timestamp and newline); returns its length. */
 size_t		 proto_format_tail(char *buf, int64_t t);
+/* Computes ids[].hash of a parsed point, once. */
+void		 proto_hash_ids(struct proto_point *);
 /*
  * The hash of `name` (a measurement, then a field key) continuing `h`;
  * start a measurement with PROTO_HASH_SEED.  proto_field_id.hash is

@@ -138,21 +138,31 @@ enum queue_match {
 	QUEUE_DIFFERS,		/* knows one with another type */
 };
 
+/* The point's fields with their hashes; NULL if unknown. */
+static const struct proto_point *
+queue_fields(const struct point *p)
+{
+	if (p->fields != NULL)
+		proto_hash_ids(p->fields);
+	return p->fields;
+}
+
 static enum queue_match
 queue_match(const struct typemap *types, const struct point *p,
     int64_t now, bool per_hour)
 {
+	const struct proto_point *f = queue_fields(p);
 	enum queue_match	 m = QUEUE_UNKNOWN;
 	enum proto_type		 t;
 	uint64_t		 key;
 	unsigned		 i;
 
-	for (i = 0; i < p->nids; i++) {
-		key = p->ids[i].hash;
+	for (i = 0; f != NULL && i < f->nids; i++) {
+		key = f->ids[i].hash;
 		if (per_hour)
 			key = queue_key(key, p->time);
 		t = typemap_get(types, key, now);
-		if (t != PROTO_T_EMPTY && t != p->ids[i].type)
+		if (t != PROTO_T_EMPTY && t != f->ids[i].type)
 			return QUEUE_DIFFERS;
 		if (t != PROTO_T_EMPTY)
 			m = QUEUE_SAME;
@@ -169,6 +179,13 @@ queue_may_cut(const struct queue *q, int64_t now)
 }
 
 /* Would `p` give a field of the lane's batch a second type? */
+/* The point's shape (proto.h), 0 if unknown. */
+static uint64_t
+queue_shape(const struct point *p)
+{
+	return p->fields != NULL ? p->fields->shape : 0;
+}
+
 /*
  * Most points have the shape (fields and types) of one the batch already
  * took, often of the one just before: one lookup instead of one a field.
@@ -176,8 +193,10 @@ queue_may_cut(const struct queue *q, int64_t now)
 static bool
 queue_lane_knows_shape(const struct queue_lane *l, const struct point *p)
 {
-	return p->shape != 0 && (p->shape == l->shape ||
-	    typemap_get(l->shapes, p->shape, 0) != PROTO_T_EMPTY);
+	uint64_t	 shape = queue_shape(p);
+
+	return shape != 0 && (shape == l->shape ||
+	    typemap_get(l->shapes, shape, 0) != PROTO_T_EMPTY);
 }
 
 static bool
@@ -239,10 +258,11 @@ queue_close(struct queue *q, struct queue_lane *l)
 static bool
 queue_note_types(struct queue_lane *l, const struct point *p)
 {
-	unsigned	 i;
+	const struct proto_point *f = queue_fields(p);
+	unsigned		 i;
 
-	for (i = 0; i < p->nids; i++)
-		if (!typemap_put(l->types, p->ids[i].hash, p->ids[i].type,
+	for (i = 0; f != NULL && i < f->nids; i++)
+		if (!typemap_put(l->types, f->ids[i].hash, f->ids[i].type,
 		    INT64_MAX))
 			return false;
 	return true;
@@ -252,8 +272,10 @@ queue_note_types(struct queue_lane *l, const struct point *p)
 static void
 queue_lane_note(struct queue *q, struct queue_lane *l, const struct point *p)
 {
+	uint64_t	 shape = queue_shape(p);
+
 	if (queue_lane_knows_shape(l, p)) {
-		l->shape = p->shape;
+		l->shape = shape;
 		return;
 	}
 	if (!queue_note_types(l, p)) {
@@ -261,10 +283,10 @@ queue_lane_note(struct queue *q, struct queue_lane *l, const struct point *p)
 		queue_close(q, l);
 		return;
 	}
-	l->shape = p->shape;
+	l->shape = shape;
 	/* when the set is full, this shape is checked field by field */
-	if (p->shape != 0)
-		(void)typemap_put(l->shapes, p->shape, PROTO_T_STRING,
+	if (shape != 0)
+		(void)typemap_put(l->shapes, shape, PROTO_T_STRING,
 		    INT64_MAX);
 }
 

@@ -30,9 +30,7 @@ fit_of(struct queue *q, const char *body, const char *tail)
 				    .time = strtoll(tail, NULL, 10) };
 
 	ck_assert_int_eq(proto_parse(body, strlen(body), &pt), PROTO_OK);
-	p.ids = pt.ids;
-	p.nids = pt.nids;
-	p.shape = pt.shape;
+	p.fields = &pt;
 	return queue_check(q, &p, 0);
 }
 
@@ -47,9 +45,7 @@ append(struct queue *q, const char *body, const char *tail)
 	enum queue_fit		 fit;
 
 	if (proto_parse(body, strlen(body), &pt) == PROTO_OK) {
-		p.ids = pt.ids;
-		p.nids = pt.nids;
-		p.shape = pt.shape;
+		p.fields = &pt;
 	}
 	fit = queue_check(q, &p, 0);
 	ck_assert_int_ne(fit, QUEUE_CONFLICT);
@@ -313,6 +309,7 @@ START_TEST(test_known_types_per_hour)
 	const int64_t	 hour = 3600 * 1000000000LL;
 
 	ck_assert_int_eq(proto_parse("m f=1i", 6, &pt), PROTO_OK);
+	proto_hash_ids(&pt);
 	queue_learn_type(q, pt.ids[0].hash, 10 * hour + 5, PROTO_T_INTEGER,
 	    INT64_MAX);
 	ck_assert_int_eq(fit_of(q, "m f=1.5", " 36000000000001\n"),

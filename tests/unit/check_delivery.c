@@ -112,9 +112,7 @@ rig_append(struct target *t, const char *db, const char *rp,
 				    .received = stamp_now() };
 
 	if (proto_parse(body, blen, &pt) == PROTO_OK) {
-		p.ids = pt.ids;
-		p.nids = pt.nids;
-		p.shape = pt.shape;
+		p.fields = &pt;
 	}
 	return target_append(t, db, rp, &p);
 }

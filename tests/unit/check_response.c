@@ -123,6 +123,7 @@ START_TEST(test_conflict)
 	ck_assert_int_eq(proto_parse(conflicts[_i].point,
 	    strlen(conflicts[_i].point), &pt), PROTO_OK);
 	ck_assert_uint_eq(pt.nids, 1);
+	proto_hash_ids(&pt);
 	ck_assert_uint_eq(pt.ids[0].hash, c.hash);
 	ck_assert_int_eq(pt.ids[0].type, c.input);
 	ck_assert_int_eq(c.existing, conflicts[_i].existing);
