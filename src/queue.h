@@ -21,10 +21,12 @@ struct queue;
 #define QUEUE_CUTS_PER_S	64
 /* Field types learned from a server, per queue. */
 #define QUEUE_KNOWN_TYPES	1024
-/* Distinct fields one batch tracks; a batch that has more is closed. */
-#define QUEUE_BATCH_TYPES	65536
-/* Distinct point shapes (fields and types) one batch remembers. */
-#define QUEUE_BATCH_SHAPES	4096
+/*
+ * Distinct fields one batch tracks (a batch that has more is closed) and
+ * point shapes it remembers: at most ~100 KiB a batch still filling.
+ */
+#define QUEUE_BATCH_TYPES	2048
+#define QUEUE_BATCH_SHAPES	1024
 
 /* A queue that cuts batches at `batch_size` points or `batch_bytes`. */
 struct queue	*queue_new(const char *database, const char *rp,

@@ -13,6 +13,8 @@
 #include "typemap.h"
 
 #define TYPEMAP_MIN_SLOTS	16
+/* A cleared map bigger than this gives its memory back. */
+#define TYPEMAP_KEEP_SLOTS	256
 
 struct typemap_entry {
 	uint64_t	 hash;
@@ -52,6 +54,12 @@ void
 typemap_clear(struct typemap *m)
 {
 	m->used = 0;
+	if (m->nslots > TYPEMAP_KEEP_SLOTS) {
+		/* one wide batch must not pin its table for good */
+		free(m->slots);
+		m->slots = NULL;
+		m->nslots = 0;
+	}
 	if (++m->gen == 0) {
 		/* after 2^32 clears, old generations could come back */
 		if (m->slots != NULL)

@@ -17,7 +17,7 @@ struct typemap;
 /* A map of at most `max` fields; it allocates on first use. */
 struct typemap	*typemap_new(size_t max);
 void		 typemap_free(struct typemap *);
-/* Forgets every entry (O(1)). */
+/* Forgets every entry (O(1); a large table is freed). */
 void		 typemap_clear(struct typemap *);
 size_t		 typemap_count(const struct typemap *);
 /*

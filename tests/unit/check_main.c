@@ -21,6 +21,7 @@ main(void)
 	srunner_add_suite(sr, route_suite());
 	srunner_add_suite(sr, stamp_suite());
 	srunner_add_suite(sr, stats_suite());
+	srunner_add_suite(sr, typemap_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

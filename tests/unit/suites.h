@@ -15,5 +15,6 @@ Suite	*response_suite(void);
 Suite	*route_suite(void);
 Suite	*stamp_suite(void);
 Suite	*stats_suite(void);
+Suite	*typemap_suite(void);
 
 #endif
