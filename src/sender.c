@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "loop.h"
 #include "mem.h"
 #include "sender.h"
 
@@ -108,7 +109,11 @@ sender_watch_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
 	if (what & CURL_POLL_OUT)
 		events |= EV_WRITE;
 	if ((ss->ev = event_new(s->base, fd, events, sender_socket_cb, s)) ==
-	    NULL || event_add(ss->ev, NULL) == -1)
+	    NULL)
+		fatalx("sender: cannot watch socket %d", (int)fd);
+	/* delivery before reading clients: see loop.c */
+	loop_set_priority(ss->ev, LOOP_PRI_DELIVERY);
+	if (event_add(ss->ev, NULL) == -1)
 		fatalx("sender: cannot watch socket %d", (int)fd);
 	return 0;
 }
@@ -141,6 +146,8 @@ sender_new(struct event_base *base)
 		fatalx("sender: curl_multi_init failed");
 	if ((s->ev_timeout = evtimer_new(base, sender_timeout_cb, s)) == NULL)
 		fatalx("sender: evtimer_new failed");
+	/* curl starts a request from this timer ("call soon") */
+	loop_set_priority(s->ev_timeout, LOOP_PRI_DELIVERY);
 	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, sender_watch_cb);
 	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
 	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, sender_timer_cb);
