@@ -24,6 +24,12 @@
 #include "sender.h"
 
 #define SENDER_BODY_MAX	4096	/* enough for InfluxDB's error JSON */
+/*
+ * libcurl copies a POST body through its upload buffer and writes at most
+ * one buffer per socket callback; its 64K default made a 600K batch take
+ * ten loop turns (and ten epoll_waits over every ready client).
+ */
+#define SENDER_UPLOAD_BUFFER	(512 * 1024)
 
 struct sender {
 	struct event_base	*base;
@@ -317,6 +323,8 @@ sender_setup_body(struct sender_request *r, const struct sender_body *b)
 		    "Content-Encoding: gzip");
 	/* without this libcurl waits up to 1 s for "100 Continue" */
 	r->headers = curl_slist_append(r->headers, "Expect:");
+	curl_easy_setopt(r->easy, CURLOPT_UPLOAD_BUFFERSIZE,
+	    (long)SENDER_UPLOAD_BUFFER);
 	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, b->data);
 	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)b->len);
