@@ -42,6 +42,7 @@
 #include "ingest.h"
 #include "listener.h"
 #include "log.h"
+#include "loop.h"
 #include "mem.h"
 #include "origin.h"
 #include "proto.h"
@@ -539,6 +540,8 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		    l->conf->name);
 	bufferevent_setcb(c->bev, listener_read_cb, NULL, listener_event_cb, c);
 	bufferevent_set_max_single_read(c->bev, LISTENER_READ_MAX);
+	/* below delivery, so reading never starves sending (loop.c) */
+	loop_set_bev_priority(c->bev, LOOP_PRI_INPUT);
 	listener_set_idle(c);
 	bufferevent_enable(c->bev, EV_READ);
 	TAILQ_INSERT_TAIL(&l->clients, c, entry);
@@ -590,8 +593,10 @@ listener_open_dgram(struct listener *l, int fd, char *err, size_t errlen)
 	l->dgram_in = evbuffer_new();
 	l->ev_dgram = event_new(l->base, fd, EV_READ | EV_PERSIST,
 	    listener_dgram_read_cb, l);
-	if (l->dgram_in == NULL || l->ev_dgram == NULL ||
-	    event_add(l->ev_dgram, NULL) == -1)
+	if (l->dgram_in == NULL || l->ev_dgram == NULL)
+		fatalx("listener %s: cannot set up events", l->conf->name);
+	loop_set_priority(l->ev_dgram, LOOP_PRI_INPUT);
+	if (event_add(l->ev_dgram, NULL) == -1)
 		fatalx("listener %s: cannot set up events", l->conf->name);
 	log_info("listener %s: receiving datagrams on %s", l->conf->name,
 	    l->conf->path);

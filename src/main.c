@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "fdlimit.h"
 #include "log.h"
+#include "loop.h"
 #include "relay.h"
 #include "service.h"
 
@@ -63,26 +64,6 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
-/*
- * On Linux libevent times events with CLOCK_MONOTONIC_COARSE unless told
- * otherwise (evutil_time.c, evutil_configure_monotonic_time_), so timers
- * fire up to a few ms early: a retry would come before the server's
- * Retry-After is over.  Ask for the precise clock.
- */
-static struct event_base *
-new_base(void)
-{
-	struct event_config	*cfg = event_config_new();
-	struct event_base	*base;
-
-	if (cfg == NULL)
-		return NULL;
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-	base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	return base;
-}
-
 /* Loads the configuration or prints every problem; NULL on errors. */
 static struct conf *
 load_conf(const char *file)
@@ -109,7 +90,7 @@ run(struct conf *conf, bool debug)
 	char			 err[256];
 	size_t			 i, left;
 
-	if ((base = new_base()) == NULL)
+	if ((base = loop_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	fdlimit_raise();
 	fdlimit_check(conf);

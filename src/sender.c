@@ -19,10 +19,17 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "loop.h"
 #include "mem.h"
 #include "sender.h"
 
 #define SENDER_BODY_MAX	4096	/* enough for InfluxDB's error JSON */
+/*
+ * libcurl copies a POST body through its upload buffer and writes at most
+ * one buffer per socket callback; its 64K default made a 600K batch take
+ * ten loop turns (and ten epoll_waits over every ready client).
+ */
+#define SENDER_UPLOAD_BUFFER	(512 * 1024)
 
 struct sender {
 	struct event_base	*base;
@@ -108,7 +115,11 @@ sender_watch_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
 	if (what & CURL_POLL_OUT)
 		events |= EV_WRITE;
 	if ((ss->ev = event_new(s->base, fd, events, sender_socket_cb, s)) ==
-	    NULL || event_add(ss->ev, NULL) == -1)
+	    NULL)
+		fatalx("sender: cannot watch socket %d", (int)fd);
+	/* delivery before reading clients: see loop.c */
+	loop_set_priority(ss->ev, LOOP_PRI_DELIVERY);
+	if (event_add(ss->ev, NULL) == -1)
 		fatalx("sender: cannot watch socket %d", (int)fd);
 	return 0;
 }
@@ -141,6 +152,8 @@ sender_new(struct event_base *base)
 		fatalx("sender: curl_multi_init failed");
 	if ((s->ev_timeout = evtimer_new(base, sender_timeout_cb, s)) == NULL)
 		fatalx("sender: evtimer_new failed");
+	/* curl starts a request from this timer ("call soon") */
+	loop_set_priority(s->ev_timeout, LOOP_PRI_DELIVERY);
 	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, sender_watch_cb);
 	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
 	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, sender_timer_cb);
@@ -310,6 +323,8 @@ sender_setup_body(struct sender_request *r, const struct sender_body *b)
 		    "Content-Encoding: gzip");
 	/* without this libcurl waits up to 1 s for "100 Continue" */
 	r->headers = curl_slist_append(r->headers, "Expect:");
+	curl_easy_setopt(r->easy, CURLOPT_UPLOAD_BUFFERSIZE,
+	    (long)SENDER_UPLOAD_BUFFER);
 	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, b->data);
 	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)b->len);

@@ -32,6 +32,7 @@
 #include "conf.h"
 #include "endpoint.h"
 #include "log.h"
+#include "loop.h"
 #include "mem.h"
 #include "point.h"
 #include "queue.h"
@@ -205,6 +206,8 @@ target_queue_new(struct target *t, const char *db, const char *rp)
 	tq->ev_retry = evtimer_new(t->base, target_queue_retry_cb, tq);
 	if (tq->ev_flush == NULL || tq->ev_retry == NULL)
 		fatalx("target %s: evtimer_new failed", t->conf->name);
+	loop_set_priority(tq->ev_flush, LOOP_PRI_DELIVERY);	/* loop.c */
+	loop_set_priority(tq->ev_retry, LOOP_PRI_DELIVERY);
 	TAILQ_INSERT_TAIL(&t->queues, tq, entry);
 	t->nqueues++;
 	log_debug("target %s: new queue db=%s rp=%s", t->conf->name, db, rp);
@@ -320,6 +323,7 @@ target_new(struct event_base *base, struct sender *sender,
 	if ((t->ev_room = event_new(base, -1, 0, target_room_event_cb, t)) ==
 	    NULL || t->ev_retry == NULL || t->ev_sweep == NULL)
 		fatalx("target %s: event_new failed", conf->name);
+	loop_set_priority(t->ev_retry, LOOP_PRI_DELIVERY);	/* loop.c */
 	target_timer_add(t->ev_sweep, TARGET_SWEEP_MS);
 	/* conf refuses URLs with user:password@, so this logs no secret */
 	log_info("target %s: %s, api %s%s%s", conf->name, conf->url,

@@ -9,6 +9,7 @@ itself could not run, e.g. the daemon is not built).
 
 Environment:
   RELAYD, RELAYCTL      paths of the built binaries (set by `make check`)
+  NULLSINK, LOADGEN     the helpers of tests/bench (set by `make check`)
   abs_top_builddir      used to find src/influx-relayd when RELAYD is unset
   INFLUXD               influxd binary (default /usr/bin/influxd)
   KEEP_TMP=1            keep temp dirs (logs, configs) for post-mortem
@@ -57,6 +58,17 @@ def _builddir_binary(name, env_var):
 def relayd_path():
     """Path of the influx-relayd binary under test."""
     return _builddir_binary("influx-relayd", "RELAYD")
+
+
+def bench_tool_path(name):
+    """Path of a helper built by `make check` under tests/bench (nullsink,
+    loadgen): $NULLSINK / $LOADGEN, else next to this directory."""
+    if os.environ.get(name.upper()):
+        return os.environ[name.upper()]
+    top = os.environ.get("abs_top_builddir")
+    if top:
+        return os.path.join(top, "tests", "bench", name)
+    return os.path.normpath(os.path.join(HERE, "..", "bench", name))
 
 
 def relayctl_path():

@@ -17,6 +17,7 @@
 
 #include "conf.h"
 #include "faultd.h"
+#include "loop.h"
 #include "mem.h"
 #include "origin.h"
 #include "point.h"
@@ -43,17 +44,11 @@ struct rig {
 
 static struct rig	 rig;
 
-/* The daemon's clock: precise timers, as main.c asks for. */
+/* The daemon's base: precise timers and its priorities (loop.c). */
 static struct event_base *
 rig_base(void)
 {
-	struct event_config	*cfg = event_config_new();
-	struct event_base	*base;
-
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-	base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	return base;
+	return loop_base_new();
 }
 
 static struct conf *
