@@ -115,6 +115,12 @@ run(struct conf *conf, bool debug)
 	left = relay_points(r);
 	service_watchdog_stop();
 	relay_free(r);
+	/*
+	 * A bufferevent freed while its deferred callbacks were queued (a
+	 * control client with answers pending) is released only when they
+	 * run: one last turn lets them, so nothing leaks at exit.
+	 */
+	event_base_loop(base, EVLOOP_NONBLOCK);
 	service_close_fds();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(ev_sig[i]);

@@ -216,8 +216,8 @@ def test_clients_and_unread_answers_bounded(influx):
             s.setblocking(False)
             try:
                 s.send(b"stats\n" * 1000)
-            except BlockingIOError:
-                pass
+            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                pass        # full, or a refused client already closed
             socks.append(s)
         last, still = 0, 0
         for _ in range(100):       # until the relay stops growing
