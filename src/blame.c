@@ -21,7 +21,7 @@ struct blame_walk {
 	size_t				 limit;
 };
 
-/* The first blamed line, bytes a terminal or log parser could misread as '?'. */
+/* Keeps the first blamed line for the log; unprintable bytes become '?'. */
 static void
 blame_keep_excerpt(struct blame *bl, const char *line, size_t len)
 {

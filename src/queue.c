@@ -178,7 +178,6 @@ queue_may_cut(const struct queue *q, int64_t now)
 	    q->cuts < QUEUE_CUTS_PER_S;
 }
 
-/* Would `p` give a field of the lane's batch a second type? */
 /* The point's shape (proto.h), 0 if unknown. */
 static uint64_t
 queue_shape(const struct point *p)
@@ -199,6 +198,7 @@ queue_lane_knows_shape(const struct queue_lane *l, const struct point *p)
 	    typemap_get(l->shapes, shape, 0) != PROTO_T_EMPTY);
 }
 
+/* Would `p` give a field of the lane's batch a second type? */
 static bool
 queue_lane_differs(const struct queue_lane *l, const struct point *p)
 {
