@@ -31,6 +31,7 @@
 #include "blame.h"
 #include "conf.h"
 #include "endpoint.h"
+#include "hmap.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
@@ -81,6 +82,8 @@ struct target_waiter {
 
 struct target_queue {
 	TAILQ_ENTRY(target_queue) entry;
+	TAILQ_ENTRY(target_queue) wake_entry;	/* may send: look at it */
+	bool			 waking;	/* in the wake list */
 	struct target		*target;
 	struct target_db	*db;
 	struct queue		*queue;
@@ -102,7 +105,15 @@ struct target {
 	char			*unix_path;
 	char			*query_url;
 	TAILQ_HEAD(, target_queue) queues;
+	/*
+	 * Queues something happened to that may let them send (a batch
+	 * closed, an answer came, a retry wait ended), oldest first: the
+	 * pump looks at these only, not at every queue.
+	 */
+	TAILQ_HEAD(, target_queue) wake;
 	TAILQ_HEAD(, target_db)	 dbs;
+	struct hmap		*queue_index;	/* by (database, rp) */
+	struct hmap		*db_index;	/* by name */
 	size_t			 nqueues;
 	struct target_queue	*last;		/* routing cache */
 	size_t			 inflight;	/* writes and CREATEs */
@@ -120,6 +131,35 @@ struct target {
 };
 
 static void target_pump(struct target *);
+
+/* The queue may be able to send now: the next pump looks at it. */
+static void
+target_wake(struct target_queue *tq)
+{
+	if (tq->waking)
+		return;
+	tq->waking = true;
+	TAILQ_INSERT_TAIL(&tq->target->wake, tq, wake_entry);
+}
+
+/* Something changed for every queue (rare: flush, reload, a CREATE). */
+static void
+target_wake_all(struct target *t)
+{
+	struct target_queue	*tq;
+
+	TAILQ_FOREACH(tq, &t->queues, entry)
+		target_wake(tq);
+}
+
+static void
+target_unwake(struct target_queue *tq)
+{
+	if (!tq->waking)
+		return;
+	tq->waking = false;
+	TAILQ_REMOVE(&tq->target->wake, tq, wake_entry);
+}
 static void target_admin_free(struct target_admin *);
 static void target_arm_flush(struct target_queue *);
 
@@ -139,6 +179,7 @@ target_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct target_queue	*tq = arg;
 
 	queue_seal(tq->queue);
+	target_wake(tq);
 	target_pump(tq->target);
 }
 
@@ -147,6 +188,7 @@ target_queue_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct target_queue	*tq = arg;
 
+	target_wake(tq);
 	target_pump(tq->target);
 }
 
@@ -172,19 +214,58 @@ target_room_event_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* A (database, retention policy) sought in the queue index. */
+struct target_queue_key {
+	const char	*db;
+	const char	*rp;
+};
+
+static uint64_t
+target_queue_hash(const char *db, const char *rp)
+{
+	return hmap_hash_str(hmap_hash_str(0, db), rp);
+}
+
+static bool
+target_queue_is(const void *item, const void *key)
+{
+	const struct target_queue	*tq = item;
+	const struct target_queue_key	*k = key;
+
+	return strcmp(queue_database(tq->queue), k->db) == 0 &&
+	    strcmp(queue_retention_policy(tq->queue), k->rp) == 0;
+}
+
+static bool
+target_db_is(const void *item, const void *key)
+{
+	return strcmp(((const struct target_db *)item)->name, key) == 0;
+}
+
 static struct target_db *
 target_db_get(struct target *t, const char *name)
 {
+	uint64_t		 hash = hmap_hash_str(0, name);
 	struct target_db	*db;
 
-	TAILQ_FOREACH(db, &t->dbs, entry)
-		if (strcmp(db->name, name) == 0)
-			return db;
+	if ((db = hmap_find(t->db_index, hash, target_db_is, name)) != NULL)
+		return db;
 	db = xcalloc(1, sizeof(*db));
 	db->name = xstrdup(name);
 	db->may_create = true;
 	TAILQ_INSERT_TAIL(&t->dbs, db, entry);
+	hmap_insert(t->db_index, hash, db);
 	return db;
+}
+
+static void
+target_db_free(struct target *t, struct target_db *db)
+{
+	TAILQ_REMOVE(&t->dbs, db, entry);
+	hmap_remove(t->db_index, hmap_hash_str(0, db->name), db);
+	free(db->name);
+	free(db->create_body);
+	free(db);
 }
 
 static struct target_queue *
@@ -209,6 +290,7 @@ target_queue_new(struct target *t, const char *db, const char *rp)
 	loop_set_priority(tq->ev_flush, LOOP_PRI_DELIVERY);	/* loop.c */
 	loop_set_priority(tq->ev_retry, LOOP_PRI_DELIVERY);
 	TAILQ_INSERT_TAIL(&t->queues, tq, entry);
+	hmap_insert(t->queue_index, target_queue_hash(db, rp), tq);
 	t->nqueues++;
 	log_debug("target %s: new queue db=%s rp=%s", t->conf->name, db, rp);
 	return tq;
@@ -262,9 +344,7 @@ target_sweep_dbs(struct target *t)
 		next = TAILQ_NEXT(db, entry);
 		if (db->nqueues > 0 || db->create_body != NULL)
 			continue;
-		TAILQ_REMOVE(&t->dbs, db, entry);
-		free(db->name);
-		free(db);
+		target_db_free(t, db);
 	}
 }
 
@@ -284,7 +364,11 @@ target_sweep(struct target *t)
 		    queue_retention_policy(tq->queue));
 		if (t->last == tq)
 			t->last = NULL;
+		target_unwake(tq);
 		TAILQ_REMOVE(&t->queues, tq, entry);
+		hmap_remove(t->queue_index, target_queue_hash(
+		    queue_database(tq->queue), queue_retention_policy(tq->queue)),
+		    tq);
 		t->nqueues--;
 		tq->db->nqueues--;
 		target_queue_free(tq);
@@ -315,9 +399,12 @@ target_new(struct event_base *base, struct sender *sender,
 	t->query_url = endpoint_query_url(t->base_url);
 	target_setup_opts(t);
 	TAILQ_INIT(&t->queues);
+	TAILQ_INIT(&t->wake);
 	TAILQ_INIT(&t->waiters);
 	TAILQ_INIT(&t->admins);
 	TAILQ_INIT(&t->dbs);
+	t->queue_index = hmap_new();
+	t->db_index = hmap_new();
 	t->ev_retry = evtimer_new(base, target_retry_cb, t);
 	t->ev_sweep = event_new(base, -1, EV_PERSIST, target_sweep_cb, t);
 	if ((t->ev_room = event_new(base, -1, 0, target_room_event_cb, t)) ==
@@ -377,6 +464,7 @@ target_reconfigure(struct target *t, const struct conf_target *conf)
 	log_info("target %s: reconfigured: %s, api %s%s", conf->name,
 	    conf->url, conf->api == API_V2 ? "v2" : "v1",
 	    conf->gzip ? ", gzip" : "");
+	target_wake_all(t);
 	target_pump(t);
 }
 
@@ -393,12 +481,10 @@ target_free(struct target *t)
 		TAILQ_REMOVE(&t->queues, tq, entry);
 		target_queue_free(tq);
 	}
-	while ((db = TAILQ_FIRST(&t->dbs)) != NULL) {
-		TAILQ_REMOVE(&t->dbs, db, entry);
-		free(db->name);
-		free(db->create_body);
-		free(db);
-	}
+	while ((db = TAILQ_FIRST(&t->dbs)) != NULL)
+		target_db_free(t, db);
+	hmap_free(t->queue_index);
+	hmap_free(t->db_index);
 	event_free(t->ev_room);
 	event_free(t->ev_sweep);
 	/* the sender, freed first, aborted them without their callbacks */
@@ -427,20 +513,20 @@ target_conf(const struct target *t)
 	return t->conf;
 }
 
+/* The queue of (db, rp): the last one used, else from the index. */
 static struct target_queue *
 target_find_queue(struct target *t, const char *db, const char *rp)
 {
+	struct target_queue_key	 k = { db, rp };
 	struct target_queue	*tq = t->last;
 
-	if (tq != NULL && strcmp(queue_database(tq->queue), db) == 0 &&
-	    strcmp(queue_retention_policy(tq->queue), rp) == 0)
+	if (tq != NULL && target_queue_is(tq, &k))
 		return tq;
-	TAILQ_FOREACH(tq, &t->queues, entry) {
-		if (strcmp(queue_database(tq->queue), db) == 0 &&
-		    strcmp(queue_retention_policy(tq->queue), rp) == 0)
-			return t->last = tq;
-	}
-	return NULL;
+	tq = hmap_find(t->queue_index, target_queue_hash(db, rp),
+	    target_queue_is, &k);
+	if (tq != NULL)
+		t->last = tq;
+	return tq;
 }
 
 /* Bytes left memory: wake a listener waiting for room. */
@@ -532,8 +618,10 @@ target_append(struct target *t, const char *db, const char *rp,
 	t->bytes += size;
 	t->points++;
 	t->stats.points_accepted++;
-	if (tq->inflight == NULL && queue_ready(tq->queue))
+	if (tq->inflight == NULL && queue_ready(tq->queue)) {
+		target_wake(tq);
 		target_pump(t);
+	}
 	return TARGET_ACCEPTED;
 }
 
@@ -576,29 +664,26 @@ target_queue_can_send(struct target_queue *tq)
 }
 
 /*
- * Starts as many sends as the connection limit allows, round-robin;
- * nothing while the target backs off, one probe at a time after that.
+ * Starts as many sends as the connection limit allows, from the queues
+ * woken first (round-robin: a queue that sent is woken again by its
+ * answer, behind the others); nothing while the target backs off, one
+ * probe at a time after that.  A queue that cannot send leaves the wake
+ * list: what blocks it (its request, its retry wait, a CREATE) wakes it
+ * when it ends.
  */
 static void
 target_pump(struct target *t)
 {
-	struct target_queue	*tq, *next;
-	size_t			 limit, n, todo = t->nqueues;
+	struct target_queue	*tq;
+	size_t			 limit;
 
 	if (evtimer_pending(t->ev_retry, NULL))
 		return;
 	limit = t->attempts > 0 ? 1 : t->conf->max_connections;
-	for (tq = TAILQ_FIRST(&t->queues), n = 0; tq != NULL && n < todo;
-	    tq = next, n++) {
-		next = TAILQ_NEXT(tq, entry);
-		if (t->inflight >= limit)
-			return;
-		if (!target_queue_can_send(tq))
-			continue;
-		target_send(tq);
-		/* the queue just served goes last: fairness */
-		TAILQ_REMOVE(&t->queues, tq, entry);
-		TAILQ_INSERT_TAIL(&t->queues, tq, entry);
+	while (t->inflight < limit && (tq = TAILQ_FIRST(&t->wake)) != NULL) {
+		target_unwake(tq);
+		if (target_queue_can_send(tq))
+			target_send(tq);
 	}
 }
 
@@ -916,6 +1001,8 @@ target_create_done_cb(const struct sender_result *res, void *arg)
 	db->create_body = NULL;
 	t->inflight--;
 	target_count_status(t, res);
+	/* the queues of this database waited for it */
+	target_wake_all(t);
 	/*
 	 * InfluxDB 1.x answers /query with 200 even when the statement
 	 * failed (e.g. not an admin) and puts "error" in the result.
@@ -986,6 +1073,7 @@ target_write_done_cb(const struct sender_result *res, void *arg)
 		target_backoff(tq, res);
 		break;
 	}
+	target_wake(tq);
 	target_pump(t);
 }
 
@@ -998,6 +1086,7 @@ target_flush(struct target *t)
 		queue_seal(tq->queue);
 		evtimer_del(tq->ev_flush);
 	}
+	target_wake_all(t);
 	target_pump(t);
 }
 

@@ -99,7 +99,7 @@ struct target_queue_info {
 };
 
 typedef void	(*target_queue_cb)(const struct target_queue_info *, void *);
-/* Calls `cb` for every queue of the target, in sending order. */
+/* Calls `cb` for every queue of the target, oldest first. */
 void		 target_foreach_queue(const struct target *, target_queue_cb,
 		    void *);
 /*

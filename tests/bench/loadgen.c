@@ -2,8 +2,10 @@
  * loadgen: writes N line-protocol lines to a relay's stream socket over
  * C parallel connections, as fast as the relay reads them.
  *
- *   loadgen SOCKET LINES CLIENTS
+ *   loadgen SOCKET LINES CLIENTS [DATABASES]
  * prints "lines=N seconds=S" (the time until every client wrote all).
+ * With DATABASES, line i carries a tag db=dbN (N = i % DATABASES), for a
+ * relay routing on database_tag = db.
  * Lines have the shape of the issue's benchmark line, with distinct
  * hosts and increasing timestamps so InfluxDB stores every one.
  */
@@ -45,9 +47,22 @@ write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+static long	 databases;	/* 0: no db tag */
+
+/* The optional routing tag of line i. */
+static const char *
+db_tag(long i, char *buf, size_t size)
+{
+	if (databases == 0)
+		return "";
+	snprintf(buf, size, ",db=db%ld", i % databases);
+	return buf;
+}
+
 static int
 client(const char *path, long first, long count)
 {
+	char			 tag[32];
 	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
 	static char		 buf[1 << 16];
 	size_t			 len = 0;
@@ -62,9 +77,9 @@ client(const char *path, long first, long count)
 	}
 	for (i = first; i < first + count; i++) {
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-		    "cpu,host=server%03ld,region=eu-west,cpu=cpu1 "
+		    "cpu,host=server%03ld,region=eu-west,cpu=cpu1%s "
 		    "usage_user=7.5,usage_system=3.25,usage_idle=11.125,"
-		    "procs=1i %lld\n", i % 1000,
+		    "procs=1i %lld\n", i % 1000, db_tag(i, tag, sizeof(tag)),
 		    1700000000000000000LL + (long long)i);
 		if (len > sizeof(buf) - 256) {
 			if (write_all(fd, buf, len) == -1)
@@ -85,8 +100,9 @@ main(int argc, char *argv[])
 	double	 start;
 	int	 status, failed = 0;
 
-	if (argc != 4)
+	if (argc != 4 && argc != 5)
 		return 2;
+	databases = argc == 5 ? atol(argv[4]) : 0;
 	lines = atol(argv[2]);
 	clients = atol(argv[3]);
 	per = lines / clients;
