@@ -185,9 +185,15 @@ stats_json_target(struct evbuffer *out, const struct target *t)
 	stats_json_u64(out, "accepted", s->points_accepted);
 	stats_json_u64(out, "written", s->points_written);
 	stats_json_u64(out, "batches_written", s->batches_written);
+	stats_json_u64(out, "dropped", target_dropped(t));
 	stats_json_u64(out, "dropped_overflow", s->points_dropped_overflow);
 	stats_json_u64(out, "dropped_server", s->points_dropped_server);
 	stats_json_u64(out, "dropped_too_large", s->points_dropped_too_large);
+	stats_json_u64(out, "dropped_removed", s->points_dropped_removed);
+	/* accepted = written + buffered_points + dropped; 0 is the norm */
+	evbuffer_add_printf(out, ",\"unaccounted\":%lld",
+	    (long long)target_unaccounted(t));
+	stats_json_u64(out, "rejected_overflow", s->points_rejected_overflow);
 	stats_json_u64(out, "rejected_queues", s->points_rejected_queues);
 	stats_json_u64(out, "rejected_conflict", s->points_rejected_conflict);
 	stats_json_u64(out, "type_cuts", s->type_cuts);
@@ -263,6 +269,12 @@ stats_line_target(char *buf, size_t size, const struct target *t)
 	stats_field(buf, size, &n, "dropped_server", s->points_dropped_server);
 	stats_field(buf, size, &n, "dropped_too_large",
 	    s->points_dropped_too_large);
+	stats_field(buf, size, &n, "dropped_removed",
+	    s->points_dropped_removed);
+	stats_field(buf, size, &n, "rejected_overflow",
+	    s->points_rejected_overflow);
+	stats_field(buf, size, &n, "rejected_queues",
+	    s->points_rejected_queues);
 	stats_field(buf, size, &n, "rejected_conflict",
 	    s->points_rejected_conflict);
 	stats_field(buf, size, &n, "isolation_requests",

@@ -515,7 +515,8 @@ target_append(struct target *t, const char *db, const char *rp,
 	    (t->bytes + size > t->conf->buffer_size &&
 	    (t->conf->overflow != OVERFLOW_DROP_OLDEST ||
 	    !target_make_room(t, size)))) {
-		t->stats.points_dropped_overflow++;
+		/* never accepted: not a drop of the balance (target.h) */
+		t->stats.points_rejected_overflow++;
 		return TARGET_REJECT_OVERFLOW;
 	}
 	if (tq == NULL)
@@ -844,7 +845,7 @@ target_split(struct target_queue *tq, struct batch *b)
 		log_warnx_rl(&t->rl, "sender: target %s db=%s: a single point "
 		    "of %zu bytes is too large for the server, dropped",
 		    t->conf->name, queue_database(tq->queue), b->bytes);
-		t->stats.points_dropped_too_large++;
+		t->stats.points_dropped_too_large += b->points;
 		target_release(t, b);
 		return;
 	}
@@ -1154,6 +1155,24 @@ target_stats(const struct target *t)
 	return &t->stats;
 }
 
+uint64_t
+target_dropped(const struct target *t)
+{
+	const struct target_stats	*s = &t->stats;
+
+	return s->points_dropped_overflow + s->points_dropped_server +
+	    s->points_dropped_too_large + s->points_dropped_removed;
+}
+
+int64_t
+target_unaccounted(const struct target *t)
+{
+	const struct target_stats	*s = &t->stats;
+
+	return (int64_t)(s->points_accepted - s->points_written -
+	    (uint64_t)t->points - target_dropped(t));
+}
+
 void
 target_log_stats(const struct target *t)
 {
@@ -1161,8 +1180,9 @@ target_log_stats(const struct target *t)
 
 	log_info("stats: target %s: queues=%zu buffered_points=%zu "
 	    "buffered_bytes=%zu in_flight=%zu accepted=%llu written=%llu "
-	    "batches=%llu dropped_overflow=%llu dropped_server=%llu "
-	    "dropped_too_large=%llu rejected_queues=%llu "
+	    "batches=%llu dropped=%llu dropped_overflow=%llu "
+	    "dropped_server=%llu dropped_too_large=%llu dropped_removed=%llu "
+	    "unaccounted=%lld rejected_overflow=%llu rejected_queues=%llu "
 	    "rejected_conflict=%llu type_cuts=%llu type_spills=%llu "
 	    "isolation_requests=%llu "
 	    "requests=%llu retries=%llu http_2xx=%llu http_4xx=%llu http_5xx=%llu "
@@ -1172,9 +1192,13 @@ target_log_stats(const struct target *t)
 	    (unsigned long long)s->points_accepted,
 	    (unsigned long long)s->points_written,
 	    (unsigned long long)s->batches_written,
+	    (unsigned long long)target_dropped(t),
 	    (unsigned long long)s->points_dropped_overflow,
 	    (unsigned long long)s->points_dropped_server,
 	    (unsigned long long)s->points_dropped_too_large,
+	    (unsigned long long)s->points_dropped_removed,
+	    (long long)target_unaccounted(t),
+	    (unsigned long long)s->points_rejected_overflow,
 	    (unsigned long long)s->points_rejected_queues,
 	    (unsigned long long)s->points_rejected_conflict,
 	    (unsigned long long)s->type_cuts,

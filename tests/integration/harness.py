@@ -889,6 +889,24 @@ def listener_stats(relay, listener="main", timeout=5):
     return _stats_line(relay, "stats: listener %s:" % listener, timeout)
 
 
+TARGET_DROPS = ("dropped_overflow", "dropped_server", "dropped_too_large",
+                "dropped_removed")
+
+
+def check_balance(st, what="target"):
+    """A target's stats (relay_stats or JSON) balance exactly: accepted =
+    written + buffered_points + every dropped_* reason, and the relay's
+    own `unaccounted` says 0.  Returns st."""
+    drops = sum(st[k] for k in TARGET_DROPS)
+    check(st["accepted"] == st["written"] + st["buffered_points"] + drops,
+          "%s does not balance: accepted %s != written %s + buffered %s + "
+          "dropped %s (%s)" % (what, st["accepted"], st["written"],
+                               st["buffered_points"], drops, st))
+    check_equal(drops, st["dropped"], "%s: dropped = sum of reasons" % what)
+    check_equal(0, st["unaccounted"], "%s: unaccounted" % what)
+    return st
+
+
 def count_points(influx, db, measurement="m"):
     """SELECT COUNT(*) of a measurement (0 if none yet)."""
     try:
