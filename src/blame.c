@@ -16,6 +16,7 @@
 #include "response.h"
 
 struct blame_walk {
+	struct batch			*batch;
 	struct blame			*blame;
 	const struct response_conflict	*conflict;	/* NULL: every point */
 	size_t				 limit;
@@ -65,7 +66,8 @@ blame_note_time(struct blame *bl, int64_t t)
 }
 
 static bool
-blame_point_cb(const char *line, size_t len, uint32_t origin, void *arg)
+blame_point_cb(const char *line, size_t len, uint32_t origin, size_t i,
+    void *arg)
 {
 	struct blame_walk	*w = arg;
 	struct blame		*bl = w->blame;
@@ -78,9 +80,10 @@ blame_point_cb(const char *line, size_t len, uint32_t origin, void *arg)
 	}
 	if (bl->points++ == 0) {
 		bl->origin = origin;
+		origin_describe(origin, bl->who, sizeof(bl->who));
 		blame_keep_excerpt(bl, line, len);
 	}
-	origin_count_dropped(origin, 1);
+	batch_settle_at(w->batch, i, ORIGIN_DROPPED_SERVER);
 	return bl->points < w->limit;
 }
 
@@ -88,7 +91,7 @@ static void
 blame_walk(struct batch *b, const struct response_conflict *c, size_t limit,
     struct blame *bl)
 {
-	struct blame_walk	 w = { bl, c, limit };
+	struct blame_walk	 w = { b, bl, c, limit };
 
 	memset(bl, 0, sizeof(*bl));
 	if (limit > 0)
@@ -111,12 +114,9 @@ blame_conflict(struct batch *b, const struct response_conflict *c,
 void
 blame_describe(const struct blame *bl, char *buf, size_t len)
 {
-	char	 who[128];
-
 	if (bl->points == 0) {
 		snprintf(buf, len, "senders unknown");
 		return;
 	}
-	origin_describe(bl->origin, who, sizeof(who));
-	snprintf(buf, len, "%s: \"%s\"", who, bl->excerpt);
+	snprintf(buf, len, "%s: \"%s\"", bl->who, bl->excerpt);
 }

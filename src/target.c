@@ -33,6 +33,7 @@
 #include "endpoint.h"
 #include "log.h"
 #include "mem.h"
+#include "origin.h"
 #include "point.h"
 #include "queue.h"
 #include "response.h"
@@ -387,6 +388,13 @@ target_free(struct target *t)
 		return;
 	while ((tq = TAILQ_FIRST(&t->queues)) != NULL) {
 		TAILQ_REMOVE(&t->queues, tq, entry);
+		/* the points still held leave the listeners' books here */
+		t->stats.points_dropped_removed += queue_settle(tq->queue,
+		    ORIGIN_DROPPED_REMOVED);
+		if (tq->inflight != NULL)
+			t->stats.points_dropped_removed += batch_settle(
+			    tq->inflight, ORIGIN_DROPPED_REMOVED,
+			    tq->inflight->points);
 		target_queue_free(tq);
 	}
 	while ((db = TAILQ_FIRST(&t->dbs)) != NULL) {
@@ -529,6 +537,7 @@ target_append(struct target *t, const char *db, const char *rp,
 	t->bytes += size;
 	t->points++;
 	t->stats.points_accepted++;
+	origin_hold(p->origin);
 	if (tq->inflight == NULL && queue_ready(tq->queue))
 		target_pump(t);
 	return TARGET_ACCEPTED;
@@ -725,10 +734,14 @@ target_delivered(struct target_queue *tq, size_t points)
 	target_recovered(tq);
 }
 
-/* Forgets a batch that leaves memory for good. */
+/*
+ * Forgets a batch that leaves memory for good; its points not settled
+ * yet (blame settles the ones a server named) go with `fate`.
+ */
 static void
-target_release(struct target *t, struct batch *b)
+target_release(struct target *t, struct batch *b, enum origin_fate fate)
 {
+	batch_settle(b, fate, b->points);
 	t->bytes -= b->bytes;
 	t->points -= b->points;
 	batch_free(b);
@@ -800,7 +813,13 @@ target_rejected(struct target_queue *tq, struct batch *b,
 		target_recovered(tq);
 	target_learn_conflict(tq, b, res, dropped, &bl);
 	target_count_refused(tq, dropped, b->points, &bl);
-	target_release(t, b);
+	/*
+	 * Points the answer does not name (a count only, e.g. beyond the
+	 * retention policy) are charged in order: every listener's total
+	 * stays exact, though the server alone knows whose they were.
+	 */
+	batch_settle(b, ORIGIN_DROPPED_SERVER, dropped - bl.points);
+	target_release(t, b, ORIGIN_WRITTEN);
 }
 
 /*
@@ -823,7 +842,7 @@ target_isolate(struct target_queue *tq, struct batch *b,
 	if (second == NULL) {
 		blame_all(b, &bl);
 		target_count_refused(tq, b->points, b->points, &bl);
-		target_release(t, b);
+		target_release(t, b, ORIGIN_DROPPED_SERVER);
 		return;
 	}
 	log_debug("sender: target %s db=%s: refused whole, isolating: %zu + "
@@ -846,7 +865,7 @@ target_split(struct target_queue *tq, struct batch *b)
 		    "of %zu bytes is too large for the server, dropped",
 		    t->conf->name, queue_database(tq->queue), b->bytes);
 		t->stats.points_dropped_too_large += b->points;
-		target_release(t, b);
+		target_release(t, b, ORIGIN_DROPPED_TOO_LARGE);
 		return;
 	}
 	log_debug("sender: target %s db=%s: 413, split into %zu + %zu "
@@ -959,7 +978,7 @@ target_write_done_cb(const struct sender_result *res, void *arg)
 	switch (action) {
 	case RESPONSE_DONE:
 		target_delivered(tq, b->points);
-		target_release(t, b);
+		target_release(t, b, ORIGIN_WRITTEN);
 		break;
 	case RESPONSE_DROP:
 		target_rejected(tq, b, res);

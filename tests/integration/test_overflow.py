@@ -10,8 +10,8 @@ import threading
 import time
 
 import harness
-from harness import (InfluxD, Relay, check, check_balance, check_equal,
-                     count_points,
+from harness import (InfluxD, Relay, check, check_balance, check_books,
+                     check_equal, count_points,
                      influxd_down, influxd_up, relay_config, relay_stats,
                      unique_db, wait_until)
 
@@ -27,12 +27,15 @@ def stored_values(influx, db):
     return sorted(p["fields"]["v"] for p in influx.all_points(db))
 
 
-def stats_when(relay, predicate, what, timeout=10):
-    """The target's stats once predicate(stats) holds; they balance."""
+def stats_when(relay, predicate, what, timeout=10, listener="main"):
+    """The target's stats once predicate(stats) holds; they balance, and
+    so do the listener's books against them."""
     def ready():
         st = relay_stats(relay)
         return st if predicate(st) else None
-    return check_balance(wait_until(ready, timeout, what))
+    st = check_balance(wait_until(ready, timeout, what))
+    check_books(relay, listener=listener)
+    return st
 
 
 def seen(n):
@@ -156,12 +159,13 @@ def test_block_datagrams_dropped(influx):
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
                 for line in lines(5000):
                     s.sendto(line.encode() + b"\n", path)
-            st = stats_when(relay, seen(5000), "5,000 datagrams seen")
+            st = stats_when(relay, seen(5000), "5,000 datagrams seen",
+                            listener="dg")
             check(st["rejected_overflow"] > 0, "nothing refused: %s" % st)
             check_equal(0, st["dropped_overflow"], "accepted points dropped")
             influxd_up(own)
             end = stats_when(relay, lambda st: st["buffered_points"] == 0,
-                             "an empty relay", timeout=20)
+                             "an empty relay", timeout=20, listener="dg")
             check(relay.running(), "relay died")
         check_equal(st["accepted"], count_points(own, db), "points stored")
         check_equal(end["written"], st["accepted"], "written = accepted")
