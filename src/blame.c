@@ -11,6 +11,7 @@
 
 #include "batch.h"
 #include "blame.h"
+#include "log.h"
 #include "origin.h"
 #include "proto.h"
 #include "response.h"
@@ -22,16 +23,11 @@ struct blame_walk {
 	size_t				 limit;
 };
 
-/* The first blamed line, bytes a terminal or log parser could misread as '?'. */
+/* The first blamed line, escaped for the log (log_escape()). */
 static void
 blame_keep_excerpt(struct blame *bl, const char *line, size_t len)
 {
-	size_t	 i, n = len < BLAME_EXCERPT - 4 ? len : BLAME_EXCERPT - 4;
-
-	for (i = 0; i < n; i++)
-		bl->excerpt[i] = (line[i] >= 0x20 && line[i] < 0x7f &&
-		    line[i] != '\\') ? line[i] : '?';
-	strcpy(bl->excerpt + n, len > n ? "..." : "");
+	log_escape(bl->excerpt, sizeof(bl->excerpt), line, len);
 }
 
 /* Does the line give the conflict's field the refused type? */

@@ -50,6 +50,8 @@ struct ingest_point {
 static const char	 ingest_not_allowed[] = "database not allowed";
 static const char	 ingest_long_name[] = "routing tag too long";
 static const char	 ingest_ambiguous[] = "ambiguous routing tag";
+static const char	 ingest_control_name[] =
+    "control bytes in database or retention policy name";
 static const char	 ingest_buffer_full[] = "buffer full";
 static const char	 ingest_too_many_queues[] = "too many queues";
 
@@ -276,6 +278,11 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 		r = ingest_parse_line(in, line, len, &p, reason);
 	if (r != INGEST_ACCEPTED)
 		return r;
+	if ((p.db != NULL && !route_name_ok(p.db)) ||
+	    (p.rp != NULL && !route_name_ok(p.rp))) {
+		*reason = ingest_control_name;
+		return INGEST_REJECTED;
+	}
 	if (!ingest_allowed(in, &p)) {
 		*reason = ingest_not_allowed;
 		return INGEST_REJECTED;

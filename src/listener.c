@@ -137,20 +137,17 @@ listener_count_reject(struct listener *l, const char *reason)
 	}
 }
 
-/* Logs a rejected line with a printable excerpt. */
+/* Logs a rejected line with an escaped excerpt (log_escape()). */
 static void
 listener_log_reject(struct listener *l, const char *reason, const char *line,
     size_t len)
 {
 	char	 excerpt[64];
-	size_t	 i, n = len < sizeof(excerpt) - 4 ? len : sizeof(excerpt) - 4;
 
-	for (i = 0; i < n; i++)
-		excerpt[i] = (line[i] >= 0x20 && line[i] < 0x7f) ? line[i] :
-		    '?';
-	strcpy(excerpt + n, len > n ? "..." : "");
+	/* log_escape() stops where the excerpt is full, however long len */
 	log_warnx_rl(&l->rl, "listener %s: rejected line (%s): %s",
-	    l->conf->name, reason, excerpt);
+	    l->conf->name, reason,
+	    log_escape(excerpt, sizeof(excerpt), line, len));
 }
 
 static void

@@ -120,6 +120,13 @@ struct target {
 };
 
 static void target_pump(struct target *);
+
+/* A queue's database for a log line: a client chose it (log_escape()). */
+static const char *
+target_qname(const struct target_queue *tq)
+{
+	return log_esc(queue_database(tq->queue));
+}
 static void target_admin_free(struct target_admin *);
 static void target_arm_flush(struct target_queue *);
 
@@ -208,7 +215,8 @@ target_queue_new(struct target *t, const char *db, const char *rp)
 		fatalx("target %s: evtimer_new failed", t->conf->name);
 	TAILQ_INSERT_TAIL(&t->queues, tq, entry);
 	t->nqueues++;
-	log_debug("target %s: new queue db=%s rp=%s", t->conf->name, db, rp);
+	log_debug("target %s: new queue db=%s rp=%s", t->conf->name,
+	    log_esc(db), log_esc(rp));
 	return tq;
 }
 
@@ -278,8 +286,8 @@ target_sweep(struct target *t)
 			continue;
 		}
 		log_debug("target %s: freeing idle queue db=%s rp=%s",
-		    t->conf->name, queue_database(tq->queue),
-		    queue_retention_policy(tq->queue));
+		    t->conf->name, target_qname(tq),
+		    log_esc(queue_retention_policy(tq->queue)));
 		if (t->last == tq)
 			t->last = NULL;
 		TAILQ_REMOVE(&t->queues, tq, entry);
@@ -568,7 +576,7 @@ target_send(struct target_queue *tq)
 	t->stats.isolation_requests += b->isolating;
 	if (log_enabled(LOG_LEVEL_DEBUG))
 		log_debug("target %s: db=%s: sending %zu points, %zu bytes%s",
-		    t->conf->name, queue_database(tq->queue), b->points,
+		    t->conf->name, target_qname(tq), b->points,
 		    body.len, body.gzip ? " gzip" : "");
 	sender_post(t->sender, &t->opts, tq->write_url, &body,
 	    target_write_done_cb, tq);
@@ -678,7 +686,8 @@ target_retry_slowly(struct target_queue *tq, const struct sender_result *res)
 		ms = c->retry_max_ms;
 	log_warnx_rl(&tq->rl_config, "sender: target %s db=%s: configuration "
 	    "problem: %s; data kept, retry in %.1fs", c->name,
-	    queue_database(tq->queue), t->stats.last_error, (double)ms / 1000);
+	    target_qname(tq), log_esc(t->stats.last_error),
+	    (double)ms / 1000);
 	target_timer_add(tq->ev_retry, ms);
 }
 
@@ -699,7 +708,8 @@ target_backoff(struct target_queue *tq, const struct sender_result *res)
 	ms = backoff_delay(t->attempts - 1, c->retry_initial_ms,
 	    c->retry_max_ms, floor, (uint64_t)random());
 	log_warnx_rl(&t->rl_retry, "sender: target %s db=%s: %s, retry in "
-	    "%.3fs", c->name, queue_database(tq->queue), t->stats.last_error,
+	    "%.3fs", c->name, target_qname(tq),
+	    log_esc(t->stats.last_error),
 	    (double)ms / 1000);
 	/* a later failure of a parallel request restarts the wait */
 	target_timer_add(t->ev_retry, ms);
@@ -716,7 +726,7 @@ target_recovered(struct target_queue *tq)
 		    "failures", t->conf->name, t->attempts);
 	else if (tq->attempts > 0)
 		log_info("sender: target %s db=%s: delivering again",
-		    t->conf->name, queue_database(tq->queue));
+		    t->conf->name, target_qname(tq));
 	t->attempts = 0;
 	tq->attempts = 0;
 }
@@ -763,7 +773,8 @@ target_count_refused(struct target_queue *tq, size_t dropped, size_t of,
 	blame_describe(bl, who, sizeof(who));
 	log_warnx_rl(&t->rl, "sender: target %s db=%s: server refused %zu of "
 	    "%zu points, dropped: %s; first from %s", t->conf->name,
-	    queue_database(tq->queue), dropped, of, t->stats.last_error, who);
+	    target_qname(tq), dropped, of, log_esc(t->stats.last_error),
+	    who);
 }
 
 /*
@@ -846,7 +857,7 @@ target_isolate(struct target_queue *tq, struct batch *b,
 		return;
 	}
 	log_debug("sender: target %s db=%s: refused whole, isolating: %zu + "
-	    "%zu points", t->conf->name, queue_database(tq->queue), b->points,
+	    "%zu points", t->conf->name, target_qname(tq), b->points,
 	    second->points);
 	b->isolating = second->isolating = true;
 	queue_putback(tq->queue, second);
@@ -863,13 +874,13 @@ target_split(struct target_queue *tq, struct batch *b)
 	if (second == NULL) {
 		log_warnx_rl(&t->rl, "sender: target %s db=%s: a single point "
 		    "of %zu bytes is too large for the server, dropped",
-		    t->conf->name, queue_database(tq->queue), b->bytes);
+		    t->conf->name, target_qname(tq), b->bytes);
 		t->stats.points_dropped_too_large += b->points;
 		target_release(t, b, ORIGIN_DROPPED_TOO_LARGE);
 		return;
 	}
 	log_debug("sender: target %s db=%s: 413, split into %zu + %zu "
-	    "points", t->conf->name, queue_database(tq->queue), b->points,
+	    "points", t->conf->name, target_qname(tq), b->points,
 	    second->points);
 	queue_putback(tq->queue, second);
 	queue_putback(tq->queue, b);
@@ -890,7 +901,7 @@ target_create_database(struct target_queue *tq)
 	t->inflight++;
 	t->stats.requests++;
 	log_info("sender: target %s: creating database \"%s\"", t->conf->name,
-	    db->name);
+	    log_esc(db->name));
 	sender_post(t->sender, &t->opts, t->query_url, &body,
 	    target_create_done_cb, tq);
 }
@@ -1093,7 +1104,8 @@ target_query(struct target *t, const char *verb, const char *db,
 	a->body = endpoint_query_body(verb, db);
 	body.data = a->body;
 	body.len = strlen(a->body);
-	log_info("sender: target %s: %s \"%s\"", t->conf->name, verb, db);
+	log_info("sender: target %s: %s \"%s\"", t->conf->name, verb,
+	    log_esc(db));
 	sender_post(t->sender, &t->opts, t->query_url, &body,
 	    target_query_done_cb, a);
 }
@@ -1228,5 +1240,5 @@ target_log_stats(const struct target *t)
 	    (unsigned long long)s->http_4xx, (unsigned long long)s->http_5xx,
 	    (unsigned long long)s->http_errors,
 	    (unsigned long long)s->databases_created,
-	    (unsigned long long)s->create_failures, s->last_error);
+	    (unsigned long long)s->create_failures, log_esc(s->last_error));
 }

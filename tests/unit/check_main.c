@@ -14,6 +14,7 @@ main(void)
 	srunner_add_suite(sr, batch_suite());
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, kv_suite());
+	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, conf_target_suite());
 	srunner_add_suite(sr, delivery_suite());
 	srunner_add_suite(sr, proto_suite());

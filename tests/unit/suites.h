@@ -8,6 +8,7 @@ Suite	*backoff_suite(void);
 Suite	*batch_suite(void);
 Suite	*conf_suite(void);
 Suite	*kv_suite(void);
+Suite	*log_suite(void);
 Suite	*conf_target_suite(void);
 Suite	*delivery_suite(void);
 Suite	*proto_suite(void);
