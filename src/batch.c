@@ -12,6 +12,9 @@
 #include "mem.h"
 #include "point.h"
 
+/* An origin slot whose point was settled already (ids never get here). */
+#define BATCH_SETTLED	UINT32_MAX
+
 struct batch *
 batch_new(void)
 {
@@ -136,17 +139,53 @@ batch_foreach(struct batch *b, batch_point_cb cb, void *arg)
 	size_t		 i, end = b->first + b->points;
 
 	for (i = b->first; i < end; p += b->sizes[i], i++)
-		if (!cb(p, b->sizes[i] - 1, b->origins[i], arg))
+		if (!cb(p, b->sizes[i] - 1, b->origins[i], i - b->first, arg))
 			return;
 }
 
 size_t
-batch_drop_first(struct batch *b)
+batch_settle(struct batch *b, enum origin_fate fate, size_t n)
+{
+	size_t		 i, end = b->first + b->points, done = 0, run = 0;
+	uint32_t	 id = ORIGIN_UNKNOWN;
+
+	/* consecutive points mostly share a sender: settle them as a run */
+	for (i = b->first; i < end && done < n; i++) {
+		if (b->origins[i] == BATCH_SETTLED)
+			continue;
+		if (run > 0 && b->origins[i] != id) {
+			origin_settle(id, fate, run);
+			run = 0;
+		}
+		id = b->origins[i];
+		b->origins[i] = BATCH_SETTLED;
+		run++;
+		done++;
+	}
+	if (run > 0)
+		origin_settle(id, fate, run);
+	return done;
+}
+
+void
+batch_settle_at(struct batch *b, size_t i, enum origin_fate fate)
+{
+	uint32_t	*o = &b->origins[b->first + i];
+
+	if (i >= b->points || *o == BATCH_SETTLED)
+		return;
+	origin_settle(*o, fate, 1);
+	*o = BATCH_SETTLED;
+}
+
+size_t
+batch_drop_first(struct batch *b, enum origin_fate fate)
 {
 	size_t	 size;
 
 	if (b->points == 0)
 		return 0;
+	batch_settle_at(b, 0, fate);
 	batch_forget_gzip(b);
 	size = b->sizes[b->first++];
 	evbuffer_drain(b->buf, size);

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "origin.h"
+
 struct evbuffer;
 struct point;
 
@@ -50,13 +52,24 @@ const char	*batch_gzip(struct batch *, size_t *len);
 struct batch	*batch_split(struct batch *);
 /*
  * Calls `cb` for each point, oldest first, with its bytes (body and
- * tail, without the final '\n') and origin; stops when `cb` says false.
- * Makes the body contiguous.
+ * tail, without the final '\n'), origin and index; stops when `cb` says
+ * false.  Makes the body contiguous.
  */
 typedef bool	(*batch_point_cb)(const char *line, size_t len,
-		    uint32_t origin, void *arg);
+		    uint32_t origin, size_t i, void *arg);
 void		 batch_foreach(struct batch *, batch_point_cb, void *);
-/* Removes the oldest point; returns its size in bytes (0 if empty). */
-size_t		 batch_drop_first(struct batch *);
+/*
+ * Removes the oldest point, settling it with `fate` (origin.h); returns
+ * its size in bytes (0 if empty).
+ */
+size_t		 batch_drop_first(struct batch *, enum origin_fate);
+/*
+ * Settles up to `n` of the points not settled yet, oldest first, with
+ * `fate`: each point a target accepted is settled exactly once, when it
+ * leaves memory (or when the server's answer names it); returns how many.
+ */
+size_t		 batch_settle(struct batch *, enum origin_fate, size_t n);
+/* Settles point `i` (batch_foreach's index), unless it already is. */
+void		 batch_settle_at(struct batch *, size_t i, enum origin_fate);
 
 #endif

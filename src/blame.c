@@ -11,26 +11,23 @@
 
 #include "batch.h"
 #include "blame.h"
+#include "log.h"
 #include "origin.h"
 #include "proto.h"
 #include "response.h"
 
 struct blame_walk {
+	struct batch			*batch;
 	struct blame			*blame;
 	const struct response_conflict	*conflict;	/* NULL: every point */
 	size_t				 limit;
 };
 
-/* Keeps the first blamed line for the log; unprintable bytes become '?'. */
+/* The first blamed line, escaped for the log (log_escape()). */
 static void
 blame_keep_excerpt(struct blame *bl, const char *line, size_t len)
 {
-	size_t	 i, n = len < BLAME_EXCERPT - 4 ? len : BLAME_EXCERPT - 4;
-
-	for (i = 0; i < n; i++)
-		bl->excerpt[i] = (line[i] >= 0x20 && line[i] < 0x7f &&
-		    line[i] != '\\') ? line[i] : '?';
-	strcpy(bl->excerpt + n, len > n ? "..." : "");
+	log_escape(bl->excerpt, sizeof(bl->excerpt), line, len);
 }
 
 /* Does the line give the conflict's field the refused type? */
@@ -66,7 +63,8 @@ blame_note_time(struct blame *bl, int64_t t)
 }
 
 static bool
-blame_point_cb(const char *line, size_t len, uint32_t origin, void *arg)
+blame_point_cb(const char *line, size_t len, uint32_t origin, size_t i,
+    void *arg)
 {
 	struct blame_walk	*w = arg;
 	struct blame		*bl = w->blame;
@@ -79,9 +77,10 @@ blame_point_cb(const char *line, size_t len, uint32_t origin, void *arg)
 	}
 	if (bl->points++ == 0) {
 		bl->origin = origin;
+		origin_describe(origin, bl->who, sizeof(bl->who));
 		blame_keep_excerpt(bl, line, len);
 	}
-	origin_count_dropped(origin, 1);
+	batch_settle_at(w->batch, i, ORIGIN_DROPPED_SERVER);
 	return bl->points < w->limit;
 }
 
@@ -89,7 +88,7 @@ static void
 blame_walk(struct batch *b, const struct response_conflict *c, size_t limit,
     struct blame *bl)
 {
-	struct blame_walk	 w = { bl, c, limit };
+	struct blame_walk	 w = { b, bl, c, limit };
 
 	memset(bl, 0, sizeof(*bl));
 	if (limit > 0)
@@ -112,12 +111,9 @@ blame_conflict(struct batch *b, const struct response_conflict *c,
 void
 blame_describe(const struct blame *bl, char *buf, size_t len)
 {
-	char	 who[128];
-
 	if (bl->points == 0) {
 		snprintf(buf, len, "senders unknown");
 		return;
 	}
-	origin_describe(bl->origin, who, sizeof(who));
-	snprintf(buf, len, "%s: \"%s\"", who, bl->excerpt);
+	snprintf(buf, len, "%s: \"%s\"", bl->who, bl->excerpt);
 }

@@ -1,8 +1,9 @@
 /*
  * Blame: which senders' points a server refused.  Given a refused batch
- * and what the answer says, it finds the offending points, counts them
- * against their origins (origin.h) and keeps the first one's line for
- * the log, so an operator can find the application at fault.
+ * and what the answer says, it finds the offending points, settles them
+ * as dropped by the server against their origins (origin.h) and keeps
+ * the first one's line for the log, so an operator can find the
+ * application at fault.
  */
 #ifndef RELAYD_BLAME_H
 #define RELAYD_BLAME_H
@@ -21,6 +22,8 @@ struct blame {
 	int64_t		 times[BLAME_TIMES];	/* of some, an hour apart */
 	size_t		 ntimes;
 	uint32_t	 origin;	/* of the first of them */
+	char		 who[128];	/* origin_describe(), taken before
+					   settling could free the origin */
 	char		 excerpt[BLAME_EXCERPT];	/* its line, printable */
 };
 

@@ -50,6 +50,10 @@ struct ingest_point {
 static const char	 ingest_not_allowed[] = "database not allowed";
 static const char	 ingest_long_name[] = "routing tag too long";
 static const char	 ingest_ambiguous[] = "ambiguous routing tag";
+static const char	 ingest_control_name[] =
+    "control bytes in database or retention policy name";
+static const char	 ingest_buffer_full[] = "buffer full";
+static const char	 ingest_too_many_queues[] = "too many queues";
 
 /* One clock for the whole relay: stamps are unique across listeners. */
 static struct stamp	 ingest_stamp;
@@ -242,16 +246,18 @@ ingest_allowed(const struct ingest *in, const struct ingest_point *p)
 	return true;
 }
 
-/* Nothing took the point: why, for the listener's counters. */
-static enum ingest_result
-ingest_refused(bool conflict, const char **reason)
+/*
+ * No target took the point: why, for the listener's reasons.  A type
+ * conflict names the sender's mistake, so it wins over a full buffer.
+ */
+static const char *
+ingest_refused(bool conflict, enum target_reject tr)
 {
-	if (conflict) {
-		*reason = proto_strerror(PROTO_ERR_TYPE_CONFLICT);
-		return INGEST_REJECTED;
-	}
-	*reason = "no target could queue it";
-	return INGEST_DROPPED;
+	if (conflict)
+		return proto_strerror(PROTO_ERR_TYPE_CONFLICT);
+	if (tr == TARGET_REJECT_QUEUES)
+		return ingest_too_many_queues;
+	return ingest_buffer_full;
 }
 
 enum ingest_result
@@ -261,7 +267,7 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 	struct ingest_point	 p = { 0 };
 	struct point		 pt = { .origin = origin, .received = now };
 	enum ingest_result	 r;
-	enum target_reject	 tr;
+	enum target_reject	 tr = TARGET_ACCEPTED;
 	char			 tail[PROTO_TAIL_MAX];
 	size_t			 i, accepted = 0;
 	bool			 conflict = false;
@@ -272,6 +278,11 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 		r = ingest_parse_line(in, line, len, &p, reason);
 	if (r != INGEST_ACCEPTED)
 		return r;
+	if ((p.db != NULL && !route_name_ok(p.db)) ||
+	    (p.rp != NULL && !route_name_ok(p.rp))) {
+		*reason = ingest_control_name;
+		return INGEST_REJECTED;
+	}
 	if (!ingest_allowed(in, &p)) {
 		*reason = ingest_not_allowed;
 		return INGEST_REJECTED;
@@ -292,8 +303,10 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 		accepted += (tr == TARGET_ACCEPTED);
 		conflict |= (tr == TARGET_REJECT_CONFLICT);
 	}
-	if (accepted == 0)
-		return ingest_refused(conflict, reason);
+	if (accepted == 0) {
+		*reason = ingest_refused(conflict, tr);
+		return INGEST_REJECTED;
+	}
 	return INGEST_ACCEPTED;
 }
 

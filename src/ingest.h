@@ -17,8 +17,7 @@ struct target;
 enum ingest_result {
 	INGEST_ACCEPTED,	/* queued for at least one target */
 	INGEST_SKIPPED,		/* blank or comment */
-	INGEST_REJECTED,	/* invalid: see the reason */
-	INGEST_DROPPED,		/* valid, but no target could take it */
+	INGEST_REJECTED,	/* invalid, or no target could take it */
 };
 
 /* An ingest for `conf`, sending to `targets` (both must outlive it). */

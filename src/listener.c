@@ -114,7 +114,7 @@ listener_new(struct event_base *base, const struct conf_listener *conf,
 	l->dgram_fd = -1;
 	l->dgram.listener = l;
 	l->dgram.origin = origin_new(conf->name, -1, -1,
-	    &l->stats.dropped_server);
+	    &l->stats.ledger);
 	l->dgram_peer.pid = -1;
 	TAILQ_INIT(&l->clients);
 	return l;
@@ -138,20 +138,17 @@ listener_count_reject(struct listener *l, const char *reason)
 	}
 }
 
-/* Logs a rejected line with a printable excerpt. */
+/* Logs a rejected line with an escaped excerpt (log_escape()). */
 static void
 listener_log_reject(struct listener *l, const char *reason, const char *line,
     size_t len)
 {
 	char	 excerpt[64];
-	size_t	 i, n = len < sizeof(excerpt) - 4 ? len : sizeof(excerpt) - 4;
 
-	for (i = 0; i < n; i++)
-		excerpt[i] = (line[i] >= 0x20 && line[i] < 0x7f) ? line[i] :
-		    '?';
-	strcpy(excerpt + n, len > n ? "..." : "");
+	/* log_escape() stops where the excerpt is full, however long len */
 	log_warnx_rl(&l->rl, "listener %s: rejected line (%s): %s",
-	    l->conf->name, reason, excerpt);
+	    l->conf->name, reason,
+	    log_escape(excerpt, sizeof(excerpt), line, len));
 }
 
 static void
@@ -177,13 +174,10 @@ listener_line(struct listener_client *c, const char *line, size_t len,
 		l->stats.accepted++;
 		break;
 	case INGEST_SKIPPED:
+		l->stats.skipped++;
 		break;
 	case INGEST_REJECTED:
 		listener_count_reject(l, reason);
-		listener_log_reject(l, reason, line, len);
-		break;
-	case INGEST_DROPPED:
-		l->stats.dropped++;
 		listener_log_reject(l, reason, line, len);
 		break;
 	}
@@ -336,6 +330,8 @@ listener_client_free(struct listener_client *c)
 
 	TAILQ_REMOVE(&l->clients, c, entry);
 	l->nclients--;
+	/* its points still queued keep the origin alive */
+	origin_put(c->origin);
 	/*
 	 * Safe from the bufferevent's own callback: libevent reference
 	 * counts bufferevents and finishes the free after the callback.
@@ -499,9 +495,9 @@ listener_stream_origin(struct listener *l, evutil_socket_t fd)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
 		return origin_new(l->conf->name, -1, -1,
-		    &l->stats.dropped_server);
+		    &l->stats.ledger);
 	return origin_new(l->conf->name, (long)cred.pid, (long)cred.uid,
-	    &l->stats.dropped_server);
+	    &l->stats.ledger);
 }
 
 static void
@@ -659,8 +655,9 @@ listener_dgram_origin(struct listener *l, const struct ucred *cred)
 	if (cred->pid == l->dgram_peer.pid && cred->uid == l->dgram_peer.uid)
 		return;
 	l->dgram_peer = *cred;
+	origin_put(l->dgram.origin);
 	l->dgram.origin = origin_new(l->conf->name, (long)cred->pid,
-	    (long)cred->uid, &l->stats.dropped_server);
+	    (long)cred->uid, &l->stats.ledger);
 }
 
 /* Checks the sender of a datagram from its SCM_CREDENTIALS message. */
@@ -916,7 +913,8 @@ listener_free(struct listener *l)
 		return;
 	listener_unwait(l);
 	listener_close(l);
-	origin_forget_counter(&l->stats.dropped_server);
+	origin_forget_ledger(&l->stats.ledger);
+	origin_put(l->dgram.origin);
 	if (l->ev_resume != NULL)
 		event_free(l->ev_resume);
 	if (l->dgram_in != NULL)
@@ -950,6 +948,24 @@ listener_stats(const struct listener *l)
 	return &l->stats;
 }
 
+uint64_t
+listener_dropped(const struct listener *l)
+{
+	const uint64_t	*f = l->stats.ledger.fates;
+
+	return f[ORIGIN_DROPPED_OVERFLOW] + f[ORIGIN_DROPPED_SERVER] +
+	    f[ORIGIN_DROPPED_TOO_LARGE] + f[ORIGIN_DROPPED_REMOVED];
+}
+
+int64_t
+listener_unaccounted(const struct listener *l)
+{
+	const struct origin_ledger	*lg = &l->stats.ledger;
+
+	return (int64_t)(lg->queued - lg->fates[ORIGIN_WRITTEN] -
+	    lg->buffered - listener_dropped(l));
+}
+
 void
 listener_log_stats(const struct listener *l)
 {
@@ -964,13 +980,23 @@ listener_log_stats(const struct listener *l)
 		    (unsigned long long)s->reasons[i].count);
 	log_info("stats: listener %s: clients=%zu connections=%llu "
 	    "refused=%llu denied=%llu datagrams=%llu lines=%llu "
-	    "accepted=%llu dropped=%llu dropped_server=%llu pauses=%llu "
-	    "rejected=%llu%s",
+	    "skipped=%llu accepted=%llu queued=%llu written=%llu "
+	    "buffered_points=%llu dropped=%llu dropped_overflow=%llu "
+	    "dropped_server=%llu dropped_too_large=%llu dropped_removed=%llu "
+	    "unaccounted=%lld pauses=%llu rejected=%llu%s",
 	    l->conf->name, l->nclients, (unsigned long long)s->connections,
 	    (unsigned long long)s->connections_refused,
 	    (unsigned long long)s->denied, (unsigned long long)s->datagrams,
-	    (unsigned long long)s->lines, (unsigned long long)s->accepted,
-	    (unsigned long long)s->dropped,
-	    (unsigned long long)s->dropped_server, (unsigned long long)s->pauses,
+	    (unsigned long long)s->lines, (unsigned long long)s->skipped,
+	    (unsigned long long)s->accepted,
+	    (unsigned long long)s->ledger.queued,
+	    (unsigned long long)s->ledger.fates[ORIGIN_WRITTEN],
+	    (unsigned long long)s->ledger.buffered,
+	    (unsigned long long)listener_dropped(l),
+	    (unsigned long long)s->ledger.fates[ORIGIN_DROPPED_OVERFLOW],
+	    (unsigned long long)s->ledger.fates[ORIGIN_DROPPED_SERVER],
+	    (unsigned long long)s->ledger.fates[ORIGIN_DROPPED_TOO_LARGE],
+	    (unsigned long long)s->ledger.fates[ORIGIN_DROPPED_REMOVED],
+	    (long long)listener_unaccounted(l), (unsigned long long)s->pauses,
 	    (unsigned long long)s->rejected, reasons);
 }

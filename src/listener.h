@@ -10,21 +10,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "origin.h"
+
 struct conf_listener;
 struct event_base;
 struct ingest;
 struct listener;
 
+/*
+ * Two balances, both exact at any moment.  At the door, every line read
+ * is skipped (blank, comment), accepted (queued by at least one target)
+ * or rejected for one reason:
+ *	lines = skipped + accepted + rejected.
+ * Behind it, per copy (a point n targets queued counts n times; with one
+ * target, queued = accepted):
+ *	queued = written + buffered + dropped_overflow + dropped_server +
+ *	    dropped_too_large + dropped_removed
+ * (ledger; origin.h).  A copy one target refused while another queued
+ * it is counted in that target's rejected_* only.
+ */
 struct listener_stats {
 	uint64_t	 connections;
 	uint64_t	 connections_refused;	/* max_clients reached */
 	uint64_t	 denied;		/* not in allow_uids/gids */
 	uint64_t	 datagrams;
 	uint64_t	 lines;			/* every line received */
+	uint64_t	 skipped;		/* blank or comment */
 	uint64_t	 accepted;
-	uint64_t	 dropped;		/* valid, no target took it */
-	uint64_t	 dropped_server;	/* accepted, refused by a server */
 	uint64_t	 rejected;		/* sum of the reasons below */
+	struct origin_ledger ledger;		/* copies the targets queued */
 	uint64_t	 pauses;		/* overflow = block */
 	struct {
 		const char	*reason;
@@ -65,6 +79,10 @@ const char	*listener_name(const struct listener *);
 /* Stream clients connected now. */
 size_t		 listener_clients(const struct listener *);
 const struct listener_stats *listener_stats(const struct listener *);
+/* Copies dropped after a target accepted them, all reasons together. */
+uint64_t	 listener_dropped(const struct listener *);
+/* queued - (written + buffered + dropped): 0 unless the books are off. */
+int64_t		 listener_unaccounted(const struct listener *);
 void		 listener_log_stats(const struct listener *);
 
 #endif

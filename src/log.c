@@ -24,6 +24,65 @@ static const char *const log_names[] = {
 	[LOG_LEVEL_DEBUG] = "debug",
 };
 
+/* The escape of byte `c` into `out` (at most 4 bytes); its length. */
+static size_t
+log_escape_byte(unsigned char c, char *out)
+{
+	static const char	 hex[] = "0123456789abcdef";
+
+	if (c == '\\' || c == '"') {
+		out[0] = '\\';
+		out[1] = (char)c;
+		return 2;
+	}
+	if (c >= 0x20 && c < 0x7f) {
+		out[0] = (char)c;
+		return 1;
+	}
+	out[0] = '\\';
+	out[1] = 'x';
+	out[2] = hex[c >> 4];
+	out[3] = hex[c & 0xf];
+	return 4;
+}
+
+const char *
+log_escape(char *buf, size_t size, const char *s, size_t len)
+{
+	char	 e[4];
+	size_t	 i, n = 0, k, keep = 0;
+
+	if (size == 0)
+		return buf;
+	for (i = 0; i < len; i++) {
+		k = log_escape_byte((unsigned char)s[i], e);
+		if (n + k + 1 > size) {
+			/* cut at the last whole escape that leaves room for ... */
+			if (size >= 4) {
+				memcpy(buf + keep, "...", 3);
+				n = keep + 3;
+			}
+			break;
+		}
+		memcpy(buf + n, e, k);
+		n += k;
+		if (n + 3 + 1 <= size)
+			keep = n;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+const char *
+log_esc(const char *s)
+{
+	static char	 slots[LOG_ESC_SLOTS][LOG_ESC_MAX];
+	static unsigned	 next;
+	char		*buf = slots[next++ % LOG_ESC_SLOTS];
+
+	return log_escape(buf, LOG_ESC_MAX, s, strlen(s));
+}
+
 void
 log_set_level(enum log_level level)
 {

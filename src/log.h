@@ -7,6 +7,7 @@
 #define RELAYD_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 enum log_level {
@@ -42,6 +43,23 @@ void	 log_info(const char *, ...) LOG_PRINTF(1, 2);
 void	 log_debug(const char *, ...) LOG_PRINTF(1, 2);
 void	 fatal(const char *, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
 void	 fatalx(const char *, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+
+/*
+ * Bytes a client or a server chose, made safe for one log line: printable
+ * ASCII is kept, a backslash and a double quote are escaped, every other
+ * byte (control bytes such as ESC and CR, DEL, anything past ASCII)
+ * becomes \xHH, so no one can forge or recolour a line.  The result is
+ * cut with "..." to fit `size` (at least 4); returns `buf`.
+ */
+const char *log_escape(char *buf, size_t size, const char *s, size_t len);
+/*
+ * log_escape() of a string, into one of LOG_ESC_SLOTS static buffers used
+ * in turn (at most LOG_ESC_MAX bytes): for log arguments, valid until as
+ * many later calls.  The daemon has one thread.
+ */
+#define LOG_ESC_SLOTS	4
+#define LOG_ESC_MAX	512
+const char *log_esc(const char *s);
 
 /* Logs a warning unless `rl` has used up its burst in this interval. */
 void	 log_warnx_rl(struct log_ratelimit *rl, const char *, ...)

@@ -384,7 +384,7 @@ queue_drop_oldest(struct queue *q)
 
 	if (b == NULL)
 		return 0;
-	bytes = batch_drop_first(b);
+	bytes = batch_drop_first(b, ORIGIN_DROPPED_OVERFLOW);
 	q->points--;
 	q->bytes -= bytes;
 	if (b->points == 0) {
@@ -394,6 +394,17 @@ queue_drop_oldest(struct queue *q)
 		batch_free(b);
 	}
 	return bytes;
+}
+
+size_t
+queue_settle(struct queue *q, enum origin_fate fate)
+{
+	struct batch	*b;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(b, &q->batches, entry)
+		n += batch_settle(b, fate, b->points);
+	return n;
 }
 
 size_t

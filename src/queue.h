@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "origin.h"
 #include "proto.h"
 
 struct batch;
@@ -84,8 +85,16 @@ bool		 queue_ready(const struct queue *);
 struct batch	*queue_take(struct queue *);
 /* Returns an unsent batch to the head, ahead of everything newer. */
 void		 queue_putback(struct queue *, struct batch *);
-/* Drops the oldest point still queued; returns its bytes (0 if none). */
+/*
+ * Drops the oldest point still queued (settled as dropped_overflow);
+ * returns its bytes (0 if none).
+ */
 size_t		 queue_drop_oldest(struct queue *);
+/*
+ * Settles every point still queued with `fate`, before queue_free();
+ * returns how many.
+ */
+size_t		 queue_settle(struct queue *, enum origin_fate);
 /* Points and bytes waiting in the queue (not counting taken batches). */
 size_t		 queue_points(const struct queue *);
 size_t		 queue_bytes(const struct queue *);

@@ -140,3 +140,14 @@ route_allowed(const char *list, const char *db)
 	}
 	return false;
 }
+
+bool
+route_name_ok(const char *name)
+{
+	const unsigned char	*s = (const unsigned char *)name;
+
+	for (; *s != '\0'; s++)
+		if (*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}

@@ -33,6 +33,12 @@ size_t	 route_cut(const char *body, size_t len, const struct route_span *,
 	    const struct route_span *, char *out);
 /* The tag value unescaped into `buf`; false if longer than `size` - 1. */
 bool	 route_tag_value(const struct route_span *, char *buf, size_t size);
+/*
+ * Could InfluxDB create and name this database or retention policy?  Not
+ * with control bytes (C0, DEL): such a name is refused at the socket
+ * rather than held and retried forever, and never reaches a log.
+ */
+bool	 route_name_ok(const char *name);
 /* Does `db` match one of the comma-separated globs in `list`? */
 bool	 route_allowed(const char *list, const char *db);
 

@@ -128,10 +128,24 @@ stats_json_listener(struct evbuffer *out, const struct listener *l)
 	stats_json_u64(out, "datagrams", s->datagrams);
 	stats_json_u64(out, "pauses", s->pauses);
 	stats_json_u64(out, "lines", s->lines);
+	stats_json_u64(out, "skipped", s->skipped);
 	stats_json_u64(out, "accepted", s->accepted);
-	stats_json_u64(out, "dropped", s->dropped);
-	stats_json_u64(out, "dropped_server", s->dropped_server);
 	stats_json_u64(out, "rejected", s->rejected);
+	/* per copy: queued = written + buffered_points + dropped */
+	stats_json_u64(out, "queued", s->ledger.queued);
+	stats_json_u64(out, "written", s->ledger.fates[ORIGIN_WRITTEN]);
+	stats_json_u64(out, "buffered_points", s->ledger.buffered);
+	stats_json_u64(out, "dropped", listener_dropped(l));
+	stats_json_u64(out, "dropped_overflow",
+	    s->ledger.fates[ORIGIN_DROPPED_OVERFLOW]);
+	stats_json_u64(out, "dropped_server",
+	    s->ledger.fates[ORIGIN_DROPPED_SERVER]);
+	stats_json_u64(out, "dropped_too_large",
+	    s->ledger.fates[ORIGIN_DROPPED_TOO_LARGE]);
+	stats_json_u64(out, "dropped_removed",
+	    s->ledger.fates[ORIGIN_DROPPED_REMOVED]);
+	evbuffer_add_printf(out, ",\"unaccounted\":%lld",
+	    (long long)listener_unaccounted(l));
 	evbuffer_add_printf(out, ",\"rejected_by_reason\":{");
 	for (i = 0; i < sizeof(s->reasons) / sizeof(s->reasons[0]) &&
 	    s->reasons[i].reason != NULL; i++) {
@@ -185,9 +199,15 @@ stats_json_target(struct evbuffer *out, const struct target *t)
 	stats_json_u64(out, "accepted", s->points_accepted);
 	stats_json_u64(out, "written", s->points_written);
 	stats_json_u64(out, "batches_written", s->batches_written);
+	stats_json_u64(out, "dropped", target_dropped(t));
 	stats_json_u64(out, "dropped_overflow", s->points_dropped_overflow);
 	stats_json_u64(out, "dropped_server", s->points_dropped_server);
 	stats_json_u64(out, "dropped_too_large", s->points_dropped_too_large);
+	stats_json_u64(out, "dropped_removed", s->points_dropped_removed);
+	/* accepted = written + buffered_points + dropped; 0 is the norm */
+	evbuffer_add_printf(out, ",\"unaccounted\":%lld",
+	    (long long)target_unaccounted(t));
+	stats_json_u64(out, "rejected_overflow", s->points_rejected_overflow);
 	stats_json_u64(out, "rejected_queues", s->points_rejected_queues);
 	stats_json_u64(out, "rejected_conflict", s->points_rejected_conflict);
 	stats_json_u64(out, "type_cuts", s->type_cuts);
@@ -236,8 +256,12 @@ stats_line_listener(char *buf, size_t size, const struct listener *l)
 	stats_field(buf, size, &n, "lines", s->lines);
 	stats_field(buf, size, &n, "accepted", s->accepted);
 	stats_field(buf, size, &n, "rejected", s->rejected);
-	stats_field(buf, size, &n, "dropped", s->dropped);
-	stats_field(buf, size, &n, "dropped_server", s->dropped_server);
+	stats_field(buf, size, &n, "queued", s->ledger.queued);
+	stats_field(buf, size, &n, "written", s->ledger.fates[ORIGIN_WRITTEN]);
+	stats_field(buf, size, &n, "buffered_points", s->ledger.buffered);
+	stats_field(buf, size, &n, "dropped", listener_dropped(l));
+	stats_field(buf, size, &n, "dropped_server",
+	    s->ledger.fates[ORIGIN_DROPPED_SERVER]);
 	stats_field(buf, size, &n, "denied", s->denied);
 	stats_field(buf, size, &n, "pauses", s->pauses);
 	return n < size ? n : 0;
@@ -263,6 +287,12 @@ stats_line_target(char *buf, size_t size, const struct target *t)
 	stats_field(buf, size, &n, "dropped_server", s->points_dropped_server);
 	stats_field(buf, size, &n, "dropped_too_large",
 	    s->points_dropped_too_large);
+	stats_field(buf, size, &n, "dropped_removed",
+	    s->points_dropped_removed);
+	stats_field(buf, size, &n, "rejected_overflow",
+	    s->points_rejected_overflow);
+	stats_field(buf, size, &n, "rejected_queues",
+	    s->points_rejected_queues);
 	stats_field(buf, size, &n, "rejected_conflict",
 	    s->points_rejected_conflict);
 	stats_field(buf, size, &n, "isolation_requests",

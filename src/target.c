@@ -35,6 +35,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
+#include "origin.h"
 #include "point.h"
 #include "queue.h"
 #include "response.h"
@@ -132,6 +133,13 @@ struct target {
 
 static void target_pump(struct target *);
 
+/* A queue's database for a log line: a client chose it (log_escape()). */
+static const char *
+target_qname(const struct target_queue *tq)
+{
+	return log_esc(queue_database(tq->queue));
+}
+
 /* The queue may be able to send now: the next pump looks at it. */
 static void
 target_wake(struct target_queue *tq)
@@ -160,6 +168,7 @@ target_unwake(struct target_queue *tq)
 	tq->waking = false;
 	TAILQ_REMOVE(&tq->target->wake, tq, wake_entry);
 }
+
 static void target_admin_free(struct target_admin *);
 static void target_arm_flush(struct target_queue *);
 
@@ -292,7 +301,8 @@ target_queue_new(struct target *t, const char *db, const char *rp)
 	TAILQ_INSERT_TAIL(&t->queues, tq, entry);
 	hmap_insert(t->queue_index, target_queue_hash(db, rp), tq);
 	t->nqueues++;
-	log_debug("target %s: new queue db=%s rp=%s", t->conf->name, db, rp);
+	log_debug("target %s: new queue db=%s rp=%s", t->conf->name,
+	    log_esc(db), log_esc(rp));
 	return tq;
 }
 
@@ -360,8 +370,8 @@ target_sweep(struct target *t)
 			continue;
 		}
 		log_debug("target %s: freeing idle queue db=%s rp=%s",
-		    t->conf->name, queue_database(tq->queue),
-		    queue_retention_policy(tq->queue));
+		    t->conf->name, target_qname(tq),
+		    log_esc(queue_retention_policy(tq->queue)));
 		if (t->last == tq)
 			t->last = NULL;
 		target_unwake(tq);
@@ -479,6 +489,13 @@ target_free(struct target *t)
 		return;
 	while ((tq = TAILQ_FIRST(&t->queues)) != NULL) {
 		TAILQ_REMOVE(&t->queues, tq, entry);
+		/* the points still held leave the listeners' books here */
+		t->stats.points_dropped_removed += queue_settle(tq->queue,
+		    ORIGIN_DROPPED_REMOVED);
+		if (tq->inflight != NULL)
+			t->stats.points_dropped_removed += batch_settle(
+			    tq->inflight, ORIGIN_DROPPED_REMOVED,
+			    tq->inflight->points);
 		target_queue_free(tq);
 	}
 	while ((db = TAILQ_FIRST(&t->dbs)) != NULL)
@@ -605,7 +622,8 @@ target_append(struct target *t, const char *db, const char *rp,
 	    (t->bytes + size > t->conf->buffer_size &&
 	    (t->conf->overflow != OVERFLOW_DROP_OLDEST ||
 	    !target_make_room(t, size)))) {
-		t->stats.points_dropped_overflow++;
+		/* never accepted: not a drop of the balance (target.h) */
+		t->stats.points_rejected_overflow++;
 		return TARGET_REJECT_OVERFLOW;
 	}
 	if (tq == NULL)
@@ -618,6 +636,7 @@ target_append(struct target *t, const char *db, const char *rp,
 	t->bytes += size;
 	t->points++;
 	t->stats.points_accepted++;
+	origin_hold(p->origin);
 	if (tq->inflight == NULL && queue_ready(tq->queue)) {
 		target_wake(tq);
 		target_pump(t);
@@ -650,7 +669,7 @@ target_send(struct target_queue *tq)
 	t->stats.isolation_requests += b->isolating;
 	if (log_enabled(LOG_LEVEL_DEBUG))
 		log_debug("target %s: db=%s: sending %zu points, %zu bytes%s",
-		    t->conf->name, queue_database(tq->queue), b->points,
+		    t->conf->name, target_qname(tq), b->points,
 		    body.len, body.gzip ? " gzip" : "");
 	sender_post(t->sender, &t->opts, tq->write_url, &body,
 	    target_write_done_cb, tq);
@@ -757,7 +776,8 @@ target_retry_slowly(struct target_queue *tq, const struct sender_result *res)
 		ms = c->retry_max_ms;
 	log_warnx_rl(&tq->rl_config, "sender: target %s db=%s: configuration "
 	    "problem: %s; data kept, retry in %.1fs", c->name,
-	    queue_database(tq->queue), t->stats.last_error, (double)ms / 1000);
+	    target_qname(tq), log_esc(t->stats.last_error),
+	    (double)ms / 1000);
 	target_timer_add(tq->ev_retry, ms);
 }
 
@@ -778,7 +798,8 @@ target_backoff(struct target_queue *tq, const struct sender_result *res)
 	ms = backoff_delay(t->attempts - 1, c->retry_initial_ms,
 	    c->retry_max_ms, floor, (uint64_t)random());
 	log_warnx_rl(&t->rl_retry, "sender: target %s db=%s: %s, retry in "
-	    "%.3fs", c->name, queue_database(tq->queue), t->stats.last_error,
+	    "%.3fs", c->name, target_qname(tq),
+	    log_esc(t->stats.last_error),
 	    (double)ms / 1000);
 	/* a later failure of a parallel request restarts the wait */
 	target_timer_add(t->ev_retry, ms);
@@ -795,7 +816,7 @@ target_recovered(struct target_queue *tq)
 		    "failures", t->conf->name, t->attempts);
 	else if (tq->attempts > 0)
 		log_info("sender: target %s db=%s: delivering again",
-		    t->conf->name, queue_database(tq->queue));
+		    t->conf->name, target_qname(tq));
 	t->attempts = 0;
 	tq->attempts = 0;
 }
@@ -813,10 +834,14 @@ target_delivered(struct target_queue *tq, size_t points)
 	target_recovered(tq);
 }
 
-/* Forgets a batch that leaves memory for good. */
+/*
+ * Forgets a batch that leaves memory for good; its points not settled
+ * yet (blame settles the ones a server named) go with `fate`.
+ */
 static void
-target_release(struct target *t, struct batch *b)
+target_release(struct target *t, struct batch *b, enum origin_fate fate)
 {
+	batch_settle(b, fate, b->points);
 	t->bytes -= b->bytes;
 	t->points -= b->points;
 	batch_free(b);
@@ -838,7 +863,8 @@ target_count_refused(struct target_queue *tq, size_t dropped, size_t of,
 	blame_describe(bl, who, sizeof(who));
 	log_warnx_rl(&t->rl, "sender: target %s db=%s: server refused %zu of "
 	    "%zu points, dropped: %s; first from %s", t->conf->name,
-	    queue_database(tq->queue), dropped, of, t->stats.last_error, who);
+	    target_qname(tq), dropped, of, log_esc(t->stats.last_error),
+	    who);
 }
 
 /*
@@ -888,7 +914,13 @@ target_rejected(struct target_queue *tq, struct batch *b,
 		target_recovered(tq);
 	target_learn_conflict(tq, b, res, dropped, &bl);
 	target_count_refused(tq, dropped, b->points, &bl);
-	target_release(t, b);
+	/*
+	 * Points the answer does not name (a count only, e.g. beyond the
+	 * retention policy) are charged in order: every listener's total
+	 * stays exact, though the server alone knows whose they were.
+	 */
+	batch_settle(b, ORIGIN_DROPPED_SERVER, dropped - bl.points);
+	target_release(t, b, ORIGIN_WRITTEN);
 }
 
 /*
@@ -911,11 +943,11 @@ target_isolate(struct target_queue *tq, struct batch *b,
 	if (second == NULL) {
 		blame_all(b, &bl);
 		target_count_refused(tq, b->points, b->points, &bl);
-		target_release(t, b);
+		target_release(t, b, ORIGIN_DROPPED_SERVER);
 		return;
 	}
 	log_debug("sender: target %s db=%s: refused whole, isolating: %zu + "
-	    "%zu points", t->conf->name, queue_database(tq->queue), b->points,
+	    "%zu points", t->conf->name, target_qname(tq), b->points,
 	    second->points);
 	b->isolating = second->isolating = true;
 	queue_putback(tq->queue, second);
@@ -932,13 +964,13 @@ target_split(struct target_queue *tq, struct batch *b)
 	if (second == NULL) {
 		log_warnx_rl(&t->rl, "sender: target %s db=%s: a single point "
 		    "of %zu bytes is too large for the server, dropped",
-		    t->conf->name, queue_database(tq->queue), b->bytes);
-		t->stats.points_dropped_too_large++;
-		target_release(t, b);
+		    t->conf->name, target_qname(tq), b->bytes);
+		t->stats.points_dropped_too_large += b->points;
+		target_release(t, b, ORIGIN_DROPPED_TOO_LARGE);
 		return;
 	}
 	log_debug("sender: target %s db=%s: 413, split into %zu + %zu "
-	    "points", t->conf->name, queue_database(tq->queue), b->points,
+	    "points", t->conf->name, target_qname(tq), b->points,
 	    second->points);
 	queue_putback(tq->queue, second);
 	queue_putback(tq->queue, b);
@@ -959,7 +991,7 @@ target_create_database(struct target_queue *tq)
 	t->inflight++;
 	t->stats.requests++;
 	log_info("sender: target %s: creating database \"%s\"", t->conf->name,
-	    db->name);
+	    log_esc(db->name));
 	sender_post(t->sender, &t->opts, t->query_url, &body,
 	    target_create_done_cb, tq);
 }
@@ -1049,7 +1081,7 @@ target_write_done_cb(const struct sender_result *res, void *arg)
 	switch (action) {
 	case RESPONSE_DONE:
 		target_delivered(tq, b->points);
-		target_release(t, b);
+		target_release(t, b, ORIGIN_WRITTEN);
 		break;
 	case RESPONSE_DROP:
 		target_rejected(tq, b, res);
@@ -1166,7 +1198,8 @@ target_query(struct target *t, const char *verb, const char *db,
 	a->body = endpoint_query_body(verb, db);
 	body.data = a->body;
 	body.len = strlen(a->body);
-	log_info("sender: target %s: %s \"%s\"", t->conf->name, verb, db);
+	log_info("sender: target %s: %s \"%s\"", t->conf->name, verb,
+	    log_esc(db));
 	sender_post(t->sender, &t->opts, t->query_url, &body,
 	    target_query_done_cb, a);
 }
@@ -1247,6 +1280,24 @@ target_stats(const struct target *t)
 	return &t->stats;
 }
 
+uint64_t
+target_dropped(const struct target *t)
+{
+	const struct target_stats	*s = &t->stats;
+
+	return s->points_dropped_overflow + s->points_dropped_server +
+	    s->points_dropped_too_large + s->points_dropped_removed;
+}
+
+int64_t
+target_unaccounted(const struct target *t)
+{
+	const struct target_stats	*s = &t->stats;
+
+	return (int64_t)(s->points_accepted - s->points_written -
+	    (uint64_t)t->points - target_dropped(t));
+}
+
 void
 target_log_stats(const struct target *t)
 {
@@ -1254,8 +1305,9 @@ target_log_stats(const struct target *t)
 
 	log_info("stats: target %s: queues=%zu buffered_points=%zu "
 	    "buffered_bytes=%zu in_flight=%zu accepted=%llu written=%llu "
-	    "batches=%llu dropped_overflow=%llu dropped_server=%llu "
-	    "dropped_too_large=%llu rejected_queues=%llu "
+	    "batches=%llu dropped=%llu dropped_overflow=%llu "
+	    "dropped_server=%llu dropped_too_large=%llu dropped_removed=%llu "
+	    "unaccounted=%lld rejected_overflow=%llu rejected_queues=%llu "
 	    "rejected_conflict=%llu type_cuts=%llu type_spills=%llu "
 	    "isolation_requests=%llu "
 	    "requests=%llu retries=%llu http_2xx=%llu http_4xx=%llu http_5xx=%llu "
@@ -1265,9 +1317,13 @@ target_log_stats(const struct target *t)
 	    (unsigned long long)s->points_accepted,
 	    (unsigned long long)s->points_written,
 	    (unsigned long long)s->batches_written,
+	    (unsigned long long)target_dropped(t),
 	    (unsigned long long)s->points_dropped_overflow,
 	    (unsigned long long)s->points_dropped_server,
 	    (unsigned long long)s->points_dropped_too_large,
+	    (unsigned long long)s->points_dropped_removed,
+	    (long long)target_unaccounted(t),
+	    (unsigned long long)s->points_rejected_overflow,
 	    (unsigned long long)s->points_rejected_queues,
 	    (unsigned long long)s->points_rejected_conflict,
 	    (unsigned long long)s->type_cuts,
@@ -1278,5 +1334,5 @@ target_log_stats(const struct target *t)
 	    (unsigned long long)s->http_4xx, (unsigned long long)s->http_5xx,
 	    (unsigned long long)s->http_errors,
 	    (unsigned long long)s->databases_created,
-	    (unsigned long long)s->create_failures, s->last_error);
+	    (unsigned long long)s->create_failures, log_esc(s->last_error));
 }

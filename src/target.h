@@ -22,18 +22,29 @@ struct target;
 
 enum target_reject {
 	TARGET_ACCEPTED,
-	TARGET_REJECT_OVERFLOW,	/* buffer_size reached (drop_newest) */
+	TARGET_REJECT_OVERFLOW,	/* full: drop_newest, block, too large */
 	TARGET_REJECT_QUEUES,	/* max_queues reached */
 	TARGET_REJECT_CONFLICT,	/* a field type the server refuses */
 };
 
+/*
+ * The balance: every point a target accepted is written, still buffered
+ * (queued, in flight or waiting for a retry) or dropped for one of the
+ * dropped_* reasons, so at any moment
+ *	accepted = written + buffered_points + dropped_overflow +
+ *	    dropped_server + dropped_too_large + dropped_removed.
+ * Points refused at the door (rejected_*) were never accepted and stay
+ * out of it.
+ */
 struct target_stats {
 	uint64_t	 points_accepted;
 	uint64_t	 points_written;
 	uint64_t	 batches_written;
-	uint64_t	 points_dropped_overflow;
+	uint64_t	 points_dropped_overflow;	/* drop_oldest evicted */
 	uint64_t	 points_dropped_server;	/* 400/422/bad-data 500 */
 	uint64_t	 points_dropped_too_large;
+	uint64_t	 points_dropped_removed;	/* target freed holding them */
+	uint64_t	 points_rejected_overflow;	/* full: never accepted */
 	uint64_t	 points_rejected_queues;
 	uint64_t	 points_rejected_conflict;	/* queue_check() */
 	uint64_t	 type_cuts;	/* batches closed for a field type */
@@ -144,6 +155,13 @@ size_t		 target_room(const struct target *);
 /* Points held: queued, in flight or waiting for a retry. */
 size_t		 target_points(const struct target *);
 const struct target_stats *target_stats(const struct target *);
+/* Points dropped, all reasons together. */
+uint64_t	 target_dropped(const struct target *);
+/*
+ * accepted - (written + buffered + dropped): 0 unless a point left the
+ * books without being counted, or was counted twice.
+ */
+int64_t		 target_unaccounted(const struct target *);
 /* Logs one line of counters. */
 void		 target_log_stats(const struct target *);
 

@@ -881,13 +881,7 @@ def _stats_line(relay, prefix, timeout):
     relay.proc.send_signal(signal.SIGUSR1)
     wait_until(lambda: relay.log().count(prefix) > before, timeout,
                "a line '%s'" % prefix)
-    line = [l for l in relay.log().splitlines() if prefix in l][-1]
-    out = {}
-    for word in line.split(prefix + " ", 1)[1].split(" "):
-        if "=" in word:
-            k, v = word.split("=", 1)
-            out[k] = int(v) if v.isdigit() else v
-    return out
+    return _parse_stats(relay.log().splitlines(), prefix)
 
 
 def relay_stats(relay, target="local", timeout=5):
@@ -899,6 +893,81 @@ def relay_stats(relay, target="local", timeout=5):
 def listener_stats(relay, listener="main", timeout=5):
     """The relay's counters for a listener, as relay_stats() does."""
     return _stats_line(relay, "stats: listener %s:" % listener, timeout)
+
+
+TARGET_DROPS = ("dropped_overflow", "dropped_server", "dropped_too_large",
+                "dropped_removed")
+
+
+def check_balance(st, what="target"):
+    """A target's stats (relay_stats or JSON) balance exactly: accepted =
+    written + buffered_points + every dropped_* reason, and the relay's
+    own `unaccounted` says 0.  Returns st."""
+    drops = sum(st[k] for k in TARGET_DROPS)
+    check(st["accepted"] == st["written"] + st["buffered_points"] + drops,
+          "%s does not balance: accepted %s != written %s + buffered %s + "
+          "dropped %s (%s)" % (what, st["accepted"], st["written"],
+                               st["buffered_points"], drops, st))
+    check_equal(drops, st["dropped"], "%s: dropped = sum of reasons" % what)
+    check_equal(0, st["unaccounted"], "%s: unaccounted" % what)
+    return st
+
+
+LISTENER_DROPS = TARGET_DROPS
+
+
+def check_listener_balance(st, what="listener"):
+    """A listener's stats balance exactly, at the door (lines = skipped +
+    accepted + rejected) and behind it, per copy (queued = written +
+    buffered_points + every dropped_* reason).  Returns st."""
+    check(st["lines"] == st["skipped"] + st["accepted"] + st["rejected"],
+          "%s door does not balance: lines %s != skipped %s + accepted %s "
+          "+ rejected %s" % (what, st["lines"], st["skipped"],
+                             st["accepted"], st["rejected"]))
+    drops = sum(st[k] for k in LISTENER_DROPS)
+    check(st["queued"] == st["written"] + st["buffered_points"] + drops,
+          "%s does not balance: queued %s != written %s + buffered %s + "
+          "dropped %s (%s)" % (what, st["queued"], st["written"],
+                               st["buffered_points"], drops, st))
+    check_equal(drops, st["dropped"], "%s: dropped = sum of reasons" % what)
+    check_equal(0, st["unaccounted"], "%s: unaccounted" % what)
+    return st
+
+
+def check_books(relay, targets=("local",), listener="main", timeout=5):
+    """One SIGUSR1 dump: the listener and each target balance, and the
+    listener's copies are exactly the targets' points (it must be their
+    only listener).  Returns (listener stats, {target: stats})."""
+    last = "stats: target %s:" % targets[-1]
+    before = relay.log().count(last)
+    relay.proc.send_signal(signal.SIGUSR1)
+    wait_until(lambda: relay.log().count(last) > before, timeout,
+               "a line '%s'" % last)
+    dump = relay.log().splitlines()
+    tst = {}
+    for name in targets:
+        tst[name] = check_balance(_parse_stats(dump, "stats: target %s:"
+                                               % name), "target " + name)
+    lst = check_listener_balance(_parse_stats(
+        dump, "stats: listener %s:" % listener), "listener " + listener)
+    for key in ("written", "buffered_points") + TARGET_DROPS:
+        check_equal(sum(t[key] for t in tst.values()), lst[key],
+                    "listener %s vs its targets" % key)
+    check_equal(sum(t["accepted"] for t in tst.values()), lst["queued"],
+                "listener queued copies vs targets' accepted")
+    return lst, tst
+
+
+def _parse_stats(lines, prefix):
+    line = [l for l in lines if prefix in l][-1]
+    out = {}
+    for word in line.split(prefix + " ", 1)[1].split(" "):
+        if word.startswith("last_error="):
+            break       # the server's words, last: nothing to parse
+        if "=" in word:
+            k, v = word.split("=", 1)
+            out[k] = int(v) if v.lstrip("-").isdigit() else v
+    return out
 
 
 def count_points(influx, db, measurement="m"):

@@ -22,7 +22,7 @@ import time
 import harness
 from harness import (ExtraInfluxD, InfluxD, Relay, check, check_equal,
                      count_points, influxd_down, influxd_up, relay_config,
-                     relay_stats, unique_db, wait_until)
+                     relay_stats, unique_db, wait_until, check_books)
 
 T0 = 1700000000000000000
 
@@ -81,6 +81,8 @@ def test_down_8s_50k(influx):
             check_equal(0, st["dropped_server"] + st["dropped_overflow"],
                         "points dropped")
             check(st["http_errors"] >= 1, "no failed attempt seen: %s" % st)
+            lst, _ = check_books(relay)
+            check_equal(50000, lst["written"], "listener: points written")
         time.sleep(0.5)
         check_equal(50000, count_points(own, db), "points after settling")
     finally:
@@ -129,6 +131,8 @@ def test_413_body_limit(influx):
                                                        st["http_4xx"]))
             check_equal(20000, st["written"], "points written")
             check_equal(0, st["dropped_too_large"], "points too large")
+            lst, _ = check_books(relay)
+            check_equal(20000, lst["written"], "listener: points written")
     finally:
         own.stop()
 
@@ -157,6 +161,14 @@ def test_fanout_one_down(influx):
             wait_until(lambda: count_points(other, db) == 5000, 15,
                        "target a catching up")
             check_equal(5000, count_points(influx, db), "points at b")
+            # per copy: 5,000 lines accepted, each queued on both targets
+            lst, tst = wait_until(
+                lambda: (lambda b: b if b[0]["buffered_points"] == 0
+                         else None)(check_books(relay, ("a", "b"))), 10,
+                "both targets empty")
+            check_equal(5000, lst["accepted"], "lines accepted")
+            check_equal(10000, lst["queued"], "copies queued")
+            check_equal(10000, lst["written"], "copies written")
     finally:
         other.stop()
 
@@ -317,6 +329,9 @@ def test_rejected_batch_sent_once(influx):
         wait_until(lambda: count_points(influx, db) == 2, 5,
                    "the next good point")
         check_equal(2, relay_stats(relay)["requests"], "requests in all")
+        lst, _ = check_books(relay)
+        check_equal(1, lst["dropped_server"], "listener: refused by server")
+        check_equal(1, lst["written"], "listener: points written")
 
 
 def test_secrets_not_in_logs(influx):

@@ -458,7 +458,72 @@ def test_g_garbage(influx):
     print("  (%d junk kv messages were valid and stored)" % junk)
 
 
+# ------------------------------------------------------------------ h
+
+
+def raw_log(relay):
+    """The relay's log as bytes: what a terminal would be sent."""
+    with open(relay.log_path, "rb") as f:
+        return f.read()
+
+
+def test_h_hostile_names(influx):
+    """A routed database or retention policy name with control bytes (ESC,
+    CR) is refused at the socket with a reason (InfluxDB could never
+    create it: held, it would be retried forever), and none of its bytes
+    reaches the log raw; a database name the relay does log (a '"' in
+    it) and a server's answer with ESC and CR are escaped too."""
+    db = unique_db("hostile")
+    quoted = db + '_q"x'
+    cfg = relay_config(influx, db, listener={"database_tag": "db",
+                                             "retention_policy_tag": "rp"},
+                       target={"retry_initial": "100ms",
+                               "retry_max": "300ms"})
+    with Relay(cfg) as relay:
+        relay.send([b"a,db=ev\x1b[31mil\rX v=1i %d" % T0,
+                    ("a,db=%s,rp=r\x1bp v=2i %d" % (db, T0)).encode(),
+                    ("a,db=%s v=3i %d" % (quoted, T0)).encode(),
+                    ("a v=4i %d" % T0).encode()])
+        got = settle_points(influx, db, 1)
+        settle_points(influx, quoted, 1)
+        line = stats_line(relay, "main")
+        log = raw_log(relay)
+    harness.assert_same_points([point("a", {}, {"v": 4}, T0)], got,
+                               "the good point")
+    check_equal(2, stat(line, "rejected[control bytes in database or "
+                        "retention policy name]"), "refused names: " + line)
+    check(not any(b"\x1b" in n.encode() or "\r" in n
+                  for n in influx.databases()),
+          "a database with control bytes was created")
+    check(b"\x1b" not in log and b"\r" not in log,
+          "raw ESC or CR in the log:\n%r" % log[-2000:])
+    check(b"\\x1b[31mil\\x0dX" in log,
+          "the rejected line's excerpt, escaped, is not in the log")
+    check(('creating database "%s_q\\"x"' % db).encode() in log,
+          "the quote in a database name is not escaped in the log")
+
+    # a server's answer: ESC and CR in last_error and the warnings
+    body = b'{"error":"\x1b]0;owned\x07\x1b[2Jfake\r\ninfo: forged"}'
+    with harness.AnswerServer(401, body) as server:
+        cfg = relay_config(None, "d", target={
+            "url": server.url, "retry_initial": "100ms",
+            "retry_max": "200ms"})
+        with Relay(cfg) as relay:
+            relay.send(["a v=1i %d" % T0])
+            harness.wait_until(lambda: b"configuration problem" in
+                               raw_log(relay), 10, "the warning")
+            stats_line(relay, "main")
+            harness.relay_stats(relay)
+            log = raw_log(relay)
+    for bad in (b"\x1b", b"\x07", b"\r", b"\ninfo: forged"):
+        check(bad not in log, "%r from the server reached the log raw:\n%r"
+              % (bad, log[-1500:]))
+    check(b"\\x1b]0;owned\\x07" in log, "the server's answer, escaped, "
+          "is not in the log")
+
+
 if __name__ == "__main__":
     harness.main([test_a_kv_messages, test_b_datagrams,
                   test_c_database_tag_routing, test_d_allowed_databases,
-                  test_e_precision, test_f_peer_credentials, test_g_garbage])
+                  test_e_precision, test_f_peer_credentials, test_g_garbage,
+                  test_h_hostile_names])

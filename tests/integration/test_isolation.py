@@ -56,6 +56,13 @@ def test_type_conflict_costs_one_point(influx):
                     "drops blamed on listener b")
         check_equal(0, listener_stats(relay, "a")["dropped_server"],
                     "drops blamed on listener a")
+        # each listener's own books: exact per sender
+        la = harness.check_listener_balance(listener_stats(relay, "a"), "a")
+        lb = harness.check_listener_balance(listener_stats(relay, "b"), "b")
+        check_equal((1000, 0), (la["written"], la["buffered_points"]),
+                    "listener a written, buffered")
+        check_equal((1, 1), (lb["written"], lb["dropped"]),
+                    "listener b written, dropped")
         log = relay.log()
     check_equal(1000, harness.count_points(influx, db, "good"),
                 "good points stored")

@@ -17,7 +17,8 @@ import threading
 import time
 
 import harness
-from harness import (InfluxD, Relay, check, check_equal, count_points,
+from harness import (InfluxD, Relay, check, check_balance, check_books,
+                     check_equal, count_points,
                      influxd_down, influxd_up, relay_config, relay_stats,
                      unique_db, wait_until)
 
@@ -33,17 +34,21 @@ def stored_values(influx, db):
     return sorted(p["fields"]["v"] for p in influx.all_points(db))
 
 
-def stats_when(relay, predicate, what, timeout=10):
-    """The target's stats once predicate(stats) holds."""
+def stats_when(relay, predicate, what, timeout=10, listener="main"):
+    """The target's stats once predicate(stats) holds; they balance, and
+    so do the listener's books against them."""
     def ready():
         st = relay_stats(relay)
         return st if predicate(st) else None
-    return wait_until(ready, timeout, what)
+    st = check_balance(wait_until(ready, timeout, what))
+    check_books(relay, listener=listener)
+    return st
 
 
 def seen(n):
-    """A predicate: n points either accepted or dropped by overflow."""
-    return lambda st: st["accepted"] + st["dropped_overflow"] == n
+    """A predicate: n points either accepted or refused for lack of room
+    (refused points were never accepted: they are not in the balance)."""
+    return lambda st: st["accepted"] + st["rejected_overflow"] == n
 
 
 def overflow_config(influx, db, policy, size="64K", listener=None):
@@ -66,10 +71,12 @@ def test_drop_oldest(influx):
             dropped = st["dropped_overflow"]
             check(dropped > 0, "nothing dropped with a 64K buffer: %s" % st)
             influxd_up(own)
-            stats_when(relay, lambda st: st["buffered_points"] == 0,
-                       "an empty relay", timeout=20)
+            end = stats_when(relay, lambda st: st["buffered_points"] == 0,
+                             "an empty relay", timeout=20)
+            check_equal(0, end["rejected_overflow"], "refused at the door")
         got = stored_values(own, db)
         check_equal(10000 - dropped, len(got), "points stored")
+        check_equal(end["written"], len(got), "written = points stored")
         check_equal(9999, got[-1], "newest point stored")
         check(0 not in got, "the oldest point survived drop_oldest")
     finally:
@@ -86,13 +93,15 @@ def test_drop_newest(influx):
             influxd_down(own)
             relay.send(lines(10000))
             st = stats_when(relay, seen(10000), "10,000 points seen")
-            check(st["dropped_overflow"] > 0, "nothing dropped: %s" % st)
+            check(st["rejected_overflow"] > 0, "nothing refused: %s" % st)
+            check_equal(0, st["dropped_overflow"], "accepted points dropped")
             influxd_up(own)
-            stats_when(relay, lambda st: st["buffered_points"] == 0,
-                       "an empty relay", timeout=20)
+            end = stats_when(relay, lambda st: st["buffered_points"] == 0,
+                             "an empty relay", timeout=20)
         got = stored_values(own, db)
         check_equal(list(range(st["accepted"])), got,
                     "stored points are the first ones, in full")
+        check_equal(end["written"], len(got), "written = points stored")
     finally:
         own.stop()
 
@@ -125,14 +134,18 @@ def test_block_stream(influx):
             check(st["buffered_bytes"] <= 256 * 1024,
                   "buffered %d bytes > buffer_size" % st["buffered_bytes"])
             check_equal(0, st["dropped_overflow"], "points dropped")
+            check_balance(st)
             influxd_up(own)
             check(done.wait(30), "the client never finished after InfluxDB "
                   "came back")
             check(not errors, "client error: %s" % errors)
             wait_until(lambda: count_points(own, db) == total, 30,
                        "%d points in InfluxDB" % total)
-            st = relay_stats(relay)
-            check_equal(0, st["dropped_overflow"], "points dropped")
+            st = stats_when(relay, lambda st: st["buffered_points"] == 0,
+                            "an empty relay")
+            check_equal(0, st["dropped"] + st["rejected_overflow"],
+                        "points dropped or refused")
+            check_equal(total, st["written"], "written")
             check("pauses=" in relay.log(), "no listener stats line")
     finally:
         own.stop()
@@ -153,13 +166,16 @@ def test_block_datagrams_dropped(influx):
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
                 for line in lines(5000):
                     s.sendto(line.encode() + b"\n", path)
-            st = stats_when(relay, seen(5000), "5,000 datagrams seen")
-            check(st["dropped_overflow"] > 0, "nothing dropped: %s" % st)
+            st = stats_when(relay, seen(5000), "5,000 datagrams seen",
+                            listener="dg")
+            check(st["rejected_overflow"] > 0, "nothing refused: %s" % st)
+            check_equal(0, st["dropped_overflow"], "accepted points dropped")
             influxd_up(own)
-            stats_when(relay, lambda st: st["buffered_points"] == 0,
-                       "an empty relay", timeout=20)
+            end = stats_when(relay, lambda st: st["buffered_points"] == 0,
+                             "an empty relay", timeout=20, listener="dg")
             check(relay.running(), "relay died")
         check_equal(st["accepted"], count_points(own, db), "points stored")
+        check_equal(end["written"], st["accepted"], "written = accepted")
     finally:
         own.stop()
 

@@ -195,15 +195,15 @@ START_TEST(test_embedded_newlines)
 	ck_assert_uint_eq(b->points + second->points, 4);
 	ck_assert(body_is(b, "m s=\"line1\nline2\" 1\nm v=2i 1\n"));
 	ck_assert(body_is(second, "m s=\"a\nb\nc\" 1\nm v=4i 1\n"));
-	ck_assert_uint_eq(batch_drop_first(b), strlen(pts[0]) + 3);
+	ck_assert_uint_eq(batch_drop_first(b, ORIGIN_DROPPED_OVERFLOW), strlen(pts[0]) + 3);
 	ck_assert(body_is(b, "m v=2i 1\n"));
 	ck_assert_uint_eq(b->points, 1);
-	ck_assert_uint_eq(batch_drop_first(second), strlen(pts[2]) + 3);
+	ck_assert_uint_eq(batch_drop_first(second, ORIGIN_DROPPED_OVERFLOW), strlen(pts[2]) + 3);
 	ck_assert(body_is(second, "m v=4i 1\n"));
-	ck_assert_uint_eq(batch_drop_first(second), 9);
+	ck_assert_uint_eq(batch_drop_first(second, ORIGIN_DROPPED_OVERFLOW), 9);
 	ck_assert_uint_eq(second->points, 0);
 	ck_assert_uint_eq(second->bytes, 0);
-	ck_assert_uint_eq(batch_drop_first(second), 0);
+	ck_assert_uint_eq(batch_drop_first(second, ORIGIN_DROPPED_OVERFLOW), 0);
 	batch_free(b);
 	batch_free(second);
 	queue_free(q);
@@ -261,11 +261,11 @@ START_TEST(test_sizes_reuse_room)
 		    .tail = "\n", .tlen = 1 });
 		total += 7;
 		if (i % 3 == 0)
-			total -= batch_drop_first(b);
+			total -= batch_drop_first(b, ORIGIN_DROPPED_OVERFLOW);
 	}
 	ck_assert_uint_eq(b->bytes, total);
 	ck_assert_uint_eq(b->points, total / 7);
-	while (batch_drop_first(b) == 7)
+	while (batch_drop_first(b, ORIGIN_DROPPED_OVERFLOW) == 7)
 		;
 	ck_assert_uint_eq(b->points, 0);
 	batch_free(b);

@@ -330,7 +330,7 @@ rig_put(const char *body)
  */
 START_TEST(test_isolation_bound)
 {
-	uint64_t	 blamed = 0;
+	struct origin_ledger gl = { 0 }, bl = { 0 };
 	uint32_t	 good, bad;
 	size_t		 bound, i, len;
 	const char	*w;
@@ -338,8 +338,8 @@ START_TEST(test_isolation_bound)
 
 	rig_start(FAST "batch_size = 5000\nbuffer_size = 16M\n");
 	faultd_refuse_marked(rig.fd[0], "BAD");
-	good = origin_new("good", 10, 1000, NULL);
-	bad = origin_new("bad", 20, 1000, &blamed);
+	good = origin_new("good", 10, 1000, &gl);
+	bad = origin_new("bad", 20, 1000, &bl);
 	for (i = 0; i < 20000; i++) {
 		bool	 marked = (i == 1234 || i == 9999 || i == 17777);
 
@@ -353,7 +353,16 @@ START_TEST(test_isolation_bound)
 	ck_assert_uint_eq(faultd_points(rig.fd[0]), 19997);
 	ck_assert_uint_eq(stats()->points_written, 19997);
 	ck_assert_uint_eq(stats()->points_dropped_server, 3);
-	ck_assert_uint_eq(blamed, 3);
+	/* each sender's books: exact, whoever's batches were bisected */
+	ck_assert_uint_eq(bl.queued, 3);
+	ck_assert_uint_eq(bl.fates[ORIGIN_DROPPED_SERVER], 3);
+	ck_assert_uint_eq(bl.fates[ORIGIN_WRITTEN], 0);
+	ck_assert_uint_eq(gl.queued, 19997);
+	ck_assert_uint_eq(gl.fates[ORIGIN_WRITTEN], 19997);
+	ck_assert_uint_eq(gl.fates[ORIGIN_DROPPED_SERVER], 0);
+	ck_assert_uint_eq(gl.buffered + bl.buffered, 0);
+	origin_put(good);
+	origin_put(bad);
 	w = faultd_written(rig.fd[0], &len);
 	ck_assert_ptr_null(memmem(w, len, "BAD", 3));
 	/* 4 batches; each marked point costs 2 requests per halving */
@@ -361,6 +370,8 @@ START_TEST(test_isolation_bound)
 	ck_assert_uint_le(stats()->isolation_requests, bound);
 	ck_assert_uint_le(faultd_nreqs(rig.fd[0]), 4 + bound);
 	ck_assert_uint_eq(stats()->requests, faultd_nreqs(rig.fd[0]));
+	origin_forget_ledger(&gl);
+	origin_forget_ledger(&bl);
 	rig_stop();
 }
 END_TEST
@@ -401,7 +412,7 @@ START_TEST(test_known_type)
 	    "{\"error\":\"partial write: field type conflict: input field "
 	    "\\\"f\\\" on measurement \\\"m\\\" is type float, already "
 	    "exists as type integer dropped=1\"}", NULL, 0 };
-	uint64_t	 blamed = 0;
+	struct origin_ledger blamed = { 0 };
 	int		 i;
 
 	rig_start(FAST "batch_size = 1000\n");
@@ -413,7 +424,8 @@ START_TEST(test_known_type)
 	ck_assert(rig_run(rig_empty, 3));
 	ck_assert_uint_eq(stats()->points_dropped_server, 1);
 	ck_assert_uint_eq(stats()->points_written, 1);
-	ck_assert_uint_eq(blamed, 1);
+	ck_assert_uint_eq(blamed.fates[ORIGIN_DROPPED_SERVER], 1);
+	ck_assert_uint_eq(blamed.fates[ORIGIN_WRITTEN], 1);
 	ck_assert_int_eq(rig_put("m f=2.5"), TARGET_REJECT_CONFLICT);
 	ck_assert_int_eq(rig_put("m f=2i"), TARGET_ACCEPTED);
 	ck_assert_uint_eq(stats()->points_rejected_conflict, 1);
@@ -440,6 +452,7 @@ START_TEST(test_known_type)
 	ck_assert_uint_eq(stats()->points_written,
 	    2 + 4 * QUEUE_CUTS_PER_S);
 	ck_assert(rig_run(rig_empty, 3));
+	origin_forget_ledger(&blamed);
 	rig_stop();
 }
 END_TEST
@@ -460,7 +473,10 @@ START_TEST(test_partial_write)
 	static const struct faultd_step	 st = { 400, "{\"error\":\"partial "
 	    "write: points beyond retention policy dropped=3\"}", NULL, 0 };
 
+	struct origin_ledger	 lg = { 0 };
+
 	rig_start(FAST);
+	rig.origin = origin_new("l", 1, 2, &lg);
 	faultd_script(rig.fd[0], &st, 1);
 	rig_send(rig.t[0], "", 10);
 	target_flush(rig.t[0]);
@@ -468,6 +484,12 @@ START_TEST(test_partial_write)
 	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 1);
 	ck_assert_uint_eq(stats()->points_dropped_server, 3);
 	ck_assert_uint_eq(stats()->points_written, 7);
+	/* the server named a count only: the sender's total is still exact */
+	ck_assert_uint_eq(lg.fates[ORIGIN_DROPPED_SERVER], 3);
+	ck_assert_uint_eq(lg.fates[ORIGIN_WRITTEN], 7);
+	ck_assert_uint_eq(lg.buffered, 0);
+	origin_put(rig.origin);
+	origin_forget_ledger(&lg);
 	rig_stop();
 }
 END_TEST

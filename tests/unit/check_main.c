@@ -15,6 +15,7 @@ main(void)
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, hmap_suite());
 	srunner_add_suite(sr, kv_suite());
+	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, loop_suite());
 	srunner_add_suite(sr, conf_target_suite());
 	srunner_add_suite(sr, delivery_suite());

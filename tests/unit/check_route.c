@@ -92,6 +92,18 @@ START_TEST(test_allowed)
 }
 END_TEST
 
+/* Names InfluxDB could never create are refused at the socket. */
+START_TEST(test_name_ok)
+{
+	ck_assert(route_name_ok("app_web"));
+	ck_assert(route_name_ok("caf\xc3\xa9 \"q\""));
+	ck_assert(!route_name_ok("ev\x1b[31mil"));
+	ck_assert(!route_name_ok("cr\rlf"));
+	ck_assert(!route_name_ok("del\x7f"));
+	ck_assert(!route_name_ok("\t"));
+}
+END_TEST
+
 Suite *
 route_suite(void)
 {
@@ -101,6 +113,7 @@ route_suite(void)
 	tcase_add_loop_test(tc, test_cut, 0, sizeof(cuts) / sizeof(cuts[0]));
 	tcase_add_test(tc, test_value_too_long);
 	tcase_add_test(tc, test_allowed);
+	tcase_add_test(tc, test_name_ok);
 	suite_add_tcase(s, tc);
 	return s;
 }

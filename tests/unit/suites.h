@@ -9,6 +9,7 @@ Suite	*batch_suite(void);
 Suite	*conf_suite(void);
 Suite	*hmap_suite(void);
 Suite	*kv_suite(void);
+Suite	*log_suite(void);
 Suite	*loop_suite(void);
 Suite	*conf_target_suite(void);
 Suite	*delivery_suite(void);
