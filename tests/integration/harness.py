@@ -890,6 +890,14 @@ def relay_stats(relay, target="local", timeout=5):
     return _stats_line(relay, "stats: target %s:" % target, timeout)
 
 
+def relay_idle(relay, target="local", timeout=10):
+    """The target's counters once it holds nothing (in flight included):
+    a point InfluxDB stored is counted only when its answer is read."""
+    return wait_until(lambda: (lambda s: s if s["buffered_points"] == 0
+                               else None)(relay_stats(relay, target)),
+                      timeout, "target %s idle" % target)
+
+
 def listener_stats(relay, listener="main", timeout=5):
     """The relay's counters for a listener, as relay_stats() does."""
     return _stats_line(relay, "stats: listener %s:" % listener, timeout)
