@@ -30,6 +30,13 @@
  * ten loop turns (and ten epoll_waits over every ready client).
  */
 #define SENDER_UPLOAD_BUFFER	(512 * 1024)
+/*
+ * Finished easy handles kept for the next requests: curl_easy_init() and
+ * its first setup cost more than the request itself when many databases
+ * each send small batches, and curl_easy_reset() keeps the handle's
+ * caches (libcurl's curl_easy_reset(3)).
+ */
+#define SENDER_SPARE_HANDLES	8
 
 struct sender {
 	struct event_base	*base;
@@ -37,6 +44,8 @@ struct sender {
 	struct event		*ev_timeout;
 	int			 running;
 	TAILQ_HEAD(, sender_request) requests;
+	CURL			*spare[SENDER_SPARE_HANDLES];
+	size_t			 nspare;
 };
 
 struct sender_request {
@@ -161,11 +170,36 @@ sender_new(struct event_base *base)
 	return s;
 }
 
+/* An easy handle for a new request: a spare one, reset, or a new one. */
+static CURL *
+sender_easy_get(struct sender *s)
+{
+	CURL	*e;
+
+	if (s->nspare > 0)
+		return s->spare[--s->nspare];
+	if ((e = curl_easy_init()) == NULL)
+		fatalx("sender: curl_easy_init failed");
+	return e;
+}
+
+static void
+sender_easy_put(struct sender *s, CURL *e)
+{
+	if (s->nspare == SENDER_SPARE_HANDLES) {
+		curl_easy_cleanup(e);
+		return;
+	}
+	/* no option (URL, credentials, body) outlives its request */
+	curl_easy_reset(e);
+	s->spare[s->nspare++] = e;
+}
+
 static void
 sender_request_free(struct sender_request *r)
 {
 	curl_multi_remove_handle(r->sender->multi, r->easy);
-	curl_easy_cleanup(r->easy);
+	sender_easy_put(r->sender, r->easy);
 	curl_slist_free_all(r->headers);
 	TAILQ_REMOVE(&r->sender->requests, r, entry);
 	free(r);
@@ -180,6 +214,8 @@ sender_free(struct sender *s)
 		return;
 	while ((r = TAILQ_FIRST(&s->requests)) != NULL)
 		sender_request_free(r);
+	while (s->nspare > 0)
+		curl_easy_cleanup(s->spare[--s->nspare]);
 	curl_multi_cleanup(s->multi);
 	event_free(s->ev_timeout);
 	free(s);
@@ -337,8 +373,7 @@ sender_post(struct sender *s, const struct sender_opts *o, const char *url,
 	struct sender_request	*r = xcalloc(1, sizeof(*r));
 	CURL			*e;
 
-	if ((e = r->easy = curl_easy_init()) == NULL)
-		fatalx("sender: curl_easy_init failed");
+	e = r->easy = sender_easy_get(s);
 	r->sender = s;
 	r->cb = cb;
 	r->arg = arg;

@@ -94,6 +94,7 @@ struct target_queue {
 	struct batch		*inflight;
 	unsigned		 attempts;	/* slow retries since success */
 	bool			 used;		/* appended to since last sweep */
+	bool			 flush_due;	/* open batch waits for the queue */
 	struct log_ratelimit	 rl_config;
 };
 
@@ -187,9 +188,33 @@ target_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct target_queue	*tq = arg;
 
+	/*
+	 * A batch of this queue still waits to be sent (or is in flight):
+	 * the open one keeps filling and leaves right after it, rather than
+	 * as one more small batch.  Many databases with a few points each
+	 * then cost far fewer requests.  The timer runs again in case
+	 * nothing else closes the batch.
+	 */
+	if (tq->inflight != NULL || queue_ready(tq->queue)) {
+		tq->flush_due = true;
+		target_arm_flush(tq);
+		return;
+	}
+	tq->flush_due = false;
 	queue_seal(tq->queue);
 	target_wake(tq);
 	target_pump(tq->target);
+}
+
+/* Its request is over: a batch whose flush came meanwhile goes now. */
+static void
+target_flush_late(struct target_queue *tq)
+{
+	if (!tq->flush_due || queue_ready(tq->queue))
+		return;
+	tq->flush_due = false;
+	evtimer_del(tq->ev_flush);
+	queue_seal(tq->queue);
 }
 
 static void
@@ -1105,6 +1130,7 @@ target_write_done_cb(const struct sender_result *res, void *arg)
 		target_backoff(tq, res);
 		break;
 	}
+	target_flush_late(tq);
 	target_wake(tq);
 	target_pump(t);
 }
@@ -1117,6 +1143,7 @@ target_flush(struct target *t)
 	TAILQ_FOREACH(tq, &t->queues, entry) {
 		queue_seal(tq->queue);
 		evtimer_del(tq->ev_flush);
+		tq->flush_due = false;
 	}
 	target_wake_all(t);
 	target_pump(t);

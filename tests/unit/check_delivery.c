@@ -738,6 +738,32 @@ START_TEST(test_flush_rules)
 }
 END_TEST
 
+/*
+ * While a queue's request is in flight, its open batch is not cut at
+ * every flush_interval: what arrives meanwhile leaves as one batch right
+ * after (many databases with a few points each cost fewer requests).
+ */
+START_TEST(test_flush_waits_for_busy_queue)
+{
+	static const struct faultd_step slow = { 204, NULL, NULL, 400 };
+	int	 i;
+
+	rig_start("flush_interval = 50ms\ntimeout = 2s\n");
+	faultd_default(rig.fd[0], &slow);
+	rig_send(rig.t[0], "", 1);
+	rig_run(NULL, 0.1);		/* first batch in flight for 400 ms */
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 1);
+	for (i = 0; i < 6; i++) {	/* 6 flush intervals' worth */
+		rig_send(rig.t[0], "", 2);
+		rig_run(NULL, 0.05);
+	}
+	ck_assert(rig_run(rig_empty, 3));
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 2);
+	ck_assert_uint_eq(req(1)->points, 12);
+	rig_stop();
+}
+END_TEST
+
 START_TEST(test_batch_bytes)
 {
 	size_t	 i;
@@ -1040,6 +1066,7 @@ delivery_suite(void)
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_keepalive);
 	tcase_add_test(tc, test_flush_rules);
+	tcase_add_test(tc, test_flush_waits_for_busy_queue);
 	tcase_add_test(tc, test_batch_bytes);
 	tcase_add_test(tc, test_fanout);
 	tcase_add_test(tc, test_gzip);
