@@ -1,6 +1,9 @@
 /* Allocation wrappers that abort on failure. */
 #include "config.h"
 
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,4 +73,13 @@ xasprintf(const char *fmt, ...)
 		fatal("vasprintf");
 	va_end(ap);
 	return p;
+}
+
+void
+mem_release(void)
+{
+#ifdef HAVE_MALLOC_TRIM
+	/* glibc keeps freed chunks for reuse; give the pages back */
+	malloc_trim(0);
+#endif
 }

@@ -47,6 +47,8 @@
 #define TARGET_CONFIG_WARN_S	60
 /* Empty queues unused for a whole sweep interval are freed. */
 #define TARGET_SWEEP_MS		(5 * 60 * 1000)
+/* A backlog this large gives its memory back once it has drained. */
+#define TARGET_RELEASE_BYTES	(16 * 1024 * 1024)
 /* A field type a server reported is trusted this long (shards change). */
 #define TARGET_KNOWN_TYPE_NS	(10 * 60 * 1000000000LL)
 /* Retry-After is honoured up to max(retry_max, this). */
@@ -123,6 +125,7 @@ struct target {
 	unsigned		 attempts;	/* transient failures in a row */
 	struct log_ratelimit	 rl_retry;
 	size_t			 bytes;
+	size_t			 peak_bytes;	/* since memory was released */
 	size_t			 points;
 	struct event		*ev_room;
 	struct event		*ev_sweep;	/* frees idle empty queues */
@@ -659,6 +662,8 @@ target_append(struct target *t, const char *db, const char *rp,
 	if (queue_append(tq->queue, p, fit, p->received))
 		target_arm_flush(tq);
 	t->bytes += size;
+	if (t->bytes > t->peak_bytes)
+		t->peak_bytes = t->bytes;
 	t->points++;
 	t->stats.points_accepted++;
 	origin_hold(p->origin);
@@ -870,6 +875,11 @@ target_release(struct target *t, struct batch *b, enum origin_fate fate)
 	t->bytes -= b->bytes;
 	t->points -= b->points;
 	batch_free(b);
+	/* a backlog drained: return its memory rather than keep it for good */
+	if (t->bytes == 0 && t->peak_bytes >= TARGET_RELEASE_BYTES) {
+		t->peak_bytes = 0;
+		mem_release();
+	}
 	target_freed(t);
 }
 

@@ -39,8 +39,8 @@ def run(relayd, lines, databases):
         with open(conf, "a") as f:
             f.write("[listener:tagged]\npath = %s/tagged.sock\n"
                     "target = t\ndatabase_tag = db\n" % tmp)
-        relay = subprocess.Popen([relayd, "-c", conf],
-                                 stderr=subprocess.DEVNULL)
+        log = open(os.path.join(tmp, "relay.log"), "w")
+        relay = subprocess.Popen([relayd, "-c", conf], stderr=log)
         tagged = os.path.join(tmp, "tagged.sock")
         harness.wait_until(lambda: os.path.exists(tagged), 10, "socket")
         subprocess.run([bench_relay.LOADGEN, tagged, str(lines), "4",
@@ -50,11 +50,16 @@ def run(relayd, lines, databases):
         _, status, usage = os.wait4(relay.pid, 0)
         sink.send_signal(signal.SIGTERM)
         out = sink.communicate(timeout=30)[0]
+        log.close()
+        stats = [l for l in open(os.path.join(tmp, "relay.log"))
+                 if "stats: target t:" in l][-1]
+        requests = int(stats.split(" requests=")[1].split()[0])
     got = int(out.split("lines=")[1].split()[0])
     if got != lines or os.waitstatus_to_exitcode(status) != 0:
         sys.exit("ERROR: %d databases: the sink got %d of %d lines"
                  % (databases, got, lines))
-    return (usage.ru_utime + usage.ru_stime) / lines * 1e9, usage.ru_maxrss
+    return ((usage.ru_utime + usage.ru_stime) / lines * 1e9, usage.ru_maxrss,
+            requests)
 
 
 def main():
@@ -65,11 +70,12 @@ def main():
     for name, relayd in builds:
         first = None
         for n in COUNTS:
-            ns, rss = run(relayd, lines, n)
+            ns, rss, requests = run(relayd, lines, n)
             first = first or ns
             print("%s: %5d databases: %4.0f ns CPU per line (%.2fx one "
-                  "database), peak RSS %d KiB" % (name, n, ns, ns / first,
-                                                 rss))
+                  "database), %d requests (%.0f points each), peak RSS "
+                  "%d KiB" % (name, n, ns, ns / first, requests,
+                              lines / requests, rss))
 
 
 if __name__ == "__main__":
