@@ -229,6 +229,25 @@ ingest_parse_line(struct ingest *in, const char *line, size_t len,
 	return ingest_route_line(in, p, pt->ntags, reason);
 }
 
+/*
+ * Writes the point's " TIMESTAMP\n"; returns its length.  A timestamp in
+ * ns as the relay would write it is copied: formatting it costs more.
+ */
+static size_t
+ingest_tail(const struct ingest *in, const struct ingest_point *p,
+    char *tail)
+{
+	const struct proto_point	*pt = p->parsed;
+
+	if (pt == NULL || pt->time_text == NULL || in->precision_mult != 1 ||
+	    !p->has_time || in->kv != NULL)
+		return proto_format_tail(tail, p->time);
+	tail[0] = ' ';
+	memcpy(tail + 1, pt->time_text, pt->time_len);
+	tail[pt->time_len + 1] = '\n';
+	return pt->time_len + 2;
+}
+
 /* Every target's database must be allowed, or the message is refused. */
 static bool
 ingest_allowed(const struct ingest *in, const struct ingest_point *p)
@@ -281,7 +300,7 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 	pt.body = p.body;
 	pt.blen = p.len;
 	pt.tail = tail;
-	pt.tlen = proto_format_tail(tail, p.time);
+	pt.tlen = ingest_tail(in, &p, tail);
 	pt.time = p.time;
 	pt.fields = p.parsed;
 	for (i = 0; i < in->ntargets; i++) {

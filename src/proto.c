@@ -820,19 +820,24 @@ proto_check_fields(const char *fields, const char *end, unsigned fields_seen,
 	return n == 0 ? PROTO_ERR_TIME_KEY : PROTO_OK;
 }
 
-/* strconv.ParseInt plus InfluxDB's time range. */
+/*
+ * strconv.ParseInt plus InfluxDB's time range, of the "-?[0-9]+" in
+ * [p, end) whose digits `v` already holds (mod 2^64).  Up to 19 digits
+ * cannot wrap a uint64_t, so today's 19-digit nanoseconds need no second
+ * pass; only longer ones (leading zeros) are checked digit by digit.
+ */
 static enum proto_status
-proto_parse_time(const char *p, const char *end, int64_t *t)
+proto_parse_time(const char *p, const char *end, uint64_t v, int64_t *t)
 {
 	bool		 neg = (*p == '-');
-	uint64_t	 v = 0;
+	uint64_t	 limit = neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX;
 
 	if (end - p == neg)
 		return PROTO_ERR_TIMESTAMP;
-	if (proto_check_int64(p, end) != PROTO_OK)
+	if (end - p - neg > 19 && proto_check_int64(p, end) != PROTO_OK)
 		return PROTO_ERR_TIME_RANGE;
-	for (p += neg; p < end; p++)
-		v = v * 10 + (uint64_t)(*p - '0');
+	if (v > limit)
+		return PROTO_ERR_TIME_RANGE;
 	*t = neg ? (int64_t)(0 - v) : (int64_t)v;
 	if (*t < PROTO_MIN_TIME || *t > PROTO_MAX_TIME)
 		return PROTO_ERR_TIME_RANGE;
@@ -845,20 +850,25 @@ proto_scan_time(struct proto_scan *s, struct proto_point *pt)
 {
 	const char		*start;
 	enum proto_status	 st;
+	uint64_t		 v = 0;
 
 	proto_skip_blanks(s);
 	start = s->p;
 	if (s->p < s->end && *s->p == '-')
 		s->p++;
-	while (s->p < s->end && proto_is_digit(*s->p))
-		s->p++;
+	for (; s->p < s->end && proto_is_digit(*s->p); s->p++)
+		v = v * 10 + (uint64_t)(*s->p - '0');
 	if (s->p < s->end && *s->p != ' ' && *s->p != '\n')
 		return PROTO_ERR_TIMESTAMP;
 	/* no timestamp: InfluxDB checks nothing after the fields */
 	if (s->p == start)
 		return PROTO_OK;
-	if ((st = proto_parse_time(start, s->p, &pt->time)) != PROTO_OK)
+	if ((st = proto_parse_time(start, s->p, v, &pt->time)) != PROTO_OK)
 		return st;
+	if (start[*start == '-'] != '0' || s->p - start == 1) {
+		pt->time_text = start;
+		pt->time_len = (size_t)(s->p - start);
+	}
 	for (; s->p < s->end; s->p++)
 		if (*s->p != ' ')
 			return PROTO_ERR_TIMESTAMP;
@@ -1023,23 +1033,35 @@ proto_time_to_ns(int64_t t, int64_t mult, int64_t *ns)
 	return *ns >= PROTO_MIN_TIME && *ns <= PROTO_MAX_TIME;
 }
 
+/* "00" to "99", for formatting two digits a division. */
+static const char proto_digit_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
 size_t
 proto_format_tail(char *buf, int64_t t)
 {
-	char		 digits[20];
+	char		 digits[20], *d = digits + sizeof(digits);
 	uint64_t	 u = t < 0 ? -(uint64_t)t : (uint64_t)t;
-	size_t		 n = 0, len = 0;
+	size_t		 n, len = 0;
 
 	/* snprintf's locale and format parsing cost a quarter of ingest */
-	do {
-		digits[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
+	for (; u >= 100; u /= 100) {
+		d -= 2;
+		memcpy(d, proto_digit_pairs + u % 100 * 2, 2);
+	}
+	if (u >= 10) {
+		d -= 2;
+		memcpy(d, proto_digit_pairs + u * 2, 2);
+	} else
+		*--d = (char)('0' + u);
 	buf[len++] = ' ';
 	if (t < 0)
 		buf[len++] = '-';
-	while (n > 0)
-		buf[len++] = digits[--n];
+	n = (size_t)(digits + sizeof(digits) - d);
+	memcpy(buf + len, d, n);
+	len += n;
 	buf[len++] = '\n';
 	return len;
 }

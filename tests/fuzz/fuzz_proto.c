@@ -50,6 +50,15 @@ fuzz_line(const char *line, size_t len)
 		return;
 	if (pt.body != line || pt.body_len > len)
 		abort();
+	/* a timestamp forwarded as written must be what the relay writes */
+	if (pt.time_text != NULL) {
+		char	 tail[PROTO_TAIL_MAX];
+
+		if (!pt.has_time ||
+		    proto_format_tail(tail, pt.time) != pt.time_len + 2 ||
+		    memcmp(tail + 1, pt.time_text, pt.time_len) != 0)
+			abort();
+	}
 	fuzz_forwarded(&pt);
 }
 
