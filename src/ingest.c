@@ -23,6 +23,17 @@
 #include "stamp.h"
 #include "target.h"
 
+/* A message made ready for the targets. */
+struct ingest_point {
+	const char	*body;
+	size_t		 len;
+	bool		 has_time;
+	int64_t		 time;		/* ns */
+	const char	*db;		/* from the point, or NULL */
+	const char	*rp;
+	struct proto_point	*parsed;	/* for its fields' types */
+};
+
 struct ingest {
 	const struct conf_listener	*conf;
 	struct target			**targets;
@@ -34,17 +45,7 @@ struct ingest {
 	char				 db[ROUTE_MAX_NAME + 1];
 	char				 rp[ROUTE_MAX_NAME + 1];
 	struct proto_point		 parsed;	/* the line's fields */
-};
-
-/* A message made ready for the targets. */
-struct ingest_point {
-	const char	*body;
-	size_t		 len;
-	bool		 has_time;
-	int64_t		 time;		/* ns */
-	const char	*db;		/* from the point, or NULL */
-	const char	*rp;
-	struct proto_point	*parsed;	/* for its fields' types */
+	struct ingest_point		 cur;		/* ingest_parse()'s */
 };
 
 static const char	 ingest_not_allowed[] = "database not allowed";
@@ -274,46 +275,69 @@ ingest_refused(bool conflict, const char **reason)
 }
 
 enum ingest_result
-ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
-    uint32_t origin, const char **reason)
+ingest_parse(struct ingest *in, const char *line, size_t len,
+    const char **reason)
 {
-	struct ingest_point	 p = { 0 };
+	struct ingest_point	*p = &in->cur;
+
+	memset(p, 0, sizeof(*p));
+	if (in->kv != NULL)
+		return ingest_parse_kv(in, line, len, p, reason);
+	return ingest_parse_line(in, line, len, p, reason);
+}
+
+bool
+ingest_plain(const struct ingest *in)
+{
+	return in->kv == NULL && in->cur.parsed != NULL &&
+	    in->cur.parsed->plain;
+}
+
+enum ingest_result
+ingest_commit(struct ingest *in, int64_t now, uint32_t origin,
+    const char **reason)
+{
+	struct ingest_point	*p = &in->cur;
 	struct point		 pt = { .origin = origin, .received = now };
-	enum ingest_result	 r;
 	enum target_reject	 tr;
 	char			 tail[PROTO_TAIL_MAX];
 	size_t			 i, accepted = 0;
 	bool			 conflict = false;
 
-	if (in->kv != NULL)
-		r = ingest_parse_kv(in, line, len, &p, reason);
-	else
-		r = ingest_parse_line(in, line, len, &p, reason);
-	if (r != INGEST_ACCEPTED)
-		return r;
-	if (!ingest_allowed(in, &p)) {
+	if (!ingest_allowed(in, p)) {
 		*reason = ingest_not_allowed;
 		return INGEST_REJECTED;
 	}
-	if (!p.has_time)
-		p.time = stamp_next(&ingest_stamp, now);
-	pt.body = p.body;
-	pt.blen = p.len;
+	if (!p->has_time)
+		p->time = stamp_next(&ingest_stamp, now);
+	pt.body = p->body;
+	pt.blen = p->len;
 	pt.tail = tail;
-	pt.tlen = ingest_tail(in, &p, tail);
-	pt.time = p.time;
-	pt.fields = p.parsed;
+	pt.tlen = ingest_tail(in, p, tail);
+	pt.time = p->time;
+	pt.fields = p->parsed;
 	for (i = 0; i < in->ntargets; i++) {
 		struct target	*t = in->targets[i];
 
-		tr = target_append(t, ingest_database(in, &p, t),
-		    ingest_retention_policy(in, &p, t), &pt);
+		tr = target_append(t, ingest_database(in, p, t),
+		    ingest_retention_policy(in, p, t), &pt);
 		accepted += (tr == TARGET_ACCEPTED);
 		conflict |= (tr == TARGET_REJECT_CONFLICT);
 	}
 	if (accepted == 0)
 		return ingest_refused(conflict, reason);
 	return INGEST_ACCEPTED;
+}
+
+enum ingest_result
+ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
+    uint32_t origin, const char **reason)
+{
+	enum ingest_result	 r;
+
+	if ((r = ingest_parse(in, line, len, reason)) != INGEST_ACCEPTED)
+		return r;
+	return ingest_commit(in, now, origin, reason);
 }
 
 struct target *const *

@@ -861,8 +861,12 @@ proto_scan_time(struct proto_scan *s, struct proto_point *pt)
 	if (s->p < s->end && *s->p != ' ' && *s->p != '\n')
 		return PROTO_ERR_TIMESTAMP;
 	/* no timestamp: InfluxDB checks nothing after the fields */
-	if (s->p == start)
+	if (s->p == start) {
+		/* but a '\n' there makes the line far from plain */
+		if (s->p < s->end)
+			proto_note(s, *s->p, false);
 		return PROTO_OK;
+	}
 	if ((st = proto_parse_time(start, s->p, v, &pt->time)) != PROTO_OK)
 		return st;
 	if (start[*start == '-'] != '0' || s->p - start == 1) {
@@ -987,8 +991,10 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	/* InfluxDB may answer 500 for these, which a batch never survives */
 	if (!proto_utf8_valid(key, name_len))
 		return PROTO_ERR_UTF8;
-	if (!(s.seen & PROTO_SEEN_ODD))
+	if (!(s.seen & PROTO_SEEN_ODD)) {
+		pt->plain = true;
 		return PROTO_OK;
+	}
 	return proto_check_framing(pt->body, pt->body_len);
 }
 

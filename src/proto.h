@@ -92,6 +92,11 @@ struct proto_point {
 	size_t		 time_len;
 	unsigned	 ntags;
 	unsigned	 nfields;
+	/*
+	 * No '"', '\\' or '\n' anywhere in the line: wherever it sits in
+	 * a stream, the first '\n' after it ends it (proto_line_end()).
+	 */
+	bool		 plain;
 	const char	*name;		/* the measurement as written */
 	size_t		 name_len;
 	unsigned	 nids;		/* min(fields but "time", the max) */

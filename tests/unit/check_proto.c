@@ -398,6 +398,30 @@ START_TEST(test_time_text)
 }
 END_TEST
 
+/* A plain line ends at its first '\n' wherever it sits in a stream. */
+static const struct {
+	const char	*line;
+	bool		 plain;
+} plains[] = {
+	{ "cpu,host=a v=1,w=2i 17", true },
+	{ "  cpu v=t", true },
+	{ "cpu s=\"x\"", false },
+	{ "cpu\\ x v=1", false },
+	{ "cpu,h=a\\,b v=1", false },
+	{ "cpu v\\=x=1", false },
+	{ "cpu v=1 \n2", false },
+};
+
+START_TEST(test_plain)
+{
+	struct proto_point	 pt;
+
+	ck_assert_int_eq(proto_parse(plains[_i].line, strlen(plains[_i].line),
+	    &pt), PROTO_OK);
+	ck_assert_int_eq(pt.plain, plains[_i].plain);
+}
+END_TEST
+
 Suite *
 proto_suite(void)
 {
@@ -413,6 +437,8 @@ proto_suite(void)
 	tcase_add_test(tc, test_key_length);
 	tcase_add_test(tc, test_skip);
 	tcase_add_test(tc, test_format_tail);
+	tcase_add_loop_test(tc, test_plain, 0, sizeof(plains) /
+	    sizeof(plains[0]));
 	tcase_add_loop_test(tc, test_time_text, 0,
 	    sizeof(time_texts) / sizeof(time_texts[0]));
 	tcase_add_test(tc, test_embedded_nul_is_not_a_terminator);
