@@ -46,14 +46,29 @@ struct proto_scan {
 #define PROTO_SPECIAL		0x01	/* ends a run */
 #define PROTO_SEEN_ODD		0x02	/* '\\', '"' or '\n': check framing */
 #define PROTO_SEEN_FIELD_ODD	0x04	/* '\\' or '"' in the fields */
+#define PROTO_SEEN_HIGH		0x08	/* a byte >= 0x80: check UTF-8 */
 
 #define PROTO_ODD	(PROTO_SPECIAL | PROTO_SEEN_ODD)
+#define PROTO_HIGH	(PROTO_SPECIAL | PROTO_SEEN_HIGH)
+#define PROTO_HIGH_16	PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, \
+	PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, \
+	PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, \
+	PROTO_HIGH, PROTO_HIGH
 static const unsigned char proto_special[256] = {
 	['\\'] = PROTO_ODD | PROTO_SEEN_FIELD_ODD,
 	['"'] = PROTO_ODD | PROTO_SEEN_FIELD_ODD,
 	['\n'] = PROTO_ODD,
 	[','] = PROTO_SPECIAL, [' '] = PROTO_SPECIAL, ['='] = PROTO_SPECIAL,
+	[0x80] = PROTO_HIGH_16, PROTO_HIGH_16, PROTO_HIGH_16, PROTO_HIGH_16,
+	PROTO_HIGH_16, PROTO_HIGH_16, PROTO_HIGH_16, PROTO_HIGH_16,
 };
+
+/*
+ * Names need a UTF-8 check only if a byte >= 0x80 was seen, or an escape
+ * (which the scanners step over unseen) or a quote (after which the field
+ * iterator may split keys from other bytes) was.
+ */
+#define PROTO_SEEN_UTF8	(PROTO_SEEN_HIGH | PROTO_SEEN_ODD)
 
 /* A tag key as written (escaped), for the duplicate check. */
 struct proto_key {
@@ -166,8 +181,8 @@ proto_utf8_valid(const char *s, size_t len)
 static void
 proto_note(struct proto_scan *s, char c, bool fields)
 {
-	s->seen |= proto_special[(unsigned char)c] &
-	    (fields ? PROTO_SEEN_ODD | PROTO_SEEN_FIELD_ODD : PROTO_SEEN_ODD);
+	s->seen |= proto_special[(unsigned char)c] & (PROTO_SEEN_ODD |
+	    PROTO_SEEN_HIGH | (fields ? PROTO_SEEN_FIELD_ODD : 0));
 }
 
 /*
@@ -489,11 +504,22 @@ proto_scan_equals(struct proto_scan *s)
 }
 
 /*
+ * Where the scan found each field's '=' and the end of its value.  Without
+ * quotes and escapes in the fields, that is exactly how the field
+ * iterator splits them, so they need not be split a second time.
+ */
+struct proto_split {
+	const char	*eq[PROTO_MAX_FIELDS];
+	const char	*end[PROTO_MAX_FIELDS];
+	unsigned	 n;		/* may exceed PROTO_MAX_FIELDS */
+};
+
+/*
  * The fields, as InfluxDB's scanFields sees them: up to the first space
  * outside a string.  Quotes open a string only where a value is due.
  */
 static enum proto_status
-proto_scan_fields(struct proto_scan *s)
+proto_scan_fields(struct proto_scan *s, struct proto_split *sp)
 {
 	size_t			 equals = 0, commas = 0;
 	bool			 quoted = false, dangling = false;
@@ -513,8 +539,14 @@ proto_scan_fields(struct proto_scan *s)
 			s->p++;
 		} else if (*s->p == '=' && !quoted) {
 			equals++;
+			if (sp->n < PROTO_MAX_FIELDS)
+				sp->eq[sp->n] = s->p;
 			if ((st = proto_scan_equals(s)) != PROTO_OK)
 				return st;
+			/* (for a string, the opening quote: never used) */
+			if (sp->n < PROTO_MAX_FIELDS)
+				sp->end[sp->n] = s->p;
+			sp->n++;
 		} else if (*s->p == ' ' && !quoted)
 			break;
 		else
@@ -583,6 +615,28 @@ proto_next_field(struct proto_scan *it, struct proto_field *f)
 	f->value_len = (size_t)(v - f->value);
 	f->type = proto_field_type(f->value, f->value_len);
 	it->p = v < it->end ? v + 1 : v;
+	return 1;
+}
+
+/*
+ * The next field: from the scan's split `sp` if it may be used (see
+ * struct proto_split; `*i` counts the fields taken), else from
+ * proto_next_field().
+ */
+static int
+proto_next_split(struct proto_scan *it, const struct proto_split *sp,
+    unsigned *i, struct proto_field *f)
+{
+	if (sp == NULL)
+		return proto_next_field(it, f);
+	if (*i == sp->n)
+		return 0;
+	f->key = *i == 0 ? it->p : sp->end[*i - 1] + 1;
+	f->key_len = (size_t)(sp->eq[*i] - f->key);
+	f->value = sp->eq[*i] + 1;
+	f->value_len = (size_t)(sp->end[*i] - f->value);
+	f->type = proto_field_type(f->value, f->value_len);
+	(*i)++;
 	return 1;
 }
 
@@ -695,7 +749,8 @@ proto_check_field(const char *fields, unsigned fields_seen,
 	    (st = proto_check_value(f)) != PROTO_OK)
 		return st;
 	/* InfluxDB answers 500 and never accepts the write: refuse it */
-	if (!proto_utf8_valid(f->key, f->key_len))
+	if ((fields_seen & PROTO_SEEN_UTF8) &&
+	    !proto_utf8_valid(f->key, f->key_len))
 		return PROTO_ERR_UTF8;
 	if (proto_has_conflict(fields, fields_seen, seen, n, f))
 		return PROTO_ERR_TYPE_CONFLICT;
@@ -794,15 +849,17 @@ proto_hash_ids(struct proto_point *pt)
 
 static enum proto_status
 proto_check_fields(const char *fields, const char *end, unsigned fields_seen,
-    size_t key_len, struct proto_point *pt)
+    const struct proto_split *sp, size_t key_len, struct proto_point *pt)
 {
 	struct proto_scan	 it = { fields, end, fields_seen };
 	struct proto_field	 seen[PROTO_MAX_FIELDS], f;
 	enum proto_status	 st;
-	unsigned		 n = 0;
+	unsigned		 n = 0, i = 0;
 	int			 rc;
 
-	while ((rc = proto_next_field(&it, &f)) == 1) {
+	if ((fields_seen & PROTO_SEEN_FIELD_ODD) || sp->n > PROTO_MAX_FIELDS)
+		sp = NULL;
+	while ((rc = proto_next_split(&it, sp, &i, &f)) == 1) {
 		if (key_len + 4 + f.key_len > PROTO_MAX_KEY)
 			return PROTO_ERR_KEY_LENGTH;
 		pt->nfields++;
@@ -950,6 +1007,7 @@ enum proto_status
 proto_parse(const char *line, size_t len, struct proto_point *pt)
 {
 	struct proto_scan	 s = { line, line + len, 0 };
+	struct proto_split	 split;
 	const char		*key, *key_end, *fields;
 	size_t			 name_len;
 	enum proto_status	 st;
@@ -978,9 +1036,10 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	key_end = s.p;
 	proto_skip_blanks(&s);
 	fields = s.p;
-	if ((st = proto_scan_fields(&s)) != PROTO_OK ||
-	    (st = proto_check_fields(fields, s.p, s.seen, (size_t)(key_end - key),
-	    pt)) != PROTO_OK)
+	split.n = 0;
+	if ((st = proto_scan_fields(&s, &split)) != PROTO_OK ||
+	    (st = proto_check_fields(fields, s.p, s.seen, &split,
+	    (size_t)(key_end - key), pt)) != PROTO_OK)
 		return st;
 	pt->body = line;
 	pt->body_len = (size_t)(s.p - line);
@@ -989,7 +1048,7 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	if ((st = proto_scan_time(&s, pt)) != PROTO_OK)
 		return st;
 	/* InfluxDB may answer 500 for these, which a batch never survives */
-	if (!proto_utf8_valid(key, name_len))
+	if ((s.seen & PROTO_SEEN_UTF8) && !proto_utf8_valid(key, name_len))
 		return PROTO_ERR_UTF8;
 	if (!(s.seen & PROTO_SEEN_ODD)) {
 		pt->plain = true;

@@ -170,6 +170,12 @@ static const struct {
 	{ "m\xed\xa0\x80 v=1", PROTO_ERR_UTF8 },	/* a surrogate */
 	{ "m\xc0\xaf v=1", PROTO_ERR_UTF8 },	/* overlong */
 	{ "m \xff=1", PROTO_ERR_UTF8 },
+	/* bytes after a backslash are stepped over unseen by the scan */
+	{ "m\\\xff v=1", PROTO_ERR_UTF8 },
+	{ "\xffm v=1", PROTO_ERR_UTF8 },
+	{ "m a\\\xff=1", PROTO_ERR_UTF8 },
+	{ "m,t=\xff a\\\xc3=1", PROTO_ERR_UTF8 },
+	{ "m a=1,\xc3=2", PROTO_ERR_UTF8 },
 	/* InfluxDB takes these alone, not followed by another line */
 	{ "m a=\"x\"\\", PROTO_ERR_AMBIGUOUS },
 	{ " t=i\"x y=1.", PROTO_ERR_AMBIGUOUS },
