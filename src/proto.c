@@ -564,14 +564,17 @@ proto_scan_fields(struct proto_scan *s, struct proto_split *sp)
 static enum proto_type
 proto_field_type(const char *v, size_t len)
 {
-	static const char	 numeric[] = "0123456789-.nNiIu";
-
 	if (len == 0)
 		return PROTO_T_EMPTY;
 	if (*v == '"')
 		return PROTO_T_STRING;
-	if (memchr(numeric, *v, sizeof(numeric) - 1) == NULL)
-		return PROTO_T_BOOLEAN;
+	switch (*v) {
+	case '-': case '.': case 'n': case 'N': case 'i': case 'I': case 'u':
+		break;
+	default:
+		if (!proto_is_digit(*v))
+			return PROTO_T_BOOLEAN;
+	}
 	if (v[len - 1] == 'i')
 		return PROTO_T_INTEGER;
 	return v[len - 1] == 'u' ? PROTO_T_UNSIGNED : PROTO_T_FLOAT;
