@@ -23,6 +23,17 @@
 #include "stamp.h"
 #include "target.h"
 
+/* A message made ready for the targets. */
+struct ingest_point {
+	const char	*body;
+	size_t		 len;
+	bool		 has_time;
+	int64_t		 time;		/* ns */
+	const char	*db;		/* from the point, or NULL */
+	const char	*rp;
+	struct proto_point	*parsed;	/* for its fields' types */
+};
+
 struct ingest {
 	const struct conf_listener	*conf;
 	struct target			**targets;
@@ -34,17 +45,7 @@ struct ingest {
 	char				 db[ROUTE_MAX_NAME + 1];
 	char				 rp[ROUTE_MAX_NAME + 1];
 	struct proto_point		 parsed;	/* the line's fields */
-};
-
-/* A message made ready for the targets. */
-struct ingest_point {
-	const char	*body;
-	size_t		 len;
-	bool		 has_time;
-	int64_t		 time;		/* ns */
-	const char	*db;		/* from the point, or NULL */
-	const char	*rp;
-	struct proto_point	*parsed;	/* for its fields' types */
+	struct ingest_point		 cur;		/* ingest_parse()'s */
 };
 
 static const char	 ingest_not_allowed[] = "database not allowed";
@@ -233,6 +234,25 @@ ingest_parse_line(struct ingest *in, const char *line, size_t len,
 	return ingest_route_line(in, p, pt->ntags, reason);
 }
 
+/*
+ * Writes the point's " TIMESTAMP\n"; returns its length.  A timestamp in
+ * ns as the relay would write it is copied: formatting it costs more.
+ */
+static size_t
+ingest_tail(const struct ingest *in, const struct ingest_point *p,
+    char *tail)
+{
+	const struct proto_point	*pt = p->parsed;
+
+	if (pt == NULL || pt->time_text == NULL || in->precision_mult != 1 ||
+	    !p->has_time || in->kv != NULL)
+		return proto_format_tail(tail, p->time);
+	tail[0] = ' ';
+	memcpy(tail + 1, pt->time_text, pt->time_len);
+	tail[pt->time_len + 1] = '\n';
+	return pt->time_len + 2;
+}
+
 /* Every target's database must be allowed, or the message is refused. */
 static bool
 ingest_allowed(const struct ingest *in, const struct ingest_point *p)
@@ -261,45 +281,57 @@ ingest_refused(bool conflict, enum target_reject tr)
 }
 
 enum ingest_result
-ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
-    uint32_t origin, const char **reason)
+ingest_parse(struct ingest *in, const char *line, size_t len,
+    const char **reason)
 {
-	struct ingest_point	 p = { 0 };
+	struct ingest_point	*p = &in->cur;
+
+	memset(p, 0, sizeof(*p));
+	if (in->kv != NULL)
+		return ingest_parse_kv(in, line, len, p, reason);
+	return ingest_parse_line(in, line, len, p, reason);
+}
+
+bool
+ingest_plain(const struct ingest *in)
+{
+	return in->kv == NULL && in->cur.parsed != NULL &&
+	    in->cur.parsed->plain;
+}
+
+enum ingest_result
+ingest_commit(struct ingest *in, int64_t now, uint32_t origin,
+    const char **reason)
+{
+	struct ingest_point	*p = &in->cur;
 	struct point		 pt = { .origin = origin, .received = now };
-	enum ingest_result	 r;
 	enum target_reject	 tr = TARGET_ACCEPTED;
 	char			 tail[PROTO_TAIL_MAX];
 	size_t			 i, accepted = 0;
 	bool			 conflict = false;
 
-	if (in->kv != NULL)
-		r = ingest_parse_kv(in, line, len, &p, reason);
-	else
-		r = ingest_parse_line(in, line, len, &p, reason);
-	if (r != INGEST_ACCEPTED)
-		return r;
-	if ((p.db != NULL && !route_name_ok(p.db)) ||
-	    (p.rp != NULL && !route_name_ok(p.rp))) {
+	if ((p->db != NULL && !route_name_ok(p->db)) ||
+	    (p->rp != NULL && !route_name_ok(p->rp))) {
 		*reason = ingest_control_name;
 		return INGEST_REJECTED;
 	}
-	if (!ingest_allowed(in, &p)) {
+	if (!ingest_allowed(in, p)) {
 		*reason = ingest_not_allowed;
 		return INGEST_REJECTED;
 	}
-	if (!p.has_time)
-		p.time = stamp_next(&ingest_stamp, now);
-	pt.body = p.body;
-	pt.blen = p.len;
+	if (!p->has_time)
+		p->time = stamp_next(&ingest_stamp, now);
+	pt.body = p->body;
+	pt.blen = p->len;
 	pt.tail = tail;
-	pt.tlen = proto_format_tail(tail, p.time);
-	pt.time = p.time;
-	pt.fields = p.parsed;
+	pt.tlen = ingest_tail(in, p, tail);
+	pt.time = p->time;
+	pt.fields = p->parsed;
 	for (i = 0; i < in->ntargets; i++) {
 		struct target	*t = in->targets[i];
 
-		tr = target_append(t, ingest_database(in, &p, t),
-		    ingest_retention_policy(in, &p, t), &pt);
+		tr = target_append(t, ingest_database(in, p, t),
+		    ingest_retention_policy(in, p, t), &pt);
 		accepted += (tr == TARGET_ACCEPTED);
 		conflict |= (tr == TARGET_REJECT_CONFLICT);
 	}
@@ -308,6 +340,17 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 		return INGEST_REJECTED;
 	}
 	return INGEST_ACCEPTED;
+}
+
+enum ingest_result
+ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
+    uint32_t origin, const char **reason)
+{
+	enum ingest_result	 r;
+
+	if ((r = ingest_parse(in, line, len, reason)) != INGEST_ACCEPTED)
+		return r;
+	return ingest_commit(in, now, origin, reason);
 }
 
 struct target *const *

@@ -32,6 +32,21 @@ void		 ingest_free(struct ingest *);
 enum ingest_result ingest_line(struct ingest *, const char *line,
 		    size_t len, int64_t now, uint32_t origin,
 		    const char **reason);
+/*
+ * ingest_line() in two steps, so that the listener can frame and parse a
+ * line in one pass: ingest_parse() checks the line (INGEST_ACCEPTED: it
+ * is ready for ingest_commit(), nothing is queued yet), ingest_commit()
+ * queues it.  The line must stay in place in between.
+ */
+enum ingest_result ingest_parse(struct ingest *, const char *line,
+		    size_t len, const char **reason);
+enum ingest_result ingest_commit(struct ingest *, int64_t now,
+		    uint32_t origin, const char **reason);
+/*
+ * After an accepted ingest_parse() of line protocol: the line holds no
+ * '"', '\\' or '\n', so it ends at the first '\n' after it.
+ */
+bool		 ingest_plain(const struct ingest *);
 
 /* The targets this ingest feeds; `*n` gets their count. */
 struct target *const *ingest_targets(const struct ingest *, size_t *n);

@@ -151,25 +151,12 @@ listener_log_reject(struct listener *l, const char *reason, const char *line,
 	    log_escape(excerpt, sizeof(excerpt), line, len));
 }
 
+/* Counts what ingest made of a line, and logs a refused one. */
 static void
-listener_line(struct listener_client *c, const char *line, size_t len,
-    int64_t now)
+listener_count(struct listener *l, enum ingest_result r, const char *reason,
+    const char *line, size_t len)
 {
-	struct listener	*l = c->listener;
-	const char	*reason = NULL;
-
-	if (c->discarding) {
-		c->discarding = false;	/* the tail of an over-long line */
-		return;
-	}
-	l->stats.lines++;
-	/* the CR of a CRLF is dropped, so it does not count */
-	if (len - (len > 0 && line[len - 1] == '\r') > l->conf->max_line) {
-		listener_count_reject(l, listener_too_long);
-		listener_log_reject(l, listener_too_long, line, len);
-		return;
-	}
-	switch (ingest_line(l->ingest, line, len, now, c->origin, &reason)) {
+	switch (r) {
 	case INGEST_ACCEPTED:
 		l->stats.accepted++;
 		break;
@@ -181,6 +168,67 @@ listener_line(struct listener_client *c, const char *line, size_t len,
 		listener_log_reject(l, reason, line, len);
 		break;
 	}
+}
+
+/* Without its CR, is the line within max_line? */
+static bool
+listener_fits(const struct listener *l, const char *line, size_t len)
+{
+	/* the CR of a CRLF is dropped, so it does not count */
+	return len - (len > 0 && line[len - 1] == '\r') <= l->conf->max_line;
+}
+
+static void
+listener_line(struct listener_client *c, const char *line, size_t len,
+    int64_t now)
+{
+	struct listener	*l = c->listener;
+	const char	*reason = NULL;
+	enum ingest_result r;
+
+	if (c->discarding) {
+		c->discarding = false;	/* the tail of an over-long line */
+		return;
+	}
+	l->stats.lines++;
+	if (!listener_fits(l, line, len)) {
+		listener_count_reject(l, listener_too_long);
+		listener_log_reject(l, listener_too_long, line, len);
+		return;
+	}
+	r = ingest_line(l->ingest, line, len, now, c->origin, &reason);
+	listener_count(l, r, reason, line, len);
+}
+
+/*
+ * The common case in one pass: a valid line protocol line up to the next
+ * '\n' is parsed once, and its parse settles its framing (a plain line
+ * ends at its first '\n'; another needs proto_line_end() to agree).
+ * Returns the '\n' it took the line up to, or NULL, having done nothing,
+ * for listener_line_end() and listener_line() to sort out.
+ */
+static const char *
+listener_fast_line(struct listener_client *c, const char *p,
+    const char *end, int64_t now)
+{
+	struct listener	*l = c->listener;
+	const char	*nl, *reason = NULL;
+	size_t		 len;
+	enum ingest_result r;
+
+	if (c->discarding || l->conf->format != FORMAT_LINE ||
+	    (nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+		return NULL;
+	len = (size_t)(nl - p);
+	if (!listener_fits(l, p, len) ||
+	    ingest_parse(l->ingest, p, len, &reason) != INGEST_ACCEPTED ||
+	    (!ingest_plain(l->ingest) &&
+	    proto_line_end(p, (size_t)(end - p)) != nl))
+		return NULL;
+	l->stats.lines++;
+	r = ingest_commit(l->ingest, now, c->origin, &reason);
+	listener_count(l, r, reason, p, len);
+	return nl;
 }
 
 /* Could more input still complete the line protocol record at `p`? */
@@ -241,8 +289,12 @@ listener_scan_chain(struct listener_client *c, struct evbuffer *in,
 		return -1;
 	p = v.iov_base;
 	end = p + v.iov_len;
-	while ((nl = listener_line_end(c, p, end, eof)) != NULL) {
-		listener_line(c, p, (size_t)(nl - p), now);
+	for (;;) {
+		if ((nl = listener_fast_line(c, p, end, now)) == NULL) {
+			if ((nl = listener_line_end(c, p, end, eof)) == NULL)
+				break;
+			listener_line(c, p, (size_t)(nl - p), now);
+		}
 		p = nl + 1;
 	}
 	if (p == v.iov_base)

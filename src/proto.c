@@ -46,14 +46,29 @@ struct proto_scan {
 #define PROTO_SPECIAL		0x01	/* ends a run */
 #define PROTO_SEEN_ODD		0x02	/* '\\', '"' or '\n': check framing */
 #define PROTO_SEEN_FIELD_ODD	0x04	/* '\\' or '"' in the fields */
+#define PROTO_SEEN_HIGH		0x08	/* a byte >= 0x80: check UTF-8 */
 
 #define PROTO_ODD	(PROTO_SPECIAL | PROTO_SEEN_ODD)
+#define PROTO_HIGH	(PROTO_SPECIAL | PROTO_SEEN_HIGH)
+#define PROTO_HIGH_16	PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, \
+	PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, \
+	PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, PROTO_HIGH, \
+	PROTO_HIGH, PROTO_HIGH
 static const unsigned char proto_special[256] = {
 	['\\'] = PROTO_ODD | PROTO_SEEN_FIELD_ODD,
 	['"'] = PROTO_ODD | PROTO_SEEN_FIELD_ODD,
 	['\n'] = PROTO_ODD,
 	[','] = PROTO_SPECIAL, [' '] = PROTO_SPECIAL, ['='] = PROTO_SPECIAL,
+	[0x80] = PROTO_HIGH_16, PROTO_HIGH_16, PROTO_HIGH_16, PROTO_HIGH_16,
+	PROTO_HIGH_16, PROTO_HIGH_16, PROTO_HIGH_16, PROTO_HIGH_16,
 };
+
+/*
+ * Names need a UTF-8 check only if a byte >= 0x80 was seen, or an escape
+ * (which the scanners step over unseen) or a quote (after which the field
+ * iterator may split keys from other bytes) was.
+ */
+#define PROTO_SEEN_UTF8	(PROTO_SEEN_HIGH | PROTO_SEEN_ODD)
 
 /* A tag key as written (escaped), for the duplicate check. */
 struct proto_key {
@@ -166,8 +181,8 @@ proto_utf8_valid(const char *s, size_t len)
 static void
 proto_note(struct proto_scan *s, char c, bool fields)
 {
-	s->seen |= proto_special[(unsigned char)c] &
-	    (fields ? PROTO_SEEN_ODD | PROTO_SEEN_FIELD_ODD : PROTO_SEEN_ODD);
+	s->seen |= proto_special[(unsigned char)c] & (PROTO_SEEN_ODD |
+	    PROTO_SEEN_HIGH | (fields ? PROTO_SEEN_FIELD_ODD : 0));
 }
 
 /*
@@ -489,11 +504,22 @@ proto_scan_equals(struct proto_scan *s)
 }
 
 /*
+ * Where the scan found each field's '=' and the end of its value.  Without
+ * quotes and escapes in the fields, that is exactly how the field
+ * iterator splits them, so they need not be split a second time.
+ */
+struct proto_split {
+	const char	*eq[PROTO_MAX_FIELDS];
+	const char	*end[PROTO_MAX_FIELDS];
+	unsigned	 n;		/* may exceed PROTO_MAX_FIELDS */
+};
+
+/*
  * The fields, as InfluxDB's scanFields sees them: up to the first space
  * outside a string.  Quotes open a string only where a value is due.
  */
 static enum proto_status
-proto_scan_fields(struct proto_scan *s)
+proto_scan_fields(struct proto_scan *s, struct proto_split *sp)
 {
 	size_t			 equals = 0, commas = 0;
 	bool			 quoted = false, dangling = false;
@@ -513,8 +539,14 @@ proto_scan_fields(struct proto_scan *s)
 			s->p++;
 		} else if (*s->p == '=' && !quoted) {
 			equals++;
+			if (sp->n < PROTO_MAX_FIELDS)
+				sp->eq[sp->n] = s->p;
 			if ((st = proto_scan_equals(s)) != PROTO_OK)
 				return st;
+			/* (for a string, the opening quote: never used) */
+			if (sp->n < PROTO_MAX_FIELDS)
+				sp->end[sp->n] = s->p;
+			sp->n++;
 		} else if (*s->p == ' ' && !quoted)
 			break;
 		else
@@ -532,14 +564,17 @@ proto_scan_fields(struct proto_scan *s)
 static enum proto_type
 proto_field_type(const char *v, size_t len)
 {
-	static const char	 numeric[] = "0123456789-.nNiIu";
-
 	if (len == 0)
 		return PROTO_T_EMPTY;
 	if (*v == '"')
 		return PROTO_T_STRING;
-	if (memchr(numeric, *v, sizeof(numeric) - 1) == NULL)
-		return PROTO_T_BOOLEAN;
+	switch (*v) {
+	case '-': case '.': case 'n': case 'N': case 'i': case 'I': case 'u':
+		break;
+	default:
+		if (!proto_is_digit(*v))
+			return PROTO_T_BOOLEAN;
+	}
 	if (v[len - 1] == 'i')
 		return PROTO_T_INTEGER;
 	return v[len - 1] == 'u' ? PROTO_T_UNSIGNED : PROTO_T_FLOAT;
@@ -583,6 +618,28 @@ proto_next_field(struct proto_scan *it, struct proto_field *f)
 	f->value_len = (size_t)(v - f->value);
 	f->type = proto_field_type(f->value, f->value_len);
 	it->p = v < it->end ? v + 1 : v;
+	return 1;
+}
+
+/*
+ * The next field: from the scan's split `sp` if it may be used (see
+ * struct proto_split; `*i` counts the fields taken), else from
+ * proto_next_field().
+ */
+static int
+proto_next_split(struct proto_scan *it, const struct proto_split *sp,
+    unsigned *i, struct proto_field *f)
+{
+	if (sp == NULL)
+		return proto_next_field(it, f);
+	if (*i == sp->n)
+		return 0;
+	f->key = *i == 0 ? it->p : sp->end[*i - 1] + 1;
+	f->key_len = (size_t)(sp->eq[*i] - f->key);
+	f->value = sp->eq[*i] + 1;
+	f->value_len = (size_t)(sp->end[*i] - f->value);
+	f->type = proto_field_type(f->value, f->value_len);
+	(*i)++;
 	return 1;
 }
 
@@ -695,7 +752,8 @@ proto_check_field(const char *fields, unsigned fields_seen,
 	    (st = proto_check_value(f)) != PROTO_OK)
 		return st;
 	/* InfluxDB answers 500 and never accepts the write: refuse it */
-	if (!proto_utf8_valid(f->key, f->key_len))
+	if ((fields_seen & PROTO_SEEN_UTF8) &&
+	    !proto_utf8_valid(f->key, f->key_len))
 		return PROTO_ERR_UTF8;
 	if (proto_has_conflict(fields, fields_seen, seen, n, f))
 		return PROTO_ERR_TYPE_CONFLICT;
@@ -794,15 +852,17 @@ proto_hash_ids(struct proto_point *pt)
 
 static enum proto_status
 proto_check_fields(const char *fields, const char *end, unsigned fields_seen,
-    size_t key_len, struct proto_point *pt)
+    const struct proto_split *sp, size_t key_len, struct proto_point *pt)
 {
 	struct proto_scan	 it = { fields, end, fields_seen };
 	struct proto_field	 seen[PROTO_MAX_FIELDS], f;
 	enum proto_status	 st;
-	unsigned		 n = 0;
+	unsigned		 n = 0, i = 0;
 	int			 rc;
 
-	while ((rc = proto_next_field(&it, &f)) == 1) {
+	if ((fields_seen & PROTO_SEEN_FIELD_ODD) || sp->n > PROTO_MAX_FIELDS)
+		sp = NULL;
+	while ((rc = proto_next_split(&it, sp, &i, &f)) == 1) {
 		if (key_len + 4 + f.key_len > PROTO_MAX_KEY)
 			return PROTO_ERR_KEY_LENGTH;
 		pt->nfields++;
@@ -820,19 +880,24 @@ proto_check_fields(const char *fields, const char *end, unsigned fields_seen,
 	return n == 0 ? PROTO_ERR_TIME_KEY : PROTO_OK;
 }
 
-/* strconv.ParseInt plus InfluxDB's time range. */
+/*
+ * strconv.ParseInt plus InfluxDB's time range, of the "-?[0-9]+" in
+ * [p, end) whose digits `v` already holds (mod 2^64).  Up to 19 digits
+ * cannot wrap a uint64_t, so today's 19-digit nanoseconds need no second
+ * pass; only longer ones (leading zeros) are checked digit by digit.
+ */
 static enum proto_status
-proto_parse_time(const char *p, const char *end, int64_t *t)
+proto_parse_time(const char *p, const char *end, uint64_t v, int64_t *t)
 {
 	bool		 neg = (*p == '-');
-	uint64_t	 v = 0;
+	uint64_t	 limit = neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX;
 
 	if (end - p == neg)
 		return PROTO_ERR_TIMESTAMP;
-	if (proto_check_int64(p, end) != PROTO_OK)
+	if (end - p - neg > 19 && proto_check_int64(p, end) != PROTO_OK)
 		return PROTO_ERR_TIME_RANGE;
-	for (p += neg; p < end; p++)
-		v = v * 10 + (uint64_t)(*p - '0');
+	if (v > limit)
+		return PROTO_ERR_TIME_RANGE;
 	*t = neg ? (int64_t)(0 - v) : (int64_t)v;
 	if (*t < PROTO_MIN_TIME || *t > PROTO_MAX_TIME)
 		return PROTO_ERR_TIME_RANGE;
@@ -845,20 +910,29 @@ proto_scan_time(struct proto_scan *s, struct proto_point *pt)
 {
 	const char		*start;
 	enum proto_status	 st;
+	uint64_t		 v = 0;
 
 	proto_skip_blanks(s);
 	start = s->p;
 	if (s->p < s->end && *s->p == '-')
 		s->p++;
-	while (s->p < s->end && proto_is_digit(*s->p))
-		s->p++;
+	for (; s->p < s->end && proto_is_digit(*s->p); s->p++)
+		v = v * 10 + (uint64_t)(*s->p - '0');
 	if (s->p < s->end && *s->p != ' ' && *s->p != '\n')
 		return PROTO_ERR_TIMESTAMP;
 	/* no timestamp: InfluxDB checks nothing after the fields */
-	if (s->p == start)
+	if (s->p == start) {
+		/* but a '\n' there makes the line far from plain */
+		if (s->p < s->end)
+			proto_note(s, *s->p, false);
 		return PROTO_OK;
-	if ((st = proto_parse_time(start, s->p, &pt->time)) != PROTO_OK)
+	}
+	if ((st = proto_parse_time(start, s->p, v, &pt->time)) != PROTO_OK)
 		return st;
+	if (start[*start == '-'] != '0' || s->p - start == 1) {
+		pt->time_text = start;
+		pt->time_len = (size_t)(s->p - start);
+	}
 	for (; s->p < s->end; s->p++)
 		if (*s->p != ' ')
 			return PROTO_ERR_TIMESTAMP;
@@ -936,6 +1010,7 @@ enum proto_status
 proto_parse(const char *line, size_t len, struct proto_point *pt)
 {
 	struct proto_scan	 s = { line, line + len, 0 };
+	struct proto_split	 split;
 	const char		*key, *key_end, *fields;
 	size_t			 name_len;
 	enum proto_status	 st;
@@ -964,9 +1039,10 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	key_end = s.p;
 	proto_skip_blanks(&s);
 	fields = s.p;
-	if ((st = proto_scan_fields(&s)) != PROTO_OK ||
-	    (st = proto_check_fields(fields, s.p, s.seen, (size_t)(key_end - key),
-	    pt)) != PROTO_OK)
+	split.n = 0;
+	if ((st = proto_scan_fields(&s, &split)) != PROTO_OK ||
+	    (st = proto_check_fields(fields, s.p, s.seen, &split,
+	    (size_t)(key_end - key), pt)) != PROTO_OK)
 		return st;
 	pt->body = line;
 	pt->body_len = (size_t)(s.p - line);
@@ -975,10 +1051,12 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	if ((st = proto_scan_time(&s, pt)) != PROTO_OK)
 		return st;
 	/* InfluxDB may answer 500 for these, which a batch never survives */
-	if (!proto_utf8_valid(key, name_len))
+	if ((s.seen & PROTO_SEEN_UTF8) && !proto_utf8_valid(key, name_len))
 		return PROTO_ERR_UTF8;
-	if (!(s.seen & PROTO_SEEN_ODD))
+	if (!(s.seen & PROTO_SEEN_ODD)) {
+		pt->plain = true;
 		return PROTO_OK;
+	}
 	return proto_check_framing(pt->body, pt->body_len);
 }
 
@@ -1023,23 +1101,35 @@ proto_time_to_ns(int64_t t, int64_t mult, int64_t *ns)
 	return *ns >= PROTO_MIN_TIME && *ns <= PROTO_MAX_TIME;
 }
 
+/* "00" to "99", for formatting two digits a division. */
+static const char proto_digit_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
 size_t
 proto_format_tail(char *buf, int64_t t)
 {
-	char		 digits[20];
+	char		 digits[20], *d = digits + sizeof(digits);
 	uint64_t	 u = t < 0 ? -(uint64_t)t : (uint64_t)t;
-	size_t		 n = 0, len = 0;
+	size_t		 n, len = 0;
 
 	/* snprintf's locale and format parsing cost a quarter of ingest */
-	do {
-		digits[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
+	for (; u >= 100; u /= 100) {
+		d -= 2;
+		memcpy(d, proto_digit_pairs + u % 100 * 2, 2);
+	}
+	if (u >= 10) {
+		d -= 2;
+		memcpy(d, proto_digit_pairs + u * 2, 2);
+	} else
+		*--d = (char)('0' + u);
 	buf[len++] = ' ';
 	if (t < 0)
 		buf[len++] = '-';
-	while (n > 0)
-		buf[len++] = digits[--n];
+	n = (size_t)(digits + sizeof(digits) - d);
+	memcpy(buf + len, d, n);
+	len += n;
 	buf[len++] = '\n';
 	return len;
 }

@@ -84,8 +84,19 @@ struct proto_point {
 	size_t		 body_len;
 	bool		 has_time;
 	int64_t		 time;		/* as written, in the input precision */
+	/*
+	 * The timestamp as written, if that is how proto_format_tail()
+	 * writes `time` (no leading zeros, no "-0"); else NULL.
+	 */
+	const char	*time_text;
+	size_t		 time_len;
 	unsigned	 ntags;
 	unsigned	 nfields;
+	/*
+	 * No '"', '\\' or '\n' anywhere in the line: wherever it sits in
+	 * a stream, the first '\n' after it ends it (proto_line_end()).
+	 */
+	bool		 plain;
 	const char	*name;		/* the measurement as written */
 	size_t		 name_len;
 	unsigned	 nids;		/* min(fields but "time", the max) */

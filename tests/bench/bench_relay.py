@@ -13,15 +13,25 @@
    dropped, lines/s end to end, peak RSS.  Reading must not starve
    sending, so nothing may be dropped.
 
+Side by side: when syslog-ng (Debian's syslog-ng-core and
+syslog-ng-mod-http) is installed, the same four shapes also run through
+it, configured by tests/bench/syslog-ng.conf, alternating with the relay
+in each round; a table at the end gives the medians of both and their
+ratio.  syslog-ng's time runs until the sink (or influxd) has every line;
+the relay's until it exited after delivering everything.
+
 Run: make bench  (or: python3 tests/bench/bench_relay.py [LINES])
      python3 tests/bench/bench_relay.py --many [LINES]   (shape 4 only)
-BASELINE=/path/to/older/influx-relayd adds that binary's figures for
-shape 4, in the same run, alternating with the one under test.
+BENCH_ROUNDS=N sets the rounds (default 3); BENCH_SYSLOG_NG=0 leaves
+syslog-ng out.  BASELINE=/path/to/older/influx-relayd adds that binary's
+figures for shape 4, in the same run, alternating with the one under test.
 """
 
 import http.client
 import os
+import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,8 +45,11 @@ BUILD = os.environ.get("abs_top_builddir",
                        os.path.normpath(os.path.join(HERE, "..", "..")))
 LOADGEN = os.path.join(BUILD, "tests", "bench", "loadgen")
 NULLSINK = os.path.join(BUILD, "tests", "bench", "nullsink")
+SYSLOG_NG_CONF = os.path.join(HERE, "syslog-ng.conf")
 LINE = ("cpu,host=server%03d,region=eu-west,cpu=cpu1 usage_user=7.5,"
         "usage_system=3.25,usage_idle=11.125,procs=1i %d\n")
+# every line loadgen writes has this length (3-digit host, 19-digit time)
+LINE_BYTES = len(LINE % (0, 1700000000000000000))
 
 
 FAST = "buffer_size = 2G\nflush_interval = 100ms\n"
@@ -87,35 +100,165 @@ def relay_run(url, db, lines, clients, tmp, target_extra=FAST,
             open(log).read())
 
 
+class NullSink:
+    """tests/bench/nullsink on a free port, in `tmp`."""
+
+    def __init__(self, tmp):
+        self.portfile = os.path.join(tmp, "port")
+        self.out = None
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([NULLSINK, self.portfile],
+                                     stdout=subprocess.PIPE, text=True)
+        harness.wait_until(lambda: os.path.exists(self.portfile) and
+                           open(self.portfile).read().strip(), 10,
+                           "sink port")
+        self.port = int(open(self.portfile).read())
+        self.url = "http://127.0.0.1:%d" % self.port
+        return self
+
+    def lines(self):
+        """Lines received so far."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port)
+        conn.request("GET", "/count")
+        text = conn.getresponse().read().decode()
+        conn.close()
+        return int(text.split("lines=")[1].split()[0])
+
+    def __exit__(self, *exc):
+        self.proc.send_signal(signal.SIGTERM)
+        self.out = self.proc.communicate(timeout=30)[0]
+        self.got = int(self.out.split("lines=")[1].split()[0])
+
+
 def null_sink_run(lines, clients, target_extra=FAST, relayd=None):
     """Relay -> a fresh null sink; relay_run's figures and what the sink
     counted."""
     with tempfile.TemporaryDirectory() as tmp:
-        portfile = os.path.join(tmp, "port")
-        sink = subprocess.Popen([NULLSINK, portfile], stdout=subprocess.PIPE,
-                                text=True)
-        harness.wait_until(lambda: os.path.exists(portfile) and
-                           open(portfile).read().strip(), 10, "sink port")
-        url = "http://127.0.0.1:%s" % open(portfile).read().strip()
+        with NullSink(tmp) as sink:
+            run = relay_run(sink.url, "bench", lines, clients, tmp,
+                            target_extra, relayd)
+    return run + (sink.got,)
+
+
+def syslog_ng_path():
+    """The syslog-ng binary, if it is installed with its http() module and
+    not turned off with BENCH_SYSLOG_NG=0; else None."""
+    if os.environ.get("BENCH_SYSLOG_NG", "1") == "0":
+        return None
+    path = shutil.which("syslog-ng") or shutil.which(
+        "syslog-ng", path="/usr/sbin:/sbin")
+    if path is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        sng = SyslogNG(tmp, "http://127.0.0.1:9/write?db=x", 1, path)
+        ok = subprocess.run([path, "-s", "-f", sng.conf],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL).returncode == 0
+    return path if ok else None
+
+
+class SyslogNG:
+    """syslog-ng in the foreground with tests/bench/syslog-ng.conf and its
+    own persist, control and pid files, all in `tmp`."""
+
+    def __init__(self, tmp, url, workers, path=None, flow_control=True):
+        self.path = path or syslog_ng_path()
+        self.tmp = tmp
+        self.sock = os.path.join(tmp, "sng.sock")
+        self.conf = os.path.join(tmp, "syslog-ng.conf")
+        with open(SYSLOG_NG_CONF) as f:
+            text = f.read()
+        with open(self.conf, "w") as f:
+            f.write(text.replace("@SOCKET@", self.sock)
+                    .replace("@URL@", url)
+                    .replace("@WORKERS@", str(workers))
+                    .replace("@LOGFLAGS@", "flags(flow-control);"
+                             if flow_control else ""))
+
+    def __enter__(self):
+        self.logf = open(os.path.join(self.tmp, "syslog-ng.log"), "w")
+        self.proc = subprocess.Popen(
+            [self.path, "-F", "-f", self.conf,
+             "-R", os.path.join(self.tmp, "persist"),
+             "-c", os.path.join(self.tmp, "ctl"),
+             "-p", os.path.join(self.tmp, "pid"), "--no-caps", "-e"],
+            stdout=self.logf, stderr=self.logf)
+        harness.wait_until(lambda: os.path.exists(self.sock), 20,
+                           "the syslog-ng socket")
+        return self
+
+    def cpu(self):
+        """CPU seconds used so far (user + system)."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf(
+            "SC_CLK_TCK")
+
+    def hwm(self):
+        """Peak RSS so far, KiB."""
+        return vm_hwm(self.proc.pid)
+
+    def __exit__(self, *exc):
+        self.proc.send_signal(signal.SIGTERM)
         try:
-            run = relay_run(url, "bench", lines, clients, tmp, target_extra,
-                            relayd)
-        finally:
-            sink.send_signal(15)
-            out = sink.communicate(timeout=30)[0]
-    return run + (int(out.split("lines=")[1].split()[0]),)
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.logf.close()
 
 
-def bench_null_sink(lines, clients):
-    """Relay -> null sink; checks the sink got every line."""
-    wall, cpu, rss, _, got = null_sink_run(lines, clients)
-    print("null sink: %d lines over %d clients in %.2fs = %.0f lines/s; "
-          "relay CPU %.2fs = %.2f us/line; peak RSS %d KiB; sink got %d"
-          % (lines, clients, wall, lines / wall, cpu, cpu / lines * 1e6,
-             rss, got))
-    if got != lines:
-        print("ERROR: the sink received %d of %d lines" % (got, lines))
-        sys.exit(1)
+def syslog_ng_sink_run(lines, clients):
+    """syslog-ng -> a fresh null sink: seconds from the first write until
+    the sink has every line (or 120 s more have passed), CPU seconds, peak
+    RSS KiB, lines the sink got."""
+    sent = lines // clients * clients
+    with tempfile.TemporaryDirectory() as tmp:
+        with NullSink(tmp) as sink:
+            with SyslogNG(tmp, sink.url + "/write?db=bench", 1) as sng:
+                start = time.monotonic()
+                subprocess.run([LOADGEN, sng.sock, str(lines),
+                                str(clients)], check=True,
+                               stdout=subprocess.DEVNULL)
+                try:
+                    harness.wait_until(lambda: sink.lines() >= sent, 120,
+                                       "syslog-ng's lines", interval=0.02)
+                except harness.TestFailure:
+                    pass
+                wall = time.monotonic() - start
+                cpu, rss = sng.cpu(), sng.hwm()
+    return wall, cpu, rss, sink.got
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def bench_null_sink(lines, clients, rounds, sng):
+    """Relay (and syslog-ng) -> null sink; checks the sink got every
+    line.  Returns {"relay": (lines/s, ns/line, MiB), "syslog-ng": ...}."""
+    runs = {"relay": [], "syslog-ng": []}
+    for _ in range(rounds):
+        wall, cpu, rss, _, got = null_sink_run(lines, clients)
+        print("null sink: %d lines over %d clients in %.2fs = %.0f lines/s; "
+              "relay CPU %.2fs = %.2f us/line; peak RSS %d KiB; sink got %d"
+              % (lines, clients, wall, lines / wall, cpu, cpu / lines * 1e6,
+                 rss, got))
+        if got != lines:
+            print("ERROR: the sink received %d of %d lines" % (got, lines))
+            sys.exit(1)
+        runs["relay"].append((lines / wall, cpu / lines * 1e9, rss / 1024))
+        if sng:
+            wall, cpu, rss, got = syslog_ng_sink_run(lines, clients)
+            print("null sink (syslog-ng): %d lines over %d clients in %.2fs "
+                  "= %.0f lines/s; CPU %.2fs = %.2f us/line; peak RSS %d "
+                  "KiB; sink got %d" % (lines, clients, wall, got / wall,
+                                        cpu, cpu / lines * 1e6, rss, got))
+            runs["syslog-ng"].append((got / wall, cpu / lines * 1e9,
+                                      rss / 1024))
+    return {k: tuple(median(r[i] for r in v) for i in range(3))
+            for k, v in runs.items() if v}
 
 
 def direct_write(influx, db, lines, batch=5000):
@@ -137,28 +280,63 @@ def direct_write(influx, db, lines, batch=5000):
 def count(influx, db):
     """Points stored in db."""
     res = influx.query("SELECT count(procs) FROM cpu", db=db)
-    return res["results"][0]["series"][0]["values"][0][1]
+    series = res["results"][0].get("series")
+    return series[0]["values"][0][1] if series else 0
 
 
-def bench_influxd(lines, clients):
-    """Relay -> influxd against a direct writer, same influxd, same run."""
-    with harness.InfluxD() as influx, tempfile.TemporaryDirectory() as tmp:
-        influx.create_database("direct")
-        influx.create_database("relayed")
-        direct = direct_write(influx, "direct", lines)
-        relayed, cpu, rss, _ = relay_run(influx.url, "relayed", lines,
-                                         clients, tmp)
-        stored = (count(influx, "direct"), count(influx, "relayed"))
-    print("influxd: direct batched writer %.0f points/s, relay %.0f "
-          "points/s (ratio %.2f); relay CPU %.2f us/point; stored %d / %d"
-          % (lines / direct, lines / relayed, direct / relayed,
-             cpu / lines * 1e6, stored[0], stored[1]))
-    if stored != (lines, lines):
-        print("ERROR: points missing in influxd")
-        sys.exit(1)
+def syslog_ng_influxd_run(influx, db, lines, clients, tmp):
+    """syslog-ng -> influxd: seconds until every point is stored (or 120 s
+    more have passed), CPU seconds."""
+    with SyslogNG(tmp, "%s/write?db=%s" % (influx.url, db), 2) as sng:
+        start = time.monotonic()
+        subprocess.run([LOADGEN, sng.sock, str(lines), str(clients)],
+                       check=True, stdout=subprocess.DEVNULL)
+        try:
+            harness.wait_until(lambda: count(influx, db) >= lines, 120,
+                               "points from syslog-ng", interval=0.1)
+        except harness.TestFailure:
+            pass
+        return time.monotonic() - start, sng.cpu()
 
 
-def bench_memory(lines, clients):
+def bench_influxd(lines, clients, rounds, sng):
+    """Relay (and syslog-ng) -> influxd against a direct writer, same
+    influxd, same run.  Returns medians of points/s per writer."""
+    runs = {"direct": [], "relay": [], "syslog-ng": []}
+    with harness.InfluxD() as influx:
+        for r in range(rounds):
+            dbs = {k: "%s%d" % (k.replace("-", ""), r) for k in runs}
+            for db in dbs.values():
+                influx.create_database(db)
+            direct = direct_write(influx, dbs["direct"], lines)
+            with tempfile.TemporaryDirectory() as tmp:
+                relayed, cpu, rss, _ = relay_run(influx.url, dbs["relay"],
+                                                 lines, clients, tmp)
+            stored = (count(influx, dbs["direct"]),
+                      count(influx, dbs["relay"]))
+            print("influxd: direct batched writer %.0f points/s, relay %.0f "
+                  "points/s (ratio %.2f); relay CPU %.2f us/point; stored "
+                  "%d / %d" % (lines / direct, lines / relayed,
+                               direct / relayed, cpu / lines * 1e6,
+                               stored[0], stored[1]))
+            if stored != (lines, lines):
+                print("ERROR: points missing in influxd")
+                sys.exit(1)
+            runs["direct"].append(lines / direct)
+            runs["relay"].append(lines / relayed)
+            if sng:
+                with tempfile.TemporaryDirectory() as tmp:
+                    wall, cpu = syslog_ng_influxd_run(
+                        influx, dbs["syslog-ng"], lines, clients, tmp)
+                got = count(influx, dbs["syslog-ng"])
+                print("influxd (syslog-ng): %.0f points/s; CPU %.2f "
+                      "us/point; stored %d" % (got / wall,
+                                               cpu / lines * 1e6, got))
+                runs["syslog-ng"].append(got / wall)
+    return {k: median(v) for k, v in runs.items() if v}
+
+
+def relay_memory_run(lines, clients):
     """Peak RSS per buffered byte: the relay holds every point (its target
     is a closed port), then its VmHWM is compared with buffered_bytes."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -181,35 +359,87 @@ def bench_memory(lines, clients):
         peak = vm_hwm(relay.pid)
         relay.send_signal(signal.SIGTERM)
         relay.wait(30)
-    print("memory: %d points held, %.1f MiB buffered; peak RSS %.1f MiB "
-          "(%.1f MiB at start) = %.2f bytes of RSS per buffered byte"
-          % (lines, held / 2**20, peak / 1024, base / 1024,
-             (peak - base) * 1024 / held))
+    return held, peak, base
 
 
-def bench_many_clients(lines, clients=256):
+def syslog_ng_memory_run(lines, clients):
+    """The same for syslog-ng: its destination is a closed port and flow
+    control is off (else it would stop reading at its window), so it
+    holds every line; bytes held are the bytes written to it.  Waits
+    until its peak RSS stops growing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with SyslogNG(tmp, "http://127.0.0.1:9/write?db=m", 1,
+                      flow_control=False) as sng:
+            base = sng.hwm()
+            subprocess.run([LOADGEN, sng.sock, str(lines), str(clients)],
+                           check=True, stdout=subprocess.DEVNULL)
+            last = -1
+            while sng.hwm() != last:
+                last = sng.hwm()
+                time.sleep(1)
+            peak = sng.hwm()
+    return lines // clients * clients * LINE_BYTES, peak, base
+
+
+def bench_memory(lines, clients, rounds, sng):
+    """Peak RSS per byte held while the target is down; medians."""
+    runs = {"relay": [], "syslog-ng": []}
+    for _ in range(rounds):
+        held, peak, base = relay_memory_run(lines, clients)
+        print("memory: %d points held, %.1f MiB buffered; peak RSS %.1f MiB "
+              "(%.1f MiB at start) = %.2f bytes of RSS per buffered byte"
+              % (lines, held / 2**20, peak / 1024, base / 1024,
+                 (peak - base) * 1024 / held))
+        runs["relay"].append((peak - base) * 1024 / held)
+        if sng:
+            held, peak, base = syslog_ng_memory_run(lines, clients)
+            print("memory (syslog-ng): %d lines held, %.1f MiB written to "
+                  "it; peak RSS %.1f MiB (%.1f MiB at start) = %.2f bytes "
+                  "of RSS per byte held" % (lines, held / 2**20,
+                                            peak / 1024, base / 1024,
+                                            (peak - base) * 1024 / held))
+            runs["syslog-ng"].append((peak - base) * 1024 / held)
+    return {k: median(v) for k, v in runs.items() if v}
+
+
+def bench_many_clients(lines, clients=256, rounds=1, sng=None):
     """Many clients, default target settings, into the null sink: the
     relay must send while it reads, so the 64M default buffer never
-    overflows.  With $BASELINE, that binary runs too, alternating."""
+    overflows.  With $BASELINE, that binary runs too, alternating.
+    Returns medians of (lines/s, points dropped, peak RSS MiB)."""
     binaries = [("relay", None)]
     if os.environ.get("BASELINE"):
         binaries.insert(0, ("baseline", os.environ["BASELINE"]))
+    sent = lines // clients * clients
+    runs = {"relay": [], "syslog-ng": []}
     failed = False
-    for name, relayd in binaries:
-        wall, cpu, rss, log, got = null_sink_run(lines, clients, "", relayd)
-        sent = lines // clients * clients
-        dropped = stat(log, "dropped_overflow")
-        print("many clients (%s): %d lines over %d clients, default "
-              "settings: %d points dropped (%.1f%%), %.2fs = %.0f lines/s "
-              "end to end; relay CPU %.2f us/line; peak RSS %.1f MiB; sink "
-              "got %d" % (name, sent, clients, dropped, 100.0 * dropped / sent,
-                          wall, sent / wall, cpu / sent * 1e6, rss / 1024,
-                          got))
-        if relayd is None and (dropped != 0 or got != sent):
-            failed = True
+    for _ in range(rounds):
+        for name, relayd in binaries:
+            wall, cpu, rss, log, got = null_sink_run(lines, clients, "",
+                                                     relayd)
+            dropped = stat(log, "dropped_overflow")
+            print("many clients (%s): %d lines over %d clients, default "
+                  "settings: %d points dropped (%.1f%%), %.2fs = %.0f "
+                  "lines/s end to end; relay CPU %.2f us/line; peak RSS "
+                  "%.1f MiB; sink got %d"
+                  % (name, sent, clients, dropped, 100.0 * dropped / sent,
+                     wall, sent / wall, cpu / sent * 1e6, rss / 1024, got))
+            if relayd is None:
+                failed |= dropped != 0 or got != sent
+                runs["relay"].append((got / wall, dropped, rss / 1024))
+        if sng:
+            wall, cpu, rss, got = syslog_ng_sink_run(lines, clients)
+            print("many clients (syslog-ng): %d lines over %d clients: %d "
+                  "lost, %.2fs = %.0f lines/s end to end; CPU %.2f "
+                  "us/line; peak RSS %.1f MiB; sink got %d"
+                  % (sent, clients, sent - got, wall, got / wall,
+                     cpu / sent * 1e6, rss / 1024, got))
+            runs["syslog-ng"].append((got / wall, sent - got, rss / 1024))
     if failed:
         print("ERROR: the relay dropped points it could have sent")
         sys.exit(1)
+    return {k: tuple(median(r[i] for r in v) for i in range(3))
+            for k, v in runs.items() if v}
 
 
 def vm_hwm(pid):
@@ -221,18 +451,64 @@ def vm_hwm(pid):
     return 0
 
 
+def table_row(what, relay, sng, fmt, higher_is_better=True):
+    """One line of the side-by-side table: both columns and how many
+    times better the relay is."""
+    if sng is None:
+        print("%-46s %14s" % (what, fmt % relay))
+        return
+    ratio = relay / sng if higher_is_better else sng / relay
+    print("%-46s %14s %14s %7.2fx" % (what, fmt % relay, fmt % sng, ratio))
+
+
+def print_table(rounds, null4, influx, memory, many):
+    """The medians of every shape, relay and syslog-ng side by side."""
+    sng = "syslog-ng" in null4
+    print()
+    print("medians of %d round(s); ratio = how many times better the relay "
+          "is" % rounds)
+    print("%-46s %14s %14s %8s" % ("", "influx-relayd",
+                                  "syslog-ng" if sng else "", "ratio"
+                                  if sng else ""))
+    s = null4.get("syslog-ng", (None,) * 3)
+    table_row("null sink, 4 clients: lines/s", null4["relay"][0], s[0],
+              "%.0f")
+    table_row("null sink, 4 clients: CPU ns/line", null4["relay"][1], s[1],
+              "%.0f", False)
+    table_row("null sink, 4 clients: peak RSS MiB", null4["relay"][2], s[2],
+              "%.1f", False)
+    s = many.get("syslog-ng", (None,) * 3)
+    table_row("null sink, 256 clients: lines/s", many["relay"][0], s[0],
+              "%.0f")
+    print("%-46s %14d %14s" % ("null sink, 256 clients: points lost",
+                               many["relay"][1],
+                               "%d" % s[1] if sng else ""))
+    table_row("null sink, 256 clients: peak RSS MiB", many["relay"][2], s[2],
+              "%.1f", False)
+    table_row("influxd: points/s (direct writer %.0f)" % influx["direct"],
+              influx["relay"], influx.get("syslog-ng"), "%.0f")
+    table_row("target down: bytes of RSS per byte held", memory["relay"],
+              memory.get("syslog-ng"), "%.2f", False)
+
+
 def main():
     args = sys.argv[1:]
     many = "--many" in args
     args = [a for a in args if a != "--many"]
     lines = int(args[0]) if args else 2000000
+    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
     if many:
-        bench_many_clients(lines)
+        bench_many_clients(lines, rounds=rounds)
         return
-    bench_null_sink(lines, clients=4)
-    bench_influxd(min(lines, 500000), clients=4)
-    bench_memory(min(lines, 1000000), clients=4)
-    bench_many_clients(lines)
+    sng = syslog_ng_path()
+    if sng is None:
+        print("syslog-ng (syslog-ng-core + syslog-ng-mod-http) is not "
+              "installed: the relay alone")
+    null4 = bench_null_sink(lines, 4, rounds, sng)
+    influx = bench_influxd(min(lines, 500000), 4, rounds, sng)
+    memory = bench_memory(min(lines, 1000000), 4, rounds, sng)
+    many_clients = bench_many_clients(lines, 256, rounds, sng)
+    print_table(rounds, null4, influx, memory, many_clients)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,20 @@ fuzz_line(const char *line, size_t len)
 		return;
 	if (pt.body != line || pt.body_len > len)
 		abort();
+	/* the listener frames a plain line at its first '\n' (or the end) */
+	if (pt.plain && (memchr(line, '"', len) != NULL ||
+	    memchr(line, '\\', len) != NULL ||
+	    memchr(line, '\n', len - (line[len - 1] == '\n')) != NULL))
+		abort();
+	/* a timestamp forwarded as written must be what the relay writes */
+	if (pt.time_text != NULL) {
+		char	 tail[PROTO_TAIL_MAX];
+
+		if (!pt.has_time ||
+		    proto_format_tail(tail, pt.time) != pt.time_len + 2 ||
+		    memcmp(tail + 1, pt.time_text, pt.time_len) != 0)
+			abort();
+	}
 	fuzz_forwarded(&pt);
 }
 

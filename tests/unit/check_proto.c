@@ -41,6 +41,10 @@ static const struct {
 	    -9223372036854775806LL, 0, 1 },
 	{ "cpu value=1 9223372036854775806", "cpu value=1", 1,
 	    9223372036854775806LL, 0, 1 },
+	{ "cpu value=1 0000000000000000000000042", "cpu value=1", 1, 42, 0,
+	    1 },
+	{ "cpu value=1 -00000000000000000000001", "cpu value=1", 1, -1, 0,
+	    1 },
 	{ "my\\ cpu,host\\,x=a\\ b f\\=k=\"a \\\"q\\\" , b\"", NULL, 0, 0, 1,
 	    1 },
 	{ "m s=\"with space, comma\",i=-9223372036854775808i", NULL, 0, 0, 0,
@@ -149,6 +153,11 @@ static const struct {
 	{ "cpu value=1 9223372036854775807", PROTO_ERR_TIME_RANGE },
 	{ "cpu value=1 -9223372036854775807", PROTO_ERR_TIME_RANGE },
 	{ "cpu value=1 99999999999999999999", PROTO_ERR_TIME_RANGE },
+	{ "cpu value=1 9999999999999999999", PROTO_ERR_TIME_RANGE },
+	{ "cpu value=1 -9223372036854775808", PROTO_ERR_TIME_RANGE },
+	{ "cpu value=1 -9999999999999999999", PROTO_ERR_TIME_RANGE },
+	{ "cpu value=1 18446744073709551617", PROTO_ERR_TIME_RANGE },
+	{ "cpu value=1 09223372036854775807", PROTO_ERR_TIME_RANGE },
 	{ "m time=1", PROTO_ERR_TIME_KEY },
 	{ "m time=1,time=2", PROTO_ERR_TIME_KEY },
 	{ "m a=1,a=\"x\"", PROTO_ERR_TYPE_CONFLICT },
@@ -161,6 +170,12 @@ static const struct {
 	{ "m\xed\xa0\x80 v=1", PROTO_ERR_UTF8 },	/* a surrogate */
 	{ "m\xc0\xaf v=1", PROTO_ERR_UTF8 },	/* overlong */
 	{ "m \xff=1", PROTO_ERR_UTF8 },
+	/* bytes after a backslash are stepped over unseen by the scan */
+	{ "m\\\xff v=1", PROTO_ERR_UTF8 },
+	{ "\xffm v=1", PROTO_ERR_UTF8 },
+	{ "m a\\\xff=1", PROTO_ERR_UTF8 },
+	{ "m,t=\xff a\\\xc3=1", PROTO_ERR_UTF8 },
+	{ "m a=1,\xc3=2", PROTO_ERR_UTF8 },
 	/* InfluxDB takes these alone, not followed by another line */
 	{ "m a=\"x\"\\", PROTO_ERR_AMBIGUOUS },
 	{ " t=i\"x y=1.", PROTO_ERR_AMBIGUOUS },
@@ -335,6 +350,8 @@ START_TEST(test_format_tail)
 {
 	static const struct { int64_t t; const char *want; } cases[] = {
 		{ 0, " 0\n" }, { 7, " 7\n" }, { -1, " -1\n" },
+		{ 10, " 10\n" }, { 99, " 99\n" }, { 100, " 100\n" },
+		{ -1005, " -1005\n" }, { 123456789, " 123456789\n" },
 		{ 1700000000000001000LL, " 1700000000000001000\n" },
 		{ INT64_MAX, " 9223372036854775807\n" },
 		{ INT64_MIN, " -9223372036854775808\n" },
@@ -347,6 +364,67 @@ START_TEST(test_format_tail)
 		ck_assert_uint_eq(n, strlen(cases[i].want));
 		ck_assert(memcmp(buf, cases[i].want, n) == 0);
 	}
+}
+END_TEST
+
+/* Timestamps written as the relay writes them are forwarded as written. */
+static const struct {
+	const char	*line;
+	const char	*text;		/* NULL: reformatted */
+} time_texts[] = {
+	{ "m a=1 1700000000000001000", "1700000000000001000" },
+	{ "m a=1  -42  ", "-42" },
+	{ "m a=1 0", "0" },
+	{ "m a=1 -9223372036854775806", "-9223372036854775806" },
+	{ "m a=1 -0", NULL },
+	{ "m a=1 007", NULL },
+	{ "m a=1 -07", NULL },
+	{ "m a=1", NULL },
+};
+
+START_TEST(test_time_text)
+{
+	struct proto_point	 pt;
+	char			 tail[PROTO_TAIL_MAX];
+	const char		*want = time_texts[_i].text;
+	size_t			 n;
+
+	ck_assert_int_eq(proto_parse(time_texts[_i].line,
+	    strlen(time_texts[_i].line), &pt), PROTO_OK);
+	if (want == NULL) {
+		ck_assert_ptr_null(pt.time_text);
+		return;
+	}
+	ck_assert_uint_eq(pt.time_len, strlen(want));
+	ck_assert(memcmp(pt.time_text, want, pt.time_len) == 0);
+	/* the promise ingest relies on */
+	n = proto_format_tail(tail, pt.time);
+	ck_assert_uint_eq(n, pt.time_len + 2);
+	ck_assert(memcmp(tail + 1, want, pt.time_len) == 0);
+}
+END_TEST
+
+/* A plain line ends at its first '\n' wherever it sits in a stream. */
+static const struct {
+	const char	*line;
+	bool		 plain;
+} plains[] = {
+	{ "cpu,host=a v=1,w=2i 17", true },
+	{ "  cpu v=t", true },
+	{ "cpu s=\"x\"", false },
+	{ "cpu\\ x v=1", false },
+	{ "cpu,h=a\\,b v=1", false },
+	{ "cpu v\\=x=1", false },
+	{ "cpu v=1 \n2", false },
+};
+
+START_TEST(test_plain)
+{
+	struct proto_point	 pt;
+
+	ck_assert_int_eq(proto_parse(plains[_i].line, strlen(plains[_i].line),
+	    &pt), PROTO_OK);
+	ck_assert_int_eq(pt.plain, plains[_i].plain);
 }
 END_TEST
 
@@ -365,6 +443,10 @@ proto_suite(void)
 	tcase_add_test(tc, test_key_length);
 	tcase_add_test(tc, test_skip);
 	tcase_add_test(tc, test_format_tail);
+	tcase_add_loop_test(tc, test_plain, 0, sizeof(plains) /
+	    sizeof(plains[0]));
+	tcase_add_loop_test(tc, test_time_text, 0,
+	    sizeof(time_texts) / sizeof(time_texts[0]));
 	tcase_add_test(tc, test_embedded_nul_is_not_a_terminator);
 	tcase_add_test(tc, test_time_conversion);
 	suite_add_tcase(s, tc);
