@@ -25,22 +25,19 @@ COUNTS = (1, 100, 1000, 10000)
 
 
 def run(relayd, lines, databases):
-    """(CPU ns per line, peak RSS KiB) of one run into the null sink."""
-    with tempfile.TemporaryDirectory() as tmp:
-        portfile = os.path.join(tmp, "port")
-        sink = subprocess.Popen([bench_relay.NULLSINK, portfile],
-                                stdout=subprocess.PIPE, text=True)
-        harness.wait_until(lambda: os.path.exists(portfile) and
-                           open(portfile).read().strip(), 10, "sink port")
-        url = "http://127.0.0.1:%s" % open(portfile).read().strip()
+    """(CPU ns per line, peak RSS KiB, requests) of one run into the null
+    sink, lines tagged for `databases` databases."""
+    with tempfile.TemporaryDirectory() as tmp, \
+            bench_relay.NullSink(tmp) as sink:
         sock, conf = bench_relay.write_config(
-            tmp, url, "bench", "120s",
-            "flush_interval = 100ms\nmax_queues = 20000\n")
+            tmp, sink.url, "bench", "120s",
+            "flush_interval = 100ms\nmax_queues = 20000\n"
+            "buffer_size = 2G\n")
         with open(conf, "a") as f:
             f.write("[listener:tagged]\npath = %s/tagged.sock\n"
                     "target = t\ndatabase_tag = db\n" % tmp)
-        log = open(os.path.join(tmp, "relay.log"), "w")
-        relay = subprocess.Popen([relayd, "-c", conf], stderr=log)
+        with open(os.path.join(tmp, "relay.log"), "w") as log:
+            relay = subprocess.Popen([relayd, "-c", conf], stderr=log)
         tagged = os.path.join(tmp, "tagged.sock")
         harness.wait_until(lambda: os.path.exists(tagged), 10, "socket")
         subprocess.run([bench_relay.LOADGEN, tagged, str(lines), "4",
@@ -48,16 +45,12 @@ def run(relayd, lines, databases):
                        stdout=subprocess.DEVNULL)
         relay.send_signal(signal.SIGTERM)
         _, status, usage = os.wait4(relay.pid, 0)
-        sink.send_signal(signal.SIGTERM)
-        out = sink.communicate(timeout=30)[0]
-        log.close()
-        stats = [l for l in open(os.path.join(tmp, "relay.log"))
-                 if "stats: target t:" in l][-1]
-        requests = int(stats.split(" requests=")[1].split()[0])
-    got = int(out.split("lines=")[1].split()[0])
-    if got != lines or os.waitstatus_to_exitcode(status) != 0:
+        requests = bench_relay.stat(open(os.path.join(tmp,
+                                                      "relay.log")).read(),
+                                    "requests")
+    if sink.got != lines or os.waitstatus_to_exitcode(status) != 0:
         sys.exit("ERROR: %d databases: the sink got %d of %d lines"
-                 % (databases, got, lines))
+                 % (databases, sink.got, lines))
     return ((usage.ru_utime + usage.ru_stime) / lines * 1e9, usage.ru_maxrss,
             requests)
 

@@ -31,20 +31,9 @@ import bench_relay  # noqa: E402
 
 
 def null_sink_rate(relayd, lines, clients=4):
-    """Lines/s of one relay -> null sink run with binary `relayd`."""
-    os.environ["RELAYD"] = relayd
-    with tempfile.TemporaryDirectory() as tmp:
-        portfile = os.path.join(tmp, "port")
-        sink = subprocess.Popen([bench_relay.NULLSINK, portfile],
-                                stdout=subprocess.PIPE, text=True)
-        harness.wait_until(lambda: os.path.exists(portfile) and
-                           open(portfile).read().strip(), 10, "sink port")
-        url = "http://127.0.0.1:%s" % open(portfile).read().strip()
-        wall, cpu, _ = bench_relay.relay_run(url, "bench", lines, clients,
-                                             tmp)
-        sink.send_signal(signal.SIGTERM)
-        out = sink.communicate(timeout=30)[0]
-    got = int(out.split("lines=")[1].split()[0])
+    """(lines/s, CPU ns per line) of one relay -> null sink run."""
+    wall, cpu, _, _, got = bench_relay.null_sink_run(lines, clients,
+                                                    relayd=relayd)
     if got != lines:
         sys.exit("ERROR: the sink received %d of %d lines" % (got, lines))
     return lines / wall, cpu / lines * 1e9
@@ -59,7 +48,6 @@ def bench_batching_cost(lines, pairs):
         runs["this"].append(null_sink_rate(this, lines))
         if base:
             runs["base"].append(null_sink_rate(base, lines))
-    os.environ["RELAYD"] = this
     med = {k: (statistics.median(r[0] for r in v),
                statistics.median(r[1] for r in v))
            for k, v in runs.items() if v}
