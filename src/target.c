@@ -47,6 +47,14 @@
 #define TARGET_CONFIG_WARN_S	60
 /* Empty queues unused for a whole sweep interval are freed. */
 #define TARGET_SWEEP_MS		(5 * 60 * 1000)
+/*
+ * What buffer_size caps besides the points' bytes: each point's size and
+ * origin records and its share of evbuffer slack, so that the cap bounds
+ * memory rather than line protocol alone.
+ */
+#define TARGET_POINT_COST	16
+/* drop_oldest looks for the largest queue again after this many drops. */
+#define TARGET_EVICT_RESCAN	256
 /* A backlog this large gives its memory back once it has drained. */
 #define TARGET_RELEASE_BYTES	(16 * 1024 * 1024)
 /* A field type a server reported is trusted this long (shards change). */
@@ -125,7 +133,12 @@ struct target {
 	unsigned		 attempts;	/* transient failures in a row */
 	struct log_ratelimit	 rl_retry;
 	size_t			 bytes;
+	size_t			 inflight_bytes;	/* of those */
+	size_t			 inflight_points;
 	size_t			 peak_bytes;	/* since memory was released */
+	struct target_queue	*evict;		/* drop_oldest's largest queue */
+	size_t			 evict_until;	/* while it holds more than this */
+	unsigned		 evictions;	/* since evict was chosen */
 	size_t			 points;
 	struct event		*ev_room;
 	struct event		*ev_sweep;	/* frees idle empty queues */
@@ -402,6 +415,8 @@ target_sweep(struct target *t)
 		    log_esc(queue_retention_policy(tq->queue)));
 		if (t->last == tq)
 			t->last = NULL;
+		if (t->evict == tq)
+			t->evict = NULL;
 		target_unwake(tq);
 		TAILQ_REMOVE(&t->queues, tq, entry);
 		hmap_remove(t->queue_index, target_queue_hash(
@@ -574,36 +589,67 @@ target_find_queue(struct target *t, const char *db, const char *rp)
 	return tq;
 }
 
+/* What buffer_size caps: the points' bytes and what holding them costs. */
+static size_t
+target_held(const struct target *t)
+{
+	return t->bytes + t->points * TARGET_POINT_COST;
+}
+
 /* Bytes left memory: wake a listener waiting for room. */
 static void
 target_freed(struct target *t)
 {
 	if (!TAILQ_EMPTY(&t->waiters) &&
-	    t->bytes < t->conf->buffer_size - t->conf->buffer_size / 4)
+	    target_held(t) < t->conf->buffer_size - t->conf->buffer_size / 4)
 		event_active(t->ev_room, 0, 0);
+}
+
+/*
+ * The queue holding the most unsent bytes, found by one scan and kept
+ * while it still holds more than the runner-up did, so that a target
+ * dropping under a long outage does not scan every queue for each point.
+ */
+static struct target_queue *
+target_evict_from(struct target *t)
+{
+	struct target_queue	*tq;
+	size_t			 b, second = 0;
+
+	if (t->evict != NULL && t->evictions < TARGET_EVICT_RESCAN &&
+	    queue_bytes(t->evict->queue) > t->evict_until)
+		return t->evict;
+	t->evict = NULL;
+	TAILQ_FOREACH(tq, &t->queues, entry) {
+		b = queue_bytes(tq->queue);
+		if (t->evict == NULL || b > queue_bytes(t->evict->queue)) {
+			if (t->evict != NULL)
+				second = queue_bytes(t->evict->queue);
+			t->evict = tq;
+		} else if (b > second)
+			second = b;
+	}
+	t->evict_until = second;
+	t->evictions = 0;
+	return t->evict;
 }
 
 /* drop_oldest: frees room from the queue holding the most bytes. */
 static bool
 target_make_room(struct target *t, size_t need)
 {
-	struct target_queue	*tq, *largest;
-	size_t			 freed, unsent = 0;
+	struct target_queue	*largest;
+	size_t			 freed, cap = t->conf->buffer_size;
 
-	/* in-flight bytes cannot be dropped: evict nothing in vain */
-	TAILQ_FOREACH(tq, &t->queues, entry)
-		unsent += queue_bytes(tq->queue);
-	if (t->bytes - unsent + need > t->conf->buffer_size)
+	/* in-flight points cannot be dropped: evict nothing in vain */
+	if (t->inflight_bytes + t->inflight_points * TARGET_POINT_COST +
+	    need > cap)
 		return false;
-	while (t->bytes + need > t->conf->buffer_size) {
-		largest = NULL;
-		TAILQ_FOREACH(tq, &t->queues, entry)
-			if (largest == NULL || queue_bytes(tq->queue) >
-			    queue_bytes(largest->queue))
-				largest = tq;
-		if (largest == NULL ||
+	while (target_held(t) + need > cap) {
+		if ((largest = target_evict_from(t)) == NULL ||
 		    (freed = queue_drop_oldest(largest->queue)) == 0)
 			return false;	/* all the rest is in flight */
+		t->evictions++;
 		t->bytes -= freed;
 		t->points--;
 		t->stats.points_dropped_overflow++;
@@ -628,6 +674,7 @@ target_append(struct target *t, const char *db, const char *rp,
 {
 	struct target_queue	*tq;
 	size_t			 size = p->blen + p->tlen;
+	size_t			 cost = size + TARGET_POINT_COST;	/* cap */
 	enum queue_fit		 fit = QUEUE_FITS;
 
 	tq = target_find_queue(t, db, rp);
@@ -646,10 +693,10 @@ target_append(struct target *t, const char *db, const char *rp,
 	 * the slack) refuse when full.  Checked before a new queue exists,
 	 * so a refused point leaves no empty queue behind.
 	 */
-	if (size > t->conf->buffer_size ||
-	    (t->bytes + size > t->conf->buffer_size &&
+	if (cost > t->conf->buffer_size ||
+	    (target_held(t) + cost > t->conf->buffer_size &&
 	    (t->conf->overflow != OVERFLOW_DROP_OLDEST ||
-	    !target_make_room(t, size)))) {
+	    !target_make_room(t, cost)))) {
 		/* never accepted: not a drop of the balance (target.h) */
 		t->stats.points_rejected_overflow++;
 		return TARGET_REJECT_OVERFLOW;
@@ -694,6 +741,8 @@ target_send(struct target_queue *tq)
 		body.len = b->bytes;
 	}
 	tq->inflight = b;
+	t->inflight_bytes += b->bytes;
+	t->inflight_points += b->points;
 	t->inflight++;
 	t->stats.requests++;
 	t->stats.isolation_requests += b->isolating;
@@ -1108,6 +1157,8 @@ target_write_done_cb(const struct sender_result *res, void *arg)
 	enum response_action	 action;
 
 	tq->inflight = NULL;
+	t->inflight_bytes -= b->bytes;
+	t->inflight_points -= b->points;
 	t->inflight--;
 	target_count_status(t, res);
 	action = response_classify(res->status, res->body, res->body_len);
@@ -1301,8 +1352,9 @@ target_cancel_wait(struct target *t, target_room_cb cb, void *arg)
 size_t
 target_room(const struct target *t)
 {
-	return t->bytes < t->conf->buffer_size ?
-	    t->conf->buffer_size - t->bytes : 0;
+	size_t	 held = target_held(t);
+
+	return held < t->conf->buffer_size ? t->conf->buffer_size - held : 0;
 }
 
 size_t

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Cost per line against the number of databases (README "Performance").
+"""Many databases (README "Performance").
 
-Lines spread over 1, 100, 1,000 and 10,000 databases (a db tag routed
-with database_tag) go through the relay into the null sink; the relay's
-CPU time per line at each count, and its ratio to one database, show
-whether finding a point's queue stays O(1).  With RELAYD_BASE, the same
-runs with that binary, for a before/after in one run.
+1. Cost per line: lines spread over 1, 100, 1,000 and 10,000 databases
+   (a db tag routed with database_tag) go through the relay into the null
+   sink; the relay's CPU time per line at each count, and its ratio to
+   one database, show whether finding a point's queue stays O(1).
+2. Memory bound: with the sink stopped, 1.5M lines over 1 and 1,000
+   databases overflow a 64M buffer_size (drop_oldest); the relay's peak
+   RSS against buffer_size.
+With RELAYD_BASE, the same runs with that binary, for a before/after in
+one run.
 
 Run: python3 tests/bench/bench_databases.py [LINES]
 """
@@ -15,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -55,6 +60,32 @@ def run(relayd, lines, databases):
             requests)
 
 
+def memory_bound(relayd, databases, lines=1500000):
+    """Peak RSS (KiB) of a relay holding a 64M buffer_size full."""
+    with tempfile.TemporaryDirectory() as tmp, \
+            bench_relay.NullSink(tmp) as sink:
+        sock, conf = bench_relay.write_config(
+            tmp, sink.url, "bench", "5s", "timeout = 1s\nretry_max = 1s\n"
+            "buffer_size = 64M\nmax_queues = 20000\n")
+        with open(conf, "a") as f:
+            f.write("[listener:tagged]\npath = %s/tagged.sock\n"
+                    "target = t\ndatabase_tag = db\n" % tmp)
+        relay = subprocess.Popen([relayd, "-c", conf],
+                                 stderr=subprocess.DEVNULL)
+        tagged = os.path.join(tmp, "tagged.sock")
+        harness.wait_until(lambda: os.path.exists(tagged), 10, "socket")
+        sink.proc.send_signal(signal.SIGSTOP)
+        subprocess.run([bench_relay.LOADGEN, tagged, str(lines), "4",
+                        str(databases)], check=True,
+                       stdout=subprocess.DEVNULL)
+        time.sleep(1)		# what the clients wrote is read
+        hwm = bench_relay.vm_hwm(relay.pid)
+        relay.kill()
+        relay.wait()
+        sink.proc.send_signal(signal.SIGCONT)
+    return hwm
+
+
 def main():
     lines = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
     builds = [("this build", harness.relayd_path())]
@@ -69,6 +100,12 @@ def main():
                   "database), %d requests (%.0f points each), peak RSS "
                   "%d KiB" % (name, n, ns, ns / first, requests,
                               lines / requests, rss))
+        for n in (1, 1000):
+            hwm = memory_bound(relayd, n)
+            print("%s: %5d databases, buffer_size 64M full: peak RSS %d "
+                  "KiB = %.2f x buffer_size (goal: 1.25 x + 16 MiB = "
+                  "%d KiB)" % (name, n, hwm, hwm / 65536.0,
+                               int(1.25 * 65536 + 16384)))
 
 
 if __name__ == "__main__":
