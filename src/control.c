@@ -22,7 +22,6 @@
 #include "fdlimit.h"
 #include "log.h"
 #include "mem.h"
-#include "relay.h"
 #include "sender.h"
 #include "sock.h"
 #include "stats.h"
@@ -48,7 +47,8 @@ struct control_client {
 
 struct control {
 	struct event_base	*base;
-	struct relay		*relay;
+	const struct control_ops *ops;
+	void			*arg;		/* for the ops */
 	char			*path;
 	struct evconnlistener	*evl;
 	struct event		*ev_resume;	/* accept again after EMFILE */
@@ -117,7 +117,7 @@ control_cmd_stats(struct control_client *cc)
 
 	evbuffer_add_printf(out, "{\"ok\":true,\"version\":\"%s\",",
 	    PACKAGE_VERSION);
-	relay_json_stats(cc->control->relay, out);
+	cc->control->ops->stats(cc->control->arg, out);
 	evbuffer_add(out, "}", 1);
 	control_answer(cc, out);
 	evbuffer_free(out);
@@ -131,7 +131,7 @@ control_flush_poll_cb(evutil_socket_t fd, short what, void *arg)
 	size_t			 left;
 	char			 extra[64];
 
-	if (!relay_flushed(cc->control->relay, &left)) {
+	if (!cc->control->ops->flushed(cc->control->arg, &left)) {
 		evtimer_add(cc->ev_flush, &tv);
 		return;
 	}
@@ -143,7 +143,7 @@ control_flush_poll_cb(evutil_socket_t fd, short what, void *arg)
 static void
 control_cmd_flush(struct control_client *cc)
 {
-	relay_flush(cc->control->relay);
+	cc->control->ops->flush(cc->control->arg);
 	if (cc->ev_flush == NULL && (cc->ev_flush = evtimer_new(
 	    cc->control->base, control_flush_poll_cb, cc)) == NULL)
 		fatalx("control: evtimer_new failed");
@@ -184,7 +184,7 @@ control_cmd_database(struct control_client *cc, const char *verb,
 		    "drop-database TARGET DATABASE");
 		return;
 	}
-	if ((t = relay_target(cc->control->relay, args)) == NULL) {
+	if ((t = cc->control->ops->target(cc->control->arg, args)) == NULL) {
 		control_answer_error(cc, "no such target");
 		return;
 	}
@@ -200,7 +200,8 @@ control_cmd_reload(struct control_client *cc)
 {
 	char	 err[512];
 
-	if (relay_reload(cc->control->relay, err, sizeof(err)) == -1)
+	if (cc->control->ops->reload(cc->control->arg, err, sizeof(err)) ==
+	    -1)
 		control_answer_error(cc, err);
 	else
 		control_answer_ok(cc, "");
@@ -390,14 +391,16 @@ control_error_cb(struct evconnlistener *evl, void *arg)
 }
 
 struct control *
-control_new(struct event_base *base, struct relay *relay, const char *path)
+control_new(struct event_base *base, const struct control_ops *ops,
+    void *arg, const char *path)
 {
 	struct control		*c = xcalloc(1, sizeof(*c));
 	struct log_ratelimit	 rl = LOG_RATELIMIT_INIT(10, 1);
 
 	c->rl_full = rl;
 	c->base = base;
-	c->relay = relay;
+	c->ops = ops;
+	c->arg = arg;
 	c->path = xstrdup(path);
 	TAILQ_INIT(&c->clients);
 	if ((c->ev_resume = evtimer_new(base, control_resume_cb, c)) == NULL)

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
 #include "endpoint.h"
 #include "mem.h"
 
@@ -57,13 +56,13 @@ endpoint_base(const char *url, char **unix_path)
 }
 
 char *
-endpoint_write_url(const char *base, int api, const char *org,
+endpoint_write_url(const char *base, bool v2, const char *org,
     const char *db, const char *rp)
 {
 	char	*edb = endpoint_encode(db), *erp = endpoint_encode(rp);
 	char	*eorg = endpoint_encode(org), *url;
 
-	if (api == API_V2)
+	if (v2)
 		/* v2 names a 1.x database/rp pair as bucket "db/rp" */
 		url = xasprintf("%s/api/v2/write?%s%s%sbucket=%s%s%s"
 		    "&precision=ns", base, org[0] ? "org=" : "", eorg,

@@ -16,8 +16,8 @@
  * caller frees both.
  */
 char	*endpoint_base(const char *url, char **unix_path);
-/* The write URL for `db` and `rp` (`api` is an enum conf_api). */
-char	*endpoint_write_url(const char *base, int api, const char *org,
+/* The write URL for `db` and `rp`: /write, or /api/v2/write if `v2`. */
+char	*endpoint_write_url(const char *base, bool v2, const char *org,
 	    const char *db, const char *rp);
 /* The /query URL. */
 char	*endpoint_query_url(const char *base);

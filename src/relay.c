@@ -187,6 +187,45 @@ relay_ingest_new(const struct conf *conf, struct target **targets,
 	return in;
 }
 
+/* The control socket's commands, on the relay (control.h). */
+static void
+relay_ops_stats(const void *arg, struct evbuffer *out)
+{
+	relay_json_stats(arg, out);
+}
+
+static void
+relay_ops_flush(void *arg)
+{
+	relay_flush(arg);
+}
+
+static bool
+relay_ops_flushed(const void *arg, size_t *left)
+{
+	return relay_flushed(arg, left);
+}
+
+static struct target *
+relay_ops_target(void *arg, const char *name)
+{
+	return relay_target(arg, name);
+}
+
+static int
+relay_ops_reload(void *arg, char *err, size_t errlen)
+{
+	return relay_reload(arg, err, errlen);
+}
+
+static const struct control_ops relay_control_ops = {
+	.stats = relay_ops_stats,
+	.flush = relay_ops_flush,
+	.flushed = relay_ops_flushed,
+	.target = relay_ops_target,
+	.reload = relay_ops_reload,
+};
+
 struct relay *
 relay_new(struct event_base *base, struct conf *conf)
 {
@@ -209,7 +248,8 @@ relay_new(struct event_base *base, struct conf *conf)
 		    r->ingests[i]);
 	}
 	if (conf->control_socket[0] != '\0')
-		r->control = control_new(base, r, conf->control_socket);
+		r->control = control_new(base, &relay_control_ops, r,
+		    conf->control_socket);
 	if ((r->ev_stats = event_new(base, -1, EV_PERSIST, relay_stats_cb,
 	    r)) == NULL)
 		fatalx("relay: event_new failed");
@@ -573,7 +613,7 @@ relay_prepare(struct relay *r, struct relay_next *n, char *err,
 	if (relay_prepare_listeners(r, n, err, errlen) == -1)
 		return -1;
 	if (r->control == NULL && path[0] != '\0') {
-		n->control = control_new(r->base, r, path);
+		n->control = control_new(r->base, &relay_control_ops, r, path);
 		return control_open(n->control, err, errlen);
 	}
 	/* the last step that can fail: nothing to undo after it */

@@ -330,8 +330,8 @@ target_queue_new(struct target *t, const char *db, const char *rp)
 	tq->db->nqueues++;
 	tq->queue = queue_new(db, rp, t->conf->batch_size,
 	    t->conf->batch_bytes);
-	tq->write_url = endpoint_write_url(t->base_url, t->conf->api,
-	    t->conf->org, db, rp);
+	tq->write_url = endpoint_write_url(t->base_url,
+	    t->conf->api == API_V2, t->conf->org, db, rp);
 	tq->rl_config = rlc;
 	tq->ev_flush = evtimer_new(t->base, target_flush_cb, tq);
 	tq->ev_retry = evtimer_new(t->base, target_queue_retry_cb, tq);
@@ -483,8 +483,8 @@ target_queue_reconfigure(struct target_queue *tq,
 	struct queue			*q = tq->queue;
 
 	free(tq->write_url);
-	tq->write_url = endpoint_write_url(t->base_url, c->api, c->org,
-	    queue_database(q), queue_retention_policy(q));
+	tq->write_url = endpoint_write_url(t->base_url, c->api == API_V2,
+	    c->org, queue_database(q), queue_retention_policy(q));
 	if (moved)
 		tq->db->may_create = true;	/* a new server: may lack it */
 	if (queue_set_limits(q, c->batch_size, c->batch_bytes))

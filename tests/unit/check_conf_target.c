@@ -128,7 +128,7 @@ static const struct {
 
 START_TEST(test_write_url)
 {
-	char	*url = endpoint_write_url("http://h", urls[_i].api,
+	char	*url = endpoint_write_url("http://h", urls[_i].api == API_V2,
 		    urls[_i].org, urls[_i].db, urls[_i].rp);
 
 	ck_assert_str_eq(url, urls[_i].want);
