@@ -22,6 +22,7 @@
 #include "fdlimit.h"
 #include "log.h"
 #include "mem.h"
+#include "response.h"
 #include "sender.h"
 #include "sock.h"
 #include "stats.h"
@@ -156,8 +157,7 @@ control_query_done_cb(const struct sender_result *res, void *arg)
 	struct control_client	*cc = arg;
 	char			 err[512];
 
-	if (res->status == 200 && memmem(res->body, res->body_len,
-	    "\"error\"", 7) == NULL) {
+	if (response_query_ok(res->status, res->body, res->body_len)) {
 		control_answer_ok(cc, "");
 		return;
 	}

@@ -531,10 +531,8 @@ static void
 listener_set_idle(struct listener_client *c)
 {
 	uint64_t	 ms = c->listener->conf->idle_timeout_ms;
-	struct timeval	 tv;
+	struct timeval	 tv = stamp_timeval(ms);
 
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	bufferevent_set_timeouts(c->bev, ms > 0 ? &tv : NULL, NULL);
 }
 

@@ -153,8 +153,7 @@ relay_arm_stats(struct relay *r)
 	event_del(r->ev_stats);
 	if (ms == 0 || r->draining)
 		return;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	tv = stamp_timeval(ms);
 	event_add(r->ev_stats, &tv);
 }
 

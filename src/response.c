@@ -190,6 +190,12 @@ response_type_conflict(const char *body, size_t len,
 	return true;
 }
 
+bool
+response_query_ok(long status, const char *body, size_t len)
+{
+	return status == 200 && !response_body_has(body, len, "\"error\"");
+}
+
 const char *
 response_action_name(enum response_action a)
 {

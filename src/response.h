@@ -44,6 +44,12 @@ struct response_conflict {
 /* Reads the first such conflict from an answer; false if none. */
 bool		 response_type_conflict(const char *body, size_t len,
 		    struct response_conflict *);
+/*
+ * Did an admin statement (/query) succeed?  InfluxDB 1.x answers 200
+ * even when the statement failed (e.g. not an admin) and puts "error" in
+ * the result.
+ */
+bool		 response_query_ok(long status, const char *body, size_t len);
 /* "done", "retry"...: for logs and counters. */
 const char	*response_action_name(enum response_action);
 

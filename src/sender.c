@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "mem.h"
 #include "sender.h"
+#include "stamp.h"
 
 #define SENDER_BODY_MAX	4096	/* enough for InfluxDB's error JSON */
 /*
@@ -144,8 +145,7 @@ sender_timer_cb(CURLM *multi, long timeout_ms, void *arg)
 		evtimer_del(s->ev_timeout);
 		return 0;
 	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	tv = stamp_timeval((uint64_t)timeout_ms);
 	evtimer_add(s->ev_timeout, &tv);
 	return 0;
 }

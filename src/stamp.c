@@ -23,3 +23,13 @@ stamp_next(struct stamp *s, int64_t now)
 	s->last = now;
 	return now;
 }
+
+struct timeval
+stamp_timeval(uint64_t ms)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	return tv;
+}

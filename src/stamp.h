@@ -7,6 +7,7 @@
 #define RELAYD_STAMP_H
 
 #include <stdint.h>
+#include <sys/time.h>
 
 struct stamp {
 	int64_t	 last;
@@ -16,5 +17,8 @@ struct stamp {
 int64_t	 stamp_now(void);
 /* A stamp for a point received at `now`: max(now, previous + 1). */
 int64_t	 stamp_next(struct stamp *, int64_t now);
+
+/* `ms` milliseconds as a struct timeval, for libevent's timers. */
+struct timeval	 stamp_timeval(uint64_t ms);
 
 #endif

@@ -192,10 +192,8 @@ static void target_arm_flush(struct target_queue *);
 static void
 target_timer_add(struct event *ev, uint64_t ms)
 {
-	struct timeval	 tv;
+	struct timeval	 tv = stamp_timeval(ms);
 
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	evtimer_add(ev, &tv);
 }
 
@@ -1119,12 +1117,7 @@ target_create_done_cb(const struct sender_result *res, void *arg)
 	target_count_status(t, res);
 	/* the queues of this database waited for it */
 	target_wake_all(t);
-	/*
-	 * InfluxDB 1.x answers /query with 200 even when the statement
-	 * failed (e.g. not an admin) and puts "error" in the result.
-	 */
-	if (res->status == 200 && memmem(res->body, res->body_len,
-	    "\"error\"", 7) == NULL) {
+	if (response_query_ok(res->status, res->body, res->body_len)) {
 		t->stats.databases_created++;
 		db->may_create = false;
 		target_pump(t);
