@@ -615,14 +615,18 @@ class Relay:
         return self
 
     def wait_ready(self, timeout=None):
-        """Wait until the listener socket exists and accepts a connection."""
+        """Wait until the listener socket exists and accepts a connection,
+        and the control socket, if one is set, exists (it is bound just
+        after the listeners)."""
         deadline = time.monotonic() + (timeout or self.READY_TIMEOUT)
+        control = self.sections.get("relayd", {}).get("control_socket")
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise TestFailure("influx-relayd exited with %d before its "
                                   "socket was ready\n%s"
                                   % (self.proc.returncode, tail(self.log())))
-            if self._can_connect():
+            if self._can_connect() and (not control or
+                                        os.path.exists(control)):
                 return self
             time.sleep(0.02)
         raise TestFailure("influx-relayd socket %s not ready after %.0fs\n%s"
