@@ -29,7 +29,6 @@
 #include "target.h"
 
 #define CONTROL_LINE_MAX	1024
-#define CONTROL_FLUSH_POLL_MS	50
 #define CONTROL_OUT_MAX		(1024 * 1024)	/* unread answers, a client */
 #define CONTROL_OUT_TOTAL	(4 * 1024 * 1024) /* ... all clients */
 #define CONTROL_CLIENTS_MAX	64
@@ -40,7 +39,7 @@ struct control_client {
 	TAILQ_ENTRY(control_client) entry;
 	struct control		*control;
 	struct bufferevent	*bev;
-	struct event		*ev_flush;
+	bool			 flushing;	/* answers once flushed */
 	bool			 busy;		/* a command is pending */
 	bool			 gone;		/* hung up while busy */
 	bool			 closing;	/* close once answered */
@@ -65,8 +64,6 @@ control_client_free(struct control_client *cc)
 {
 	TAILQ_REMOVE(&cc->control->clients, cc, entry);
 	cc->control->nclients--;
-	if (cc->ev_flush != NULL)
-		event_free(cc->ev_flush);
 	bufferevent_free(cc->bev);
 	free(cc);
 }
@@ -124,18 +121,16 @@ control_cmd_stats(struct control_client *cc)
 	evbuffer_free(out);
 }
 
+/* A flush answers once every queue is empty or backing off. */
 static void
-control_flush_poll_cb(evutil_socket_t fd, short what, void *arg)
+control_flush_check(struct control_client *cc)
 {
-	struct control_client	*cc = arg;
-	struct timeval		 tv = { 0, CONTROL_FLUSH_POLL_MS * 1000 };
-	size_t			 left;
-	char			 extra[64];
+	size_t	 left;
+	char	 extra[64];
 
-	if (!cc->control->ops->flushed(cc->control->arg, &left)) {
-		evtimer_add(cc->ev_flush, &tv);
-		return;
-	}
+	if (!cc->control->ops->flushed(cc->control->arg, &left))
+		return;		/* control_settled() looks again */
+	cc->flushing = false;
 	snprintf(extra, sizeof(extra), ",\"buffered_points\":%zu", left);
 	control_answer_ok(cc, extra);
 }
@@ -145,10 +140,21 @@ static void
 control_cmd_flush(struct control_client *cc)
 {
 	cc->control->ops->flush(cc->control->arg);
-	if (cc->ev_flush == NULL && (cc->ev_flush = evtimer_new(
-	    cc->control->base, control_flush_poll_cb, cc)) == NULL)
-		fatalx("control: evtimer_new failed");
-	control_flush_poll_cb(-1, 0, cc);
+	cc->flushing = true;
+	control_flush_check(cc);
+}
+
+void
+control_settled(struct control *c)
+{
+	struct control_client	*cc, *next;
+
+	/* an answer may free a client that hung up meanwhile */
+	for (cc = TAILQ_FIRST(&c->clients); cc != NULL; cc = next) {
+		next = TAILQ_NEXT(cc, entry);
+		if (cc->flushing)
+			control_flush_check(cc);
+	}
 }
 
 static void

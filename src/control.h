@@ -45,6 +45,11 @@ int		 control_open(struct control *, char *err, size_t errlen);
  */
 int		 control_rebind(struct control *, const char *path, char *err,
 		    size_t errlen);
+/*
+ * Something was delivered or a request ended (target_on_settled()): a
+ * pending flush may answer now.
+ */
+void		 control_settled(struct control *);
 /* Closes every connection and removes the socket file. */
 void		 control_free(struct control *);
 

@@ -38,8 +38,6 @@
 #include "stats.h"
 #include "target.h"
 
-#define RELAY_DRAIN_POLL_MS	20
-#define RELAY_RETIRED_POLL_MS	100
 
 /*
  * A target a reload removed: it drains like at shutdown, for up to
@@ -48,9 +46,11 @@
  */
 struct relay_retired {
 	TAILQ_ENTRY(relay_retired) entry;
+	struct relay		*relay;
 	struct target		*target;
 	struct conf_target	*conf;
-	int64_t			 deadline;
+	struct event		*ev_deadline;	/* shutdown_timeout from now */
+	bool			 expired;	/* the deadline passed */
 };
 
 struct relay {
@@ -62,8 +62,8 @@ struct relay {
 	struct listener		**listeners;
 	struct control		*control;	/* NULL until a control_socket */
 	struct event		*ev_stats;
-	struct event		*ev_drain;
-	struct event		*ev_retired;
+	struct event		*ev_drain;		/* shutdown deadline */
+	struct event		*ev_settle;	/* a target settled */
 	TAILQ_HEAD(, relay_retired) retired;
 	int64_t			 drain_deadline;
 	bool			 draining;
@@ -225,6 +225,32 @@ static const struct control_ops relay_control_ops = {
 	.reload = relay_ops_reload,
 };
 
+static void	relay_drain_check(struct relay *, bool deadline);
+static void	relay_retired_check(struct relay *);
+
+/* A target's points or requests went down: what waited on that. */
+static void
+relay_settle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay	*r = arg;
+
+	if (!TAILQ_EMPTY(&r->retired))
+		relay_retired_check(r);
+	if (r->control != NULL)
+		control_settled(r->control);
+	if (r->draining)
+		relay_drain_check(r, false);
+}
+
+/* Deferred to the relay's own event: a retired target may be freed. */
+static void
+relay_target_settled_cb(struct target *t, void *arg)
+{
+	struct relay	*r = arg;
+
+	event_active(r->ev_settle, 0, 0);
+}
+
 struct relay *
 relay_new(struct event_base *base, struct conf *conf)
 {
@@ -236,8 +262,10 @@ relay_new(struct event_base *base, struct conf *conf)
 	r->sender = sender_new(base);
 	TAILQ_INIT(&r->retired);
 	r->targets = xcalloc(conf->ntargets, sizeof(*r->targets));
-	for (i = 0; i < conf->ntargets; i++)
+	for (i = 0; i < conf->ntargets; i++) {
 		r->targets[i] = target_new(base, r->sender, conf->targets[i]);
+		target_on_settled(r->targets[i], relay_target_settled_cb, r);
+	}
 	r->ingests = xcalloc(conf->nlisteners, sizeof(*r->ingests));
 	r->listeners = xcalloc(conf->nlisteners, sizeof(*r->listeners));
 	for (i = 0; i < conf->nlisteners; i++) {
@@ -249,6 +277,9 @@ relay_new(struct event_base *base, struct conf *conf)
 	if (conf->control_socket[0] != '\0')
 		r->control = control_new(base, &relay_control_ops, r,
 		    conf->control_socket);
+	if ((r->ev_settle = event_new(base, -1, 0, relay_settle_cb, r)) ==
+	    NULL)
+		fatalx("relay: event_new failed");
 	if ((r->ev_stats = event_new(base, -1, EV_PERSIST, relay_stats_cb,
 	    r)) == NULL)
 		fatalx("relay: event_new failed");
@@ -267,6 +298,7 @@ static void
 relay_retired_free(struct relay *r, struct relay_retired *rt)
 {
 	TAILQ_REMOVE(&r->retired, rt, entry);
+	event_free(rt->ev_deadline);
 	target_free(rt->target);
 	conf_target_free(rt->conf);
 	free(rt);
@@ -296,8 +328,7 @@ relay_free(struct relay *r)
 		event_free(r->ev_stats);
 	if (r->ev_drain != NULL)
 		event_free(r->ev_drain);
-	if (r->ev_retired != NULL)
-		event_free(r->ev_retired);
+	event_free(r->ev_settle);
 	free(r->listeners);
 	free(r->ingests);
 	free(r->targets);
@@ -334,15 +365,15 @@ relay_points(const struct relay *r)
 	return n;
 }
 
+/* Shutdown: exits once everything is delivered, or at the deadline. */
 static void
-relay_drain_cb(evutil_socket_t fd, short what, void *arg)
+relay_drain_check(struct relay *r, bool deadline)
 {
-	struct relay	*r = arg;
-	size_t		 left = relay_points(r);
+	size_t	 left = relay_points(r);
 
 	if (left == 0)
 		log_info("relay: everything delivered, exiting");
-	else if (stamp_now() >= r->drain_deadline)
+	else if (deadline)
 		log_warnx("relay: shutdown_timeout reached with %zu points "
 		    "undelivered; they are lost (no spool configured)", left);
 	else
@@ -351,10 +382,16 @@ relay_drain_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(r->base);
 }
 
+static void
+relay_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	relay_drain_check(arg, true);
+}
+
 void
 relay_shutdown(struct relay *r)
 {
-	struct timeval		 tv = { 0, RELAY_DRAIN_POLL_MS * 1000 };
+	struct timeval		 tv = stamp_timeval(r->conf->shutdown_timeout_ms);
 	struct relay_retired	*rt;
 	size_t			 i;
 
@@ -374,13 +411,11 @@ relay_shutdown(struct relay *r)
 	TAILQ_FOREACH(rt, &r->retired, entry)
 		target_drain(rt->target);
 	event_del(r->ev_stats);
-	r->drain_deadline = stamp_now() +
-	    (int64_t)r->conf->shutdown_timeout_ms * 1000000;
-	if ((r->ev_drain = event_new(r->base, -1, EV_PERSIST, relay_drain_cb,
-	    r)) == NULL)
-		fatalx("relay: event_new failed");
+	/* the targets say when they settle; this is only the deadline */
+	if ((r->ev_drain = evtimer_new(r->base, relay_drain_cb, r)) == NULL)
+		fatalx("relay: evtimer_new failed");
 	event_add(r->ev_drain, &tv);
-	relay_drain_cb(-1, 0, r);
+	relay_drain_check(r, false);
 }
 
 struct target *
@@ -453,9 +488,8 @@ relay_log_stats(const struct relay *r)
  * completion callback uses the target.  curl's timeout bounds the wait.
  */
 static void
-relay_retired_cb(evutil_socket_t fd, short what, void *arg)
+relay_retired_check(struct relay *r)
 {
-	struct relay		*r = arg;
 	struct relay_retired	*rt, *next;
 	struct target_gauges	 g;
 
@@ -467,7 +501,7 @@ relay_retired_cb(evutil_socket_t fd, short what, void *arg)
 		if (g.points == 0)
 			log_info("relay: removed target %s: everything "
 			    "delivered", rt->conf->name);
-		else if (stamp_now() >= rt->deadline)
+		else if (rt->expired)
 			log_warnx("relay: removed target %s: %zu points "
 			    "undelivered after shutdown_timeout, dropped",
 			    rt->conf->name, g.points);
@@ -475,28 +509,37 @@ relay_retired_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		relay_retired_free(r, rt);
 	}
-	if (TAILQ_EMPTY(&r->retired))
-		event_del(r->ev_retired);
+}
+
+static void
+relay_retired_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay_retired	*rt = arg;
+
+	rt->expired = true;
+	relay_retired_check(rt->relay);
 }
 
 static void
 relay_retire(struct relay *r, struct target *t, uint64_t timeout_ms)
 {
 	struct relay_retired	*rt = xcalloc(1, sizeof(*rt));
-	struct timeval		 tv = { 0, RELAY_RETIRED_POLL_MS * 1000 };
+	struct timeval		 tv = stamp_timeval(timeout_ms);
 
+	rt->relay = r;
 	rt->target = t;
 	rt->conf = conf_target_dup(target_conf(t));
-	rt->deadline = stamp_now() + (int64_t)timeout_ms * 1000000;
 	target_reconfigure(t, rt->conf);
 	target_drain(t);
 	TAILQ_INSERT_TAIL(&r->retired, rt, entry);
 	log_info("relay: target %s removed, draining %zu points", rt->conf->name,
 	    target_points(t));
-	if (r->ev_retired == NULL && (r->ev_retired = event_new(r->base, -1,
-	    EV_PERSIST, relay_retired_cb, r)) == NULL)
-		fatalx("relay: event_new failed");
-	event_add(r->ev_retired, &tv);
+	if ((rt->ev_deadline = evtimer_new(r->base, relay_retired_deadline_cb,
+	    rt)) == NULL)
+		fatalx("relay: evtimer_new failed");
+	event_add(rt->ev_deadline, &tv);
+	/* it may hold nothing already: look at once, from the loop */
+	event_active(r->ev_settle, 0, 0);
 }
 
 /* The current listener with the same path and type, or -1. */
@@ -603,11 +646,13 @@ relay_prepare(struct relay *r, struct relay_next *n, char *err,
 
 	for (i = 0; i < n->conf->ntargets; i++) {
 		n->targets[i] = relay_target(r, n->conf->targets[i]->name);
-		if (n->targets[i] != NULL)
+		if (n->targets[i] != NULL) {
 			n->target_kept[i] = true;
-		else
-			n->targets[i] = target_new(r->base, r->sender,
-			    n->conf->targets[i]);
+			continue;
+		}
+		n->targets[i] = target_new(r->base, r->sender,
+		    n->conf->targets[i]);
+		target_on_settled(n->targets[i], relay_target_settled_cb, r);
 	}
 	if (relay_prepare_listeners(r, n, err, errlen) == -1)
 		return -1;

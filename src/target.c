@@ -141,6 +141,9 @@ struct target {
 	unsigned		 evictions;	/* since evict was chosen */
 	size_t			 points;
 	struct event		*ev_room;
+	struct event		*ev_settled;	/* deferred settled_cb */
+	target_settled_cb	 settled_cb;
+	void			*settled_arg;
 	struct event		*ev_sweep;	/* frees idle empty queues */
 	TAILQ_HEAD(, target_waiter) waiters;	/* for room (block) */
 	TAILQ_HEAD(, target_admin) admins;	/* admin statements */
@@ -244,6 +247,26 @@ static void
 target_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	target_pump(arg);
+}
+
+static void
+target_settled_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct target	*t = arg;
+
+	if (t->settled_cb != NULL)
+		t->settled_cb(t, t->settled_arg);
+}
+
+/*
+ * Points left memory or a request ended: whoever waits for the target to
+ * empty or go quiet looks again, once per loop turn however many changed.
+ */
+static void
+target_settled(struct target *t)
+{
+	if (t->settled_cb != NULL)
+		event_active(t->ev_settled, 0, 0);
 }
 
 static void
@@ -458,8 +481,10 @@ target_new(struct event_base *base, struct sender *sender,
 	t->db_index = hmap_new();
 	t->ev_retry = evtimer_new(base, target_retry_cb, t);
 	t->ev_sweep = event_new(base, -1, EV_PERSIST, target_sweep_cb, t);
+	t->ev_settled = event_new(base, -1, 0, target_settled_event_cb, t);
 	if ((t->ev_room = event_new(base, -1, 0, target_room_event_cb, t)) ==
-	    NULL || t->ev_retry == NULL || t->ev_sweep == NULL)
+	    NULL || t->ev_retry == NULL || t->ev_sweep == NULL ||
+	    t->ev_settled == NULL)
 		fatalx("target %s: event_new failed", conf->name);
 	loop_set_priority(t->ev_retry, LOOP_PRI_DELIVERY);	/* loop.c */
 	target_timer_add(t->ev_sweep, TARGET_SWEEP_MS);
@@ -544,6 +569,7 @@ target_free(struct target *t)
 	hmap_free(t->queue_index);
 	hmap_free(t->db_index);
 	event_free(t->ev_room);
+	event_free(t->ev_settled);
 	event_free(t->ev_sweep);
 	/* the sender, freed first, aborted them without their callbacks */
 	while (!TAILQ_EMPTY(&t->admins))
@@ -598,6 +624,7 @@ target_held(const struct target *t)
 static void
 target_freed(struct target *t)
 {
+	target_settled(t);
 	if (!TAILQ_EMPTY(&t->waiters) &&
 	    target_held(t) < t->conf->buffer_size - t->conf->buffer_size / 4)
 		event_active(t->ev_room, 0, 0);
@@ -1114,6 +1141,7 @@ target_create_done_cb(const struct sender_result *res, void *arg)
 	free(db->create_body);
 	db->create_body = NULL;
 	t->inflight--;
+	target_settled(t);	/* deferred: runs after what follows */
 	target_count_status(t, res);
 	/* the queues of this database waited for it */
 	target_wake_all(t);
@@ -1187,6 +1215,7 @@ target_write_done_cb(const struct sender_result *res, void *arg)
 	target_flush_late(tq);
 	target_wake(tq);
 	target_pump(t);
+	target_settled(t);
 }
 
 void
@@ -1258,9 +1287,11 @@ static void
 target_query_done_cb(const struct sender_result *res, void *arg)
 {
 	struct target_admin	*a = arg;
+	struct target		*t = a->target;
 
 	a->cb(res, a->arg);
 	target_admin_free(a);
+	target_settled(t);
 }
 
 void
@@ -1311,6 +1342,13 @@ target_drain(struct target *t)
 	TAILQ_FOREACH(tq, &t->queues, entry)
 		evtimer_del(tq->ev_retry);
 	target_flush(t);
+}
+
+void
+target_on_settled(struct target *t, target_settled_cb cb, void *arg)
+{
+	t->settled_cb = cb;
+	t->settled_arg = arg;
 }
 
 void

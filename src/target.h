@@ -138,6 +138,15 @@ size_t		 target_requests(const struct target *);
  * gets one attempt at once instead.
  */
 void		 target_drain(struct target *);
+typedef void	(*target_settled_cb)(struct target *, void *);
+/*
+ * Calls `cb` from the event loop after points left the target or one of
+ * its requests ended (once per loop turn however many did), so that a
+ * caller waiting for it to empty, go quiet or flush checks then instead
+ * of polling.  One callback per target; NULL removes it.
+ */
+void		 target_on_settled(struct target *, target_settled_cb cb,
+		    void *arg);
 typedef void	(*target_room_cb)(struct target *, void *);
 /*
  * Calls `cb` once, from the event loop, when the target has room again
