@@ -31,6 +31,7 @@
 
 #include "conf.h"
 #include "endpoint.h"
+#include "hmap.h"
 #include "log.h"
 #include "mem.h"
 
@@ -136,14 +137,6 @@ struct conf_seen {
 	bool			 keys[NKEYS];
 };
 
-/* A string-keyed hash table (open addressing); keys are borrowed. */
-struct conf_names {
-	const char		**keys;
-	void			**vals;
-	size_t			 size;		/* a power of two, or 0 */
-	size_t			 count;
-};
-
 struct conf_parser {
 	struct conf		*conf;
 	struct conf_errors	*errs;
@@ -154,12 +147,12 @@ struct conf_parser {
 	struct conf_seen	**seen;
 	size_t			 nseen;
 	size_t			 seen_cap;
-	struct conf_names	 seen_names;	/* header -> conf_seen */
+	struct hmap		*seen_names;	/* conf_seen by header */
 	struct conf_seen	*cur;		/* the section being read */
-	struct conf_names	 targets;	/* name -> conf_target */
+	struct hmap		*targets;	/* conf_target by name */
 	size_t			 listeners_cap;	/* of conf->listeners */
 	size_t			 targets_cap;	/* of conf->targets */
-	struct conf_names	 paths;		/* path -> conf_listener */
+	struct hmap		*paths;		/* conf_listener by path */
 	/* input: a FILE or a string */
 	FILE			*fp;
 	const char		*text;
@@ -437,70 +430,37 @@ conf_valid_name(const char *s)
 	return true;
 }
 
-static size_t
-conf_names_hash(const char *s)
+/* The indexes the checks use, so that checking stays linear. */
+static bool
+conf_seen_is(const void *item, const void *key)
 {
-	size_t	 h = 2166136261u;	/* FNV-1a */
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
+	return strcmp(((const struct conf_seen *)item)->header, key) == 0;
 }
 
-/* The slot of `key`, or the empty slot where it would go. */
-static size_t
-conf_names_slot(const struct conf_names *n, const char *key)
+static bool
+conf_target_is(const void *item, const void *key)
 {
-	size_t	 i = conf_names_hash(key) & (n->size - 1);
+	return strcmp(((const struct conf_target *)item)->name, key) == 0;
+}
 
-	while (n->keys[i] != NULL && strcmp(n->keys[i], key) != 0)
-		i = (i + 1) & (n->size - 1);
-	return i;
+static bool
+conf_path_is(const void *item, const void *key)
+{
+	return strcmp(((const struct conf_listener *)item)->path, key) == 0;
 }
 
 static void *
-conf_names_get(const struct conf_names *n, const char *key)
+conf_index_get(const struct hmap *m, hmap_eq_fn eq, const char *key)
 {
-	size_t	 i;
-
-	if (n->size == 0)
-		return NULL;
-	i = conf_names_slot(n, key);
-	return n->keys[i] != NULL ? n->vals[i] : NULL;
+	return hmap_find(m, hmap_hash_str(0, key), eq, key);
 }
 
-/* Adds `key` (which must outlive the table) unless it is there. */
+/* Adds `item` under `key` (which it holds) unless the key is there. */
 static void
-conf_names_put(struct conf_names *n, const char *key, void *val)
+conf_index_put(struct hmap *m, hmap_eq_fn eq, const char *key, void *item)
 {
-	struct conf_names	 old = *n;
-	size_t			 i;
-
-	if (2 * (n->count + 1) > n->size) {
-		n->size = n->size ? 2 * n->size : 64;
-		n->keys = xcalloc(n->size, sizeof(*n->keys));
-		n->vals = xcalloc(n->size, sizeof(*n->vals));
-		n->count = 0;
-		for (i = 0; i < old.size; i++)
-			if (old.keys[i] != NULL)
-				conf_names_put(n, old.keys[i], old.vals[i]);
-		free(old.keys);
-		free(old.vals);
-	}
-	i = conf_names_slot(n, key);
-	if (n->keys[i] == NULL) {
-		n->keys[i] = key;
-		n->vals[i] = val;
-		n->count++;
-	}
-}
-
-static void
-conf_names_clear(struct conf_names *n)
-{
-	free(n->keys);
-	free(n->vals);
-	memset(n, 0, sizeof(*n));
+	if (conf_index_get(m, eq, key) == NULL)
+		hmap_insert(m, hmap_hash_str(0, key), item);
 }
 
 static struct conf_seen *
@@ -508,7 +468,7 @@ conf_find_seen(struct conf_parser *cp, const char *header)
 {
 	if (cp->cur != NULL && strcmp(cp->cur->header, header) == 0)
 		return cp->cur;
-	return conf_names_get(&cp->seen_names, header);
+	return conf_index_get(cp->seen_names, conf_seen_is, header);
 }
 
 static void *
@@ -598,7 +558,7 @@ conf_begin_section(struct conf_parser *cp, const char *header)
 	seen->section = section;
 	seen->header = xstrdup(header);
 	seen->obj = obj;
-	conf_names_put(&cp->seen_names, seen->header, seen);
+	conf_index_put(cp->seen_names, conf_seen_is, seen->header, seen);
 	cp->cur = seen;
 }
 
@@ -799,7 +759,7 @@ conf_check_listener_targets(struct conf_parser *cp, struct conf_listener *l)
 	list = xstrdup(l->target);
 	for (tok = strtok_r(list, ", \t", &save); tok != NULL;
 	    tok = strtok_r(NULL, ", \t", &save)) {
-		if (conf_names_get(&cp->targets, tok) == NULL)
+		if (conf_index_get(cp->targets, conf_target_is, tok) == NULL)
 			conf_error(cp, line, "[listener:%s] names target '%s', "
 			    "which is not defined", l->name, tok);
 		if (conf_listener_has_target(l, tok)) {
@@ -966,16 +926,17 @@ conf_check_listener(struct conf_parser *cp, struct conf_listener *l)
 		conf_error(cp, l->lineno, "[listener:%s] path '%s' is not "
 		    "absolute", l->name, l->path);
 	if (l->path[0] != '\0' &&
-	    (other = conf_names_get(&cp->paths, l->path)) != NULL)
+	    (other = conf_index_get(cp->paths, conf_path_is, l->path)) !=
+	    NULL)
 		conf_error(cp, l->lineno, "[listener:%s] uses the same path "
 		    "as [listener:%s]", l->name, other->name);
 	else if (l->path[0] != '\0')
-		conf_names_put(&cp->paths, l->path, l);
+		conf_index_put(cp->paths, conf_path_is, l->path, l);
 	conf_check_listener_targets(cp, l);
 	conf_check_listener_format(cp, l);
 	conf_check_listener_access(cp, l);
 	for (i = 0; i < l->ntargets; i++) {
-		t = conf_names_get(&cp->targets, l->targets[i]);
+		t = conf_index_get(cp->targets, conf_target_is, l->targets[i]);
 		if (t != NULL && l->database[0] == '\0' &&
 		    t->database[0] == '\0')
 			conf_error(cp, l->lineno, "[listener:%s] has no "
@@ -1188,8 +1149,8 @@ conf_check(struct conf_parser *cp)
 		conf_error(cp, cp->lineno, "control_socket '%s' is not an "
 		    "absolute path", conf->control_socket);
 	for (i = 0; i < conf->ntargets; i++) {
-		conf_names_put(&cp->targets, conf->targets[i]->name,
-		    conf->targets[i]);
+		conf_index_put(cp->targets, conf_target_is,
+		    conf->targets[i]->name, conf->targets[i]);
 		conf_check_target(cp, conf->targets[i]);
 	}
 	for (i = 0; i < conf->nlisteners; i++) {
@@ -1211,6 +1172,9 @@ conf_parse(struct conf_parser *cp)
 
 	conf = cp->conf = xcalloc(1, sizeof(*conf));
 	conf->file = xstrdup(cp->name);
+	cp->seen_names = hmap_new();
+	cp->targets = hmap_new();
+	cp->paths = hmap_new();
 	conf_set_defaults(SEC_RELAYD, conf);
 
 	rc = ini_parse_stream(conf_reader_cb, cp, conf_handler_cb, cp);
@@ -1226,9 +1190,9 @@ conf_parse(struct conf_parser *cp)
 		free(cp->seen[i]);
 	}
 	free(cp->seen);
-	conf_names_clear(&cp->seen_names);
-	conf_names_clear(&cp->targets);
-	conf_names_clear(&cp->paths);
+	hmap_free(cp->seen_names);
+	hmap_free(cp->targets);
+	hmap_free(cp->paths);
 	free(cp->line);
 	if (cp->errs->count > 0) {
 		conf_free(conf);
