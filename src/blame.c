@@ -15,6 +15,7 @@
 #include "origin.h"
 #include "proto.h"
 #include "response.h"
+#include "stamp.h"
 
 struct blame_walk {
 	struct batch			*batch;
@@ -22,13 +23,6 @@ struct blame_walk {
 	const struct response_conflict	*conflict;	/* NULL: every point */
 	size_t				 limit;
 };
-
-/* The first blamed line, escaped for the log (log_escape()). */
-static void
-blame_keep_excerpt(struct blame *bl, const char *line, size_t len)
-{
-	log_escape(bl->excerpt, sizeof(bl->excerpt), line, len);
-}
 
 /* Does the line give the conflict's field the refused type? */
 static bool
@@ -52,11 +46,10 @@ blame_matches(const struct response_conflict *c, const char *line,
 static void
 blame_note_time(struct blame *bl, int64_t t)
 {
-	const int64_t	 hour = 3600 * 1000000000LL;
-	size_t		 i;
+	size_t	 i;
 
 	for (i = 0; i < bl->ntimes; i++)
-		if (bl->times[i] / hour == t / hour)
+		if (stamp_hour(bl->times[i]) == stamp_hour(t))
 			return;
 	if (bl->ntimes < BLAME_TIMES)
 		bl->times[bl->ntimes++] = t;
@@ -78,7 +71,8 @@ blame_point_cb(const char *line, size_t len, uint32_t origin, size_t i,
 	if (bl->points++ == 0) {
 		bl->origin = origin;
 		origin_describe(origin, bl->who, sizeof(bl->who));
-		blame_keep_excerpt(bl, line, len);
+		/* the first blamed line, escaped for the log */
+		log_escape(bl->excerpt, sizeof(bl->excerpt), line, len);
 	}
 	batch_settle_at(w->batch, i, ORIGIN_DROPPED_SERVER);
 	return bl->points < w->limit;

@@ -21,6 +21,7 @@
 #include "mem.h"
 #include "point.h"
 #include "queue.h"
+#include "stamp.h"
 #include "typemap.h"
 
 #define QUEUE_NS_PER_S	1000000000LL
@@ -34,15 +35,10 @@
  * kept per field and hour: shard groups last a whole number of hours (1 h
  * at least, aligned to hours), so two points in one hour share a shard.
  */
-#define QUEUE_SHARD_NS	(3600 * QUEUE_NS_PER_S)
-
-/* The key of a field in the hour of `t`. */
 static uint64_t
 queue_key(uint64_t hash, int64_t t)
 {
-	int64_t	 hour = t / QUEUE_SHARD_NS - (t % QUEUE_SHARD_NS < 0);
-
-	return hash ^ ((uint64_t)hour * 0x9e3779b97f4a7c15ULL);
+	return hash ^ ((uint64_t)stamp_hour(t) * 0x9e3779b97f4a7c15ULL);
 }
 
 /* A batch still filling, with the types of its fields. */
@@ -240,18 +236,24 @@ queue_count_cut(struct queue *q, int64_t now)
 	q->cuts++;
 }
 
-/* Closes a lane's batch (the spill's alone, or both with the open's). */
+/* The lane's batch is closed: a next one starts knowing nothing. */
 static void
-queue_close(struct queue *q, struct queue_lane *l)
+queue_lane_reset(struct queue_lane *l)
 {
-	if (l == &q->open) {
-		queue_seal(q);
-		return;
-	}
 	l->batch = NULL;
 	l->shape = 0;
 	typemap_clear(l->types);
 	typemap_clear(l->shapes);
+}
+
+/* Closes a lane's batch (the spill's alone, or both with the open's). */
+static void
+queue_close(struct queue *q, struct queue_lane *l)
+{
+	if (l == &q->open)
+		queue_seal(q);
+	else
+		queue_lane_reset(l);
 }
 
 /* Records the point's types in the lane; false if it is full. */
@@ -338,12 +340,8 @@ queue_learn_type(struct queue *q, uint64_t hash, int64_t t,
 void
 queue_seal(struct queue *q)
 {
-	q->open.batch = q->spill.batch = NULL;
-	q->open.shape = q->spill.shape = 0;
-	typemap_clear(q->open.shapes);
-	typemap_clear(q->spill.shapes);
-	typemap_clear(q->open.types);
-	typemap_clear(q->spill.types);
+	queue_lane_reset(&q->open);
+	queue_lane_reset(&q->spill);
 }
 
 bool

@@ -38,7 +38,6 @@
 #include "stats.h"
 #include "target.h"
 
-
 /*
  * A target a reload removed: it drains like at shutdown, for up to
  * shutdown_timeout, with its own copy of its settings (the configuration
@@ -65,7 +64,6 @@ struct relay {
 	struct event		*ev_drain;		/* shutdown deadline */
 	struct event		*ev_settle;	/* a target settled */
 	TAILQ_HEAD(, relay_retired) retired;
-	int64_t			 drain_deadline;
 	bool			 draining;
 	bool			 debug;		/* -d: ignore log_level */
 };
@@ -511,13 +509,14 @@ relay_retired_check(struct relay *r)
 	}
 }
 
+/* The check runs from the relay's event: it may free `rt` and this timer. */
 static void
 relay_retired_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct relay_retired	*rt = arg;
 
 	rt->expired = true;
-	relay_retired_check(rt->relay);
+	event_active(rt->relay->ev_settle, 0, 0);
 }
 
 static void

@@ -33,3 +33,11 @@ stamp_timeval(uint64_t ms)
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	return tv;
 }
+
+int64_t
+stamp_hour(int64_t t)
+{
+	const int64_t	 hour = 3600 * 1000000000LL;
+
+	return t / hour - (t % hour < 0);
+}

@@ -986,7 +986,6 @@ target_learn_conflict(struct target_queue *tq, struct batch *b,
     const struct sender_result *res, size_t dropped, struct blame *bl)
 {
 	struct response_conflict	 c;
-
 	int64_t				 expires;
 	size_t				 i;
 
@@ -1041,8 +1040,7 @@ target_rejected(struct target_queue *tq, struct batch *b,
  * was stored is never sent again.
  */
 static void
-target_isolate(struct target_queue *tq, struct batch *b,
-    const struct sender_result *res)
+target_isolate(struct target_queue *tq, struct batch *b)
 {
 	struct target	*t = tq->target;
 	struct batch	*second = batch_split(b);
@@ -1194,7 +1192,7 @@ target_write_done_cb(const struct sender_result *res, void *arg)
 		target_rejected(tq, b, res);
 		break;
 	case RESPONSE_ISOLATE:
-		target_isolate(tq, b, res);
+		target_isolate(tq, b);
 		break;
 	case RESPONSE_SPLIT:
 		target_split(tq, b);
