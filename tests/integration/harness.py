@@ -911,21 +911,24 @@ TARGET_DROPS = ("dropped_overflow", "dropped_server", "dropped_too_large",
                 "dropped_removed")
 
 
+def _check_behind(st, came, what):
+    """st[came] = written + buffered_points + every dropped_* reason, the
+    reasons sum to `dropped`, and the relay's `unaccounted` says 0."""
+    drops = sum(st[k] for k in TARGET_DROPS)
+    check(st[came] == st["written"] + st["buffered_points"] + drops,
+          "%s does not balance: %s %s != written %s + buffered %s + "
+          "dropped %s (%s)" % (what, came, st[came], st["written"],
+                               st["buffered_points"], drops, st))
+    check_equal(drops, st["dropped"], "%s: dropped = sum of reasons" % what)
+    check_equal(0, st["unaccounted"], "%s: unaccounted" % what)
+
+
 def check_balance(st, what="target"):
     """A target's stats (relay_stats or JSON) balance exactly: accepted =
     written + buffered_points + every dropped_* reason, and the relay's
     own `unaccounted` says 0.  Returns st."""
-    drops = sum(st[k] for k in TARGET_DROPS)
-    check(st["accepted"] == st["written"] + st["buffered_points"] + drops,
-          "%s does not balance: accepted %s != written %s + buffered %s + "
-          "dropped %s (%s)" % (what, st["accepted"], st["written"],
-                               st["buffered_points"], drops, st))
-    check_equal(drops, st["dropped"], "%s: dropped = sum of reasons" % what)
-    check_equal(0, st["unaccounted"], "%s: unaccounted" % what)
+    _check_behind(st, "accepted", what)
     return st
-
-
-LISTENER_DROPS = TARGET_DROPS
 
 
 def check_listener_balance(st, what="listener"):
@@ -936,13 +939,7 @@ def check_listener_balance(st, what="listener"):
           "%s door does not balance: lines %s != skipped %s + accepted %s "
           "+ rejected %s" % (what, st["lines"], st["skipped"],
                              st["accepted"], st["rejected"]))
-    drops = sum(st[k] for k in LISTENER_DROPS)
-    check(st["queued"] == st["written"] + st["buffered_points"] + drops,
-          "%s does not balance: queued %s != written %s + buffered %s + "
-          "dropped %s (%s)" % (what, st["queued"], st["written"],
-                               st["buffered_points"], drops, st))
-    check_equal(drops, st["dropped"], "%s: dropped = sum of reasons" % what)
-    check_equal(0, st["unaccounted"], "%s: unaccounted" % what)
+    _check_behind(st, "queued", what)
     return st
 
 
