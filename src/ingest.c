@@ -363,21 +363,10 @@ ingest_targets(const struct ingest *in, size_t *n)
 struct target *
 ingest_blocked(const struct ingest *in, size_t need)
 {
-	const struct conf_target	*c;
-	size_t				 i, n;
+	size_t	 i;
 
-	for (i = 0; i < in->ntargets; i++) {
-		c = target_conf(in->targets[i]);
-		if (c->overflow != OVERFLOW_BLOCK)
-			continue;
-		/*
-		 * Never ask for more than the room there is once the target
-		 * wakes waiters (below 3/4): a tiny buffer_size must not
-		 * stall the listener for good.
-		 */
-		n = need < c->buffer_size / 4 ? need : c->buffer_size / 4;
-		if (target_room(in->targets[i]) < n)
+	for (i = 0; i < in->ntargets; i++)
+		if (target_blocks(in->targets[i], need))
 			return in->targets[i];
-	}
 	return NULL;
 }

@@ -176,8 +176,8 @@ stats_json_queue_cb(const struct target_queue_info *q, void *arg)
 	stats_json_u64(sq->out, "queued_points", q->points);
 	stats_json_u64(sq->out, "queued_bytes", q->bytes);
 	stats_json_u64(sq->out, "in_flight_points", q->in_flight);
-	evbuffer_add_printf(sq->out, ",\"waiting\":%s}",
-	    q->waiting ? "true" : "false");
+	evbuffer_add_printf(sq->out, ",\"waiting\":%s,\"state\":\"%s\"}",
+	    q->waiting ? "true" : "false", q->state);
 }
 
 void

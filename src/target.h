@@ -1,9 +1,8 @@
 /*
  * A target: one InfluxDB URL with its queues, one per (database,
- * retention policy), the flush timers that close batches, and the
- * delivery state machine that sends them, reads the answer through the
- * response table and retries with backoff.  Owns the byte accounting
- * against buffer_size.
+ * retention policy), and the byte accounting against buffer_size: the
+ * overflow policy decides which points come in, and every point leaves
+ * through one exit that counts its fate.  delivery.c sends the queues.
  */
 #ifndef RELAYD_TARGET_H
 #define RELAYD_TARGET_H
@@ -107,6 +106,7 @@ struct target_queue_info {
 	size_t		 bytes;
 	size_t		 in_flight;	/* points in the request in flight */
 	bool		 waiting;	/* retrying after a config problem */
+	const char	*state;		/* idle, sending, creating, failing */
 };
 
 typedef void	(*target_queue_cb)(const struct target_queue_info *, void *);
@@ -159,6 +159,11 @@ void		 target_wait_room(struct target *, target_room_cb cb,
 /* Forgets a target_wait_room() of (cb, arg), if any. */
 void		 target_cancel_wait(struct target *, target_room_cb cb,
 		    void *arg);
+/*
+ * overflow = block: true when a stream client about to hand over `need`
+ * bytes should stop reading until target_wait_room() calls back.
+ */
+bool		 target_blocks(const struct target *, size_t need);
 /* Bytes that still fit under buffer_size. */
 size_t		 target_room(const struct target *);
 /* Points held: queued, in flight or waiting for a retry. */

@@ -565,6 +565,79 @@ START_TEST(test_config_rows)
 }
 END_TEST
 
+static void
+rig_state_cb(const struct target_queue_info *info, void *arg)
+{
+	*(const char **)arg = info->state;
+}
+
+/* The state of target a's only queue. */
+static const char *
+rig_state(void)
+{
+	const char	*state = "none";
+
+	target_foreach_queue(rig.t[0], rig_state_cb, &state);
+	return state;
+}
+
+static bool
+rig_creating(void)
+{
+	return strcmp(rig_state(), "creating") == 0;
+}
+
+static bool
+rig_sending(void)
+{
+	return strcmp(rig_state(), "sending") == 0;
+}
+
+static bool
+rig_failing(void)
+{
+	return strcmp(rig_state(), "failing") == 0;
+}
+
+/*
+ * A queue's state names what it waits for: its CREATE, its answer, its
+ * retry after a configuration problem, or nothing (idle).
+ */
+START_TEST(test_queue_states)
+{
+	static const struct faultd_step	 st[] = {
+		{ 204, NULL, NULL, 300 },
+		{ 401, "{\"error\":\"authorization failed\"}", NULL, 0 },
+	};
+	struct target_gauges		 g;
+
+	rig_start(FAST);
+	faultd_require_db(rig.fd[0], true, false);
+	faultd_query_delay(rig.fd[0], 300);
+	rig_send(rig.t[0], "", 10);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_creating, 2));
+	ck_assert(rig_run(rig_empty, 2));
+	ck_assert_str_eq(rig_state(), "idle");
+	faultd_script(rig.fd[0], st, 2);
+	rig_send(rig.t[0], "", 10);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_sending, 1));
+	ck_assert(rig_run(rig_empty, 2));
+	rig_send(rig.t[0], "", 10);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_failing, 1));
+	target_gauges(rig.t[0], &g);
+	ck_assert_uint_eq(g.failing, 1);
+	ck_assert(rig_run(rig_empty, 2));
+	ck_assert_str_eq(rig_state(), "idle");
+	target_gauges(rig.t[0], &g);
+	ck_assert_uint_eq(g.failing, 0);
+	ck_assert_uint_eq(stats()->points_written, 30);
+	rig_stop();
+}
+END_TEST
+
 /* 429, 503, 502, a dropped connection, a timeout: backoff, delivered. */
 static const struct faultd_step transients[] = {
 	{ 429, NULL, NULL, 0 },
@@ -1062,6 +1135,7 @@ delivery_suite(void)
 	    sizeof(configs) / sizeof(configs[0]));
 	tcase_add_loop_test(tc, test_transient_rows, 0,
 	    sizeof(transients) / sizeof(transients[0]));
+	tcase_add_test(tc, test_queue_states);
 	tcase_add_test(tc, test_acceptance_sequence);
 	tcase_add_test(tc, test_no_storm);
 	tcase_add_test(tc, test_refused);
