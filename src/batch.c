@@ -11,6 +11,7 @@
 #include "log.h"
 #include "mem.h"
 #include "point.h"
+#include "proto.h"
 
 /* An origin slot whose point was settled already (ids never get here). */
 #define BATCH_SETTLED	UINT32_MAX
@@ -126,6 +127,8 @@ batch_split(struct batch *b)
 		second->points++;
 	}
 	second->isolating = b->isolating;
+	memcpy(second->types, b->types, sizeof(second->types));
+	second->untyped = b->untyped;
 	second->bytes = b->bytes - cut;
 	b->points = keep;
 	b->bytes = cut;
@@ -192,4 +195,123 @@ batch_drop_first(struct batch *b, enum origin_fate fate)
 	b->points--;
 	b->bytes -= size;
 	return size;
+}
+
+/*
+ * What InfluxDB stores a point under: its series (measurement and tags as
+ * written, up to the first unescaped blank after any leading ones) and
+ * its timestamp (the tail: after the last blank).  Never 0.
+ */
+static uint32_t
+batch_point_key(const char *line, size_t len)
+{
+	size_t		 start = 0, end, ts = len;
+	uint64_t	 h;
+
+	while (start < len && (line[start] == ' ' || line[start] == '\t'))
+		start++;
+	for (end = start; end < len && line[end] != ' '; end++)
+		if (line[end] == '\\')
+			end++;
+	if (end > len)
+		end = len;
+	while (ts > end && line[ts - 1] != ' ')
+		ts--;
+	h = proto_hash(PROTO_HASH_SEED, line + start, end - start);
+	h = proto_hash(h, line + ts, len - ts);
+	return (uint32_t)(h ^ (h >> 32)) | 1;
+}
+
+/* An open-addressing set of point keys (0 is the empty slot). */
+struct batch_keyset {
+	uint32_t	*slot;
+	size_t		 mask;
+	bool		 found;		/* a probe met a key of the set */
+};
+
+static bool
+batch_keyset_add(struct batch_keyset *ks, uint32_t key, bool insert)
+{
+	size_t	 i = (key * 0x9e3779b1u) & ks->mask;
+
+	for (; ks->slot[i] != 0; i = (i + 1) & ks->mask)
+		if (ks->slot[i] == key)
+			return true;
+	if (insert)
+		ks->slot[i] = key;
+	return false;
+}
+
+static bool
+batch_key_insert_cb(const char *line, size_t len, uint32_t origin,
+    size_t i, void *arg)
+{
+	batch_keyset_add(arg, batch_point_key(line, len), true);
+	return true;
+}
+
+static bool
+batch_key_absent_cb(const char *line, size_t len, uint32_t origin,
+    size_t i, void *arg)
+{
+	struct batch_keyset	*ks = arg;
+
+	if (!batch_keyset_add(ks, batch_point_key(line, len), false))
+		return true;
+	ks->found = true;
+	return false;
+}
+
+void
+batch_note_type(struct batch *b, uint64_t hash, unsigned type)
+{
+	b->types[hash % BATCH_TYPE_SLOTS] |= (uint8_t)(1u << type);
+}
+
+/* A field may have one type in `b` and another in one of `others`. */
+static bool
+batch_types_differ(const struct batch *b, struct batch *const *others,
+    size_t n)
+{
+	uint8_t		 seen;
+	size_t		 i, s;
+
+	if (b->untyped)
+		return true;
+	for (i = 0; i < n; i++)
+		if (others[i]->untyped)
+			return true;
+	for (s = 0; s < BATCH_TYPE_SLOTS; s++) {
+		seen = b->types[s];
+		for (i = 0; i < n; i++)
+			seen |= others[i]->types[s];
+		/* more than one type in a slot */
+		if ((seen & (seen - 1)) != 0)
+			return true;
+	}
+	return false;
+}
+
+bool
+batch_must_follow(struct batch *b, struct batch *const *others, size_t n)
+{
+	struct batch_keyset	 ks;
+	size_t			 i, total = 0, size = 16;
+
+	for (i = 0; i < n; i++)
+		total += others[i]->points;
+	if (total == 0 || b->points == 0)
+		return false;
+	if (batch_types_differ(b, others, n))
+		return true;
+	while (size < 2 * total)
+		size *= 2;
+	ks.slot = xcalloc(size, sizeof(*ks.slot));
+	ks.mask = size - 1;
+	ks.found = false;
+	for (i = 0; i < n; i++)
+		batch_foreach(others[i], batch_key_insert_cb, &ks);
+	batch_foreach(b, batch_key_absent_cb, &ks);
+	free(ks.slot);
+	return ks.found;
 }

@@ -18,6 +18,9 @@
 struct evbuffer;
 struct point;
 
+/* Slots of a batch's field-type summary (batch_note_type()). */
+#define BATCH_TYPE_SLOTS	128
+
 struct batch {
 	TAILQ_ENTRY(batch)	 entry;		/* owned by its queue */
 	struct evbuffer		*buf;
@@ -30,6 +33,12 @@ struct batch {
 	size_t			 first;		/* oldest point still here */
 	size_t			 cap;		/* of sizes and origins */
 	bool			 isolating;	/* a half of a refused batch */
+	/*
+	 * The types its fields have, a bit per type in the slot of each
+	 * field's hash, and whether a point's types went unrecorded.
+	 */
+	uint8_t			 types[BATCH_TYPE_SLOTS];
+	bool			 untyped;
 };
 
 TAILQ_HEAD(batch_list, batch);
@@ -71,5 +80,18 @@ size_t		 batch_drop_first(struct batch *, enum origin_fate);
 size_t		 batch_settle(struct batch *, enum origin_fate, size_t n);
 /* Settles point `i` (batch_foreach's index), unless it already is. */
 void		 batch_settle_at(struct batch *, size_t i, enum origin_fate);
+/* Notes that the batch gives field `hash` (proto_field_id) `type`. */
+void		 batch_note_type(struct batch *, uint64_t hash, unsigned type);
+/*
+ * True if `b` must reach the server after the `n` batches `others`
+ * (requests in flight) rather than beside them: when a point of `b` may
+ * be a point of theirs written again (same series and timestamp: the
+ * later write wins), or a field of `b` may have another type than in
+ * theirs (the first stored sets it).  Any other batches are stored the
+ * same in either order.  A false "may" (a hash collision) only costs a
+ * parallel send.
+ */
+bool		 batch_must_follow(struct batch *b, struct batch *const *others,
+		    size_t n);
 
 #endif

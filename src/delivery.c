@@ -1,9 +1,15 @@
 /*
  * Delivery: the state machine that sends a target's batches.
  *
- * Each queue has at most one request in flight, so a queue's order is
- * kept; a target runs up to max_connections requests in parallel while
- * healthy.  A transient failure (no answer, 429, 5xx) is the server's, not
+ * A target runs up to max_connections requests in parallel while
+ * healthy, from one queue or several.  A queue sends its next batch
+ * while earlier ones are in flight only if no point of it shares a series
+ * and timestamp with theirs, and no field has another type in it
+ * (batch_must_follow()): such batches are stored the same in any order,
+ * while two writes of one point, or two types of one field, must arrive
+ * in the order they were queued.  So a queue's order is kept wherever it
+ * changes what is stored.  A
+ * batch whose request failed goes back to the head of its queue.  A transient failure (no answer, 429, 5xx) is the server's, not
  * the queue's: the whole target backs off, then probes with one request at
  * a time until one succeeds, so a dead server sees one request per backoff
  * step however many queues wait.  A configuration problem (401, 403, a
@@ -13,7 +19,7 @@
  * A queue's state says what it waits for (queue_set_state() logs every
  * change at debug level):
  *	idle	 for a closed batch and a free connection
- *	sending	 for the answer to its request
+ *	sending	 for the answers to its requests
  *	creating for the CREATE DATABASE of its database
  *	failing	 for its retry_max wait after a configuration problem
  * The target-wide backoff is not a queue's state: it holds every idle
@@ -53,6 +59,8 @@
 #define DELIVERY_CONFIG_WARN_S	60
 /* A field type a server reported is trusted this long (shards change). */
 #define DELIVERY_KNOWN_TYPE_NS	(10 * 60 * 1000000000LL)
+/* Writes of one queue in flight at once, at most (and max_connections). */
+#define DELIVERY_QUEUE_WRITES_MAX	16
 /* Retry-After is honoured up to max(retry_max, this). */
 #define DELIVERY_RETRY_AFTER_MAX_MS	(5 * 60 * 1000)
 
@@ -92,6 +100,13 @@ struct delivery_admin {
 	char			*body;
 };
 
+/* A write in flight: its batch, taken from its queue. */
+struct delivery_write {
+	TAILQ_ENTRY(delivery_write) entry;
+	struct delivery_queue	*queue;
+	struct batch		*batch;
+};
+
 struct delivery_queue {
 	TAILQ_ENTRY(delivery_queue) entry;
 	TAILQ_ENTRY(delivery_queue) wake_entry;	/* may send: look at it */
@@ -103,7 +118,14 @@ struct delivery_queue {
 	enum queue_state	 state;
 	struct event		*ev_flush;
 	struct event		*ev_retry;	/* configuration problem */
-	struct batch		*inflight;
+	TAILQ_HEAD(, delivery_write) writes;	/* in flight, oldest first */
+	size_t			 nwrites;
+	/*
+	 * The next batch was found to have to follow the writes in flight: it
+	 * waits for one to end, without hashing it again for every point
+	 * appended meanwhile.
+	 */
+	const struct batch	*behind;
 	unsigned		 attempts;	/* slow retries since success */
 	bool			 flush_due;	/* open batch waits for the queue */
 	struct log_ratelimit	 rl_config;
@@ -168,6 +190,13 @@ queue_set_state(struct delivery_queue *dq, enum queue_state state)
 	dq->state = state;
 }
 
+/* The queue waits for nothing but its answers, if any. */
+static void
+queue_resume(struct delivery_queue *dq)
+{
+	queue_set_state(dq, dq->nwrites > 0 ? QUEUE_SENDING : QUEUE_IDLE);
+}
+
 /* The queue may be able to send now: the next pump looks at it. */
 static void
 delivery_wake(struct delivery_queue *dq)
@@ -217,7 +246,7 @@ delivery_flush_cb(evutil_socket_t fd, short what, void *arg)
 	 * then cost far fewer requests.  The timer runs again in case
 	 * nothing else closes the batch.
 	 */
-	if (dq->inflight != NULL || queue_ready(dq->queue)) {
+	if (dq->nwrites > 0 || queue_ready(dq->queue)) {
 		dq->flush_due = true;
 		delivery_arm_flush(dq);
 		return;
@@ -244,7 +273,7 @@ delivery_queue_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct delivery_queue	*dq = arg;
 
-	queue_set_state(dq, QUEUE_IDLE);
+	queue_resume(dq);
 	delivery_wake(dq);
 	delivery_pump(dq->delivery);
 }
@@ -354,12 +383,16 @@ delivery_free(struct delivery *d)
 
 	if (d == NULL)
 		return;
+	struct delivery_write	*w;
+
 	while ((dq = TAILQ_FIRST(&d->queues)) != NULL) {
-		if (dq->inflight != NULL) {
-			d->ops->release(d->ops_arg, dq->inflight, 0,
+		while ((w = TAILQ_FIRST(&dq->writes)) != NULL) {
+			TAILQ_REMOVE(&dq->writes, w, entry);
+			d->ops->release(d->ops_arg, w->batch, 0,
 			    ORIGIN_DROPPED_REMOVED);
-			dq->inflight = NULL;
+			free(w);
 		}
+		dq->nwrites = 0;
 		delivery_queue_free(dq);
 	}
 	while ((db = TAILQ_FIRST(&d->dbs)) != NULL)
@@ -384,6 +417,7 @@ delivery_queue_new(struct delivery *d, struct queue *q)
 
 	dq->delivery = d;
 	dq->queue = q;
+	TAILQ_INIT(&dq->writes);
 	dq->db = delivery_db_get(d, queue_database(q));
 	dq->db->nqueues++;
 	dq->write_url = endpoint_write_url(d->base_url,
@@ -412,7 +446,6 @@ delivery_queue_free(struct delivery_queue *dq)
 	delivery_unwake(dq);
 	TAILQ_REMOVE(&d->queues, dq, entry);
 	dq->db->nqueues--;
-	batch_free(dq->inflight);
 	event_free(dq->ev_flush);
 	event_free(dq->ev_retry);
 	free(dq->write_url);
@@ -423,7 +456,7 @@ bool
 delivery_queue_idle(const struct delivery_queue *dq)
 {
 	/* a CREATE in flight holds a queue of its database as callback arg */
-	return dq->state == QUEUE_IDLE && dq->inflight == NULL &&
+	return dq->state == QUEUE_IDLE && dq->nwrites == 0 &&
 	    dq->db->create_body == NULL &&
 	    !evtimer_pending(dq->ev_flush, NULL);
 }
@@ -437,7 +470,12 @@ delivery_queue_state(const struct delivery_queue *dq)
 size_t
 delivery_queue_in_flight(const struct delivery_queue *dq)
 {
-	return dq->inflight != NULL ? dq->inflight->points : 0;
+	const struct delivery_write	*w;
+	size_t				 n = 0;
+
+	TAILQ_FOREACH(w, &dq->writes, entry)
+		n += w->batch->points;
+	return n;
 }
 
 bool
@@ -517,7 +555,8 @@ delivery_opened(struct delivery_queue *dq)
 void
 delivery_ready(struct delivery_queue *dq)
 {
-	if (dq->inflight != NULL || !queue_ready(dq->queue))
+	if (dq->waking || dq->nwrites >= dq->delivery->conf->max_connections ||
+	    !queue_ready(dq->queue))
 		return;
 	delivery_wake(dq);
 	delivery_pump(dq->delivery);
@@ -531,6 +570,7 @@ delivery_send(struct delivery_queue *dq)
 {
 	struct delivery		*d = dq->delivery;
 	struct batch		*b = queue_take(dq->queue);
+	struct delivery_write	*w = xcalloc(1, sizeof(*w));
 	struct sender_body	 body = {
 		.content_type = "text/plain; charset=utf-8",
 		.gzip = d->conf->gzip,
@@ -542,7 +582,10 @@ delivery_send(struct delivery_queue *dq)
 		body.data = batch_body(b);
 		body.len = b->bytes;
 	}
-	dq->inflight = b;
+	w->queue = dq;
+	w->batch = b;
+	TAILQ_INSERT_TAIL(&dq->writes, w, entry);
+	dq->nwrites++;
 	queue_set_state(dq, QUEUE_SENDING);
 	d->inflight_bytes += b->bytes;
 	d->inflight_points += b->points;
@@ -554,14 +597,39 @@ delivery_send(struct delivery_queue *dq)
 		    "%zu bytes%s", d->conf->name, delivery_qname(dq),
 		    b->points, body.len, body.gzip ? " gzip" : "");
 	sender_post(d->sender, &d->opts, dq->write_url, &body,
-	    delivery_write_done_cb, dq);
+	    delivery_write_done_cb, w);
+}
+
+/* True if the queue's next batch may go while its writes run. */
+static bool
+delivery_may_overtake(struct delivery_queue *dq)
+{
+	struct batch		*next = queue_next(dq->queue);
+	struct batch		*running[DELIVERY_QUEUE_WRITES_MAX];
+	struct delivery_write	*w;
+	size_t			 n = 0;
+
+	if (dq->nwrites >= dq->delivery->conf->max_connections ||
+	    dq->nwrites >= DELIVERY_QUEUE_WRITES_MAX)
+		return false;
+	if (next == dq->behind)
+		return false;
+	TAILQ_FOREACH(w, &dq->writes, entry)
+		running[n++] = w->batch;
+	if (!batch_must_follow(next, running, n))
+		return true;
+	dq->behind = next;
+	return false;
 }
 
 static bool
-delivery_can_send(const struct delivery_queue *dq)
+delivery_can_send(struct delivery_queue *dq)
 {
-	return dq->state == QUEUE_IDLE && dq->db->create_body == NULL &&
-	    queue_ready(dq->queue);
+	if (dq->state != QUEUE_IDLE && dq->state != QUEUE_SENDING)
+		return false;
+	if (dq->db->create_body != NULL || !queue_ready(dq->queue))
+		return false;
+	return dq->nwrites == 0 || delivery_may_overtake(dq);
 }
 
 /*
@@ -583,8 +651,12 @@ delivery_pump(struct delivery *d)
 	limit = d->attempts > 0 ? 1 : d->conf->max_connections;
 	while (d->inflight < limit && (dq = TAILQ_FIRST(&d->wake)) != NULL) {
 		delivery_unwake(dq);
-		if (delivery_can_send(dq))
-			delivery_send(dq);
+		if (!delivery_can_send(dq))
+			continue;
+		delivery_send(dq);
+		/* its next batch may go too, after the other queues' turn */
+		if (queue_ready(dq->queue))
+			delivery_wake(dq);
 	}
 }
 
@@ -912,7 +984,7 @@ delivery_created(struct delivery *d, struct delivery_db *db)
 	db->create_body = NULL;
 	TAILQ_FOREACH(dq, &d->queues, entry) {
 		if (dq->db == db && dq->state == QUEUE_CREATING)
-			queue_set_state(dq, QUEUE_IDLE);
+			queue_resume(dq);
 		delivery_wake(dq);
 	}
 }
@@ -995,12 +1067,17 @@ delivery_answered(struct delivery_queue *dq, struct batch *b,
 static void
 delivery_write_done_cb(const struct sender_result *res, void *arg)
 {
-	struct delivery_queue	*dq = arg;
+	struct delivery_write	*w = arg;
+	struct delivery_queue	*dq = w->queue;
 	struct delivery		*d = dq->delivery;
-	struct batch		*b = dq->inflight;
+	struct batch		*b = w->batch;
 
-	dq->inflight = NULL;
-	queue_set_state(dq, QUEUE_IDLE);
+	TAILQ_REMOVE(&dq->writes, w, entry);
+	dq->nwrites--;
+	dq->behind = NULL;
+	free(w);
+	if (dq->state == QUEUE_SENDING)
+		queue_resume(dq);
 	d->inflight_bytes -= b->bytes;
 	d->inflight_points -= b->points;
 	d->inflight--;
@@ -1035,7 +1112,7 @@ delivery_drain(struct delivery *d)
 	TAILQ_FOREACH(dq, &d->queues, entry) {
 		evtimer_del(dq->ev_retry);
 		if (dq->state == QUEUE_FAILING)
-			queue_set_state(dq, QUEUE_IDLE);
+			queue_resume(dq);
 	}
 	delivery_flush(d);
 }
@@ -1050,7 +1127,7 @@ delivery_flushed(const struct delivery *d)
 	TAILQ_FOREACH(dq, &d->queues, entry) {
 		if (dq->state == QUEUE_FAILING)
 			continue;	/* failed: waiting for its retry */
-		if (queue_points(dq->queue) > 0 || dq->inflight != NULL ||
+		if (queue_points(dq->queue) > 0 || dq->nwrites > 0 ||
 		    dq->db->create_body != NULL)
 			return false;
 	}

@@ -256,13 +256,20 @@ queue_close(struct queue *q, struct queue_lane *l)
 		queue_lane_reset(l);
 }
 
-/* Records the point's types in the lane; false if it is full. */
+/*
+ * Records the point's types in the lane and in its batch (for
+ * batch_must_follow()); false if the lane is full.
+ */
 static bool
 queue_note_types(struct queue_lane *l, const struct point *p)
 {
 	const struct proto_point *f = queue_fields(p);
 	unsigned		 i;
 
+	if (f == NULL || f->nids == PROTO_MAX_FIELD_IDS)
+		l->batch->untyped = true;	/* some go unchecked */
+	for (i = 0; f != NULL && i < f->nids; i++)
+		batch_note_type(l->batch, f->ids[i].hash, f->ids[i].type);
 	for (i = 0; f != NULL && i < f->nids; i++)
 		if (!typemap_put(l->types, f->ids[i].hash, f->ids[i].type,
 		    INT64_MAX))
@@ -350,6 +357,12 @@ queue_ready(const struct queue *q)
 	struct batch	*b = TAILQ_FIRST(&q->batches);
 
 	return b != NULL && b != q->open.batch && b != q->spill.batch;
+}
+
+struct batch *
+queue_next(struct queue *q)
+{
+	return queue_ready(q) ? TAILQ_FIRST(&q->batches) : NULL;
 }
 
 struct batch *

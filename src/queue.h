@@ -81,6 +81,8 @@ void		 queue_learn_type(struct queue *, uint64_t hash, int64_t t,
 void		 queue_seal(struct queue *);
 /* True if a closed batch is waiting to be sent. */
 bool		 queue_ready(const struct queue *);
+/* The oldest closed batch, left in the queue, or NULL. */
+struct batch	*queue_next(struct queue *);
 /* Removes and returns the oldest closed batch, or NULL. */
 struct batch	*queue_take(struct queue *);
 /* Returns an unsent batch to the head, ahead of everything newer. */

@@ -22,9 +22,11 @@ the relay's until it exited after delivering everything.
 
 Run: make bench  (or: python3 tests/bench/bench_relay.py [LINES])
      python3 tests/bench/bench_relay.py --many [LINES]   (shape 4 only)
+     python3 tests/bench/bench_relay.py --influxd [LINES]   (shape 2 only)
 BENCH_ROUNDS=N sets the rounds (default 3); BENCH_SYSLOG_NG=0 leaves
 syslog-ng out.  BASELINE=/path/to/older/influx-relayd adds that binary's
-figures for shape 4, in the same run, alternating with the one under test.
+figures for shapes 2 and 4, in the same run, alternating with the one
+under test.
 """
 
 import http.client
@@ -302,13 +304,23 @@ def syslog_ng_influxd_run(influx, db, lines, clients, tmp):
 def bench_influxd(lines, clients, rounds, sng):
     """Relay (and syslog-ng) -> influxd against a direct writer, same
     influxd, same run.  Returns medians of points/s per writer."""
-    runs = {"direct": [], "relay": [], "syslog-ng": []}
+    runs = {"direct": [], "relay": [], "syslog-ng": [], "baseline": []}
+    baseline = os.environ.get("BASELINE")
     with harness.InfluxD() as influx:
         for r in range(rounds):
             dbs = {k: "%s%d" % (k.replace("-", ""), r) for k in runs}
             for db in dbs.values():
                 influx.create_database(db)
             direct = direct_write(influx, dbs["direct"], lines)
+            if baseline:
+                with tempfile.TemporaryDirectory() as tmp:
+                    wall, _, _, _ = relay_run(influx.url, dbs["baseline"],
+                                              lines, clients, tmp,
+                                              relayd=baseline)
+                print("influxd (baseline %s): %.0f points/s, stored %d"
+                      % (baseline, lines / wall,
+                         count(influx, dbs["baseline"])))
+                runs["baseline"].append(lines / wall)
             with tempfile.TemporaryDirectory() as tmp:
                 relayed, cpu, rss, _ = relay_run(influx.url, dbs["relay"],
                                                  lines, clients, tmp)
@@ -494,11 +506,18 @@ def print_table(rounds, null4, influx, memory, many):
 def main():
     args = sys.argv[1:]
     many = "--many" in args
-    args = [a for a in args if a != "--many"]
+    influxd_only = "--influxd" in args
+    args = [a for a in args if a not in ("--many", "--influxd")]
     lines = int(args[0]) if args else 2000000
     rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
     if many:
         bench_many_clients(lines, rounds=rounds)
+        return
+    if influxd_only:
+        res = bench_influxd(min(lines, 500000), 4, rounds, None)
+        print("influxd medians: " + ", ".join(
+            "%s %.0f points/s" % kv for kv in sorted(res.items())) +
+            "; relay / direct %.2f" % (res["relay"] / res["direct"]))
         return
     sng = syslog_ng_path()
     if sng is None:

@@ -277,6 +277,74 @@ END_TEST
  * another type still cuts, and after the cut the new batch knows only
  * the new types.
  */
+/* A batch of one point, line `body` and tail `tail`. */
+static struct batch *
+one_point(const char *body, const char *tail)
+{
+	struct batch	*b = batch_new();
+
+	batch_append(b, &(struct point){ .body = body, .blen = strlen(body),
+	    .tail = tail, .tlen = strlen(tail) });
+	return b;
+}
+
+/* Which pairs of points are one point written twice (series and time). */
+static const struct {
+	const char	*a, *ta, *b, *tb;
+	bool		 overlap;
+} overlaps[] = {
+	{ "m,h=a v=1i", " 5\n", "m,h=a v=2i", " 5\n", true },
+	{ "m,h=a v=1i", " 5\n", "m,h=a v=1i", " 6\n", false },
+	{ "m,h=a v=1i", " 5\n", "m,h=b v=1i", " 5\n", false },
+	{ "m,h=a v=1i", " 5\n", "n,h=a v=1i", " 5\n", false },
+	{ "  m,h=a v=1i", " 5\n", "m,h=a w=1i", " 5\n", true },
+	{ "m\\ x,h=a v=1i", " 5\n", "m\\ x,h=a v=\"a b\"", " 5\n", true },
+	{ "m\\ x,h=a v=1i", " 5\n", "m\\ y,h=a v=1i", " 5\n", false },
+	{ "m s=\"x 5\"", " 7\n", "m s=\"y\"", " 5\n", false },
+	{ "m s=\"x 5\"", " 7\n", "m t=1", " 7\n", true },
+};
+
+START_TEST(test_overlaps)
+{
+	struct batch	*a = one_point(overlaps[_i].a, overlaps[_i].ta);
+	struct batch	*b = one_point(overlaps[_i].b, overlaps[_i].tb);
+	struct batch	*c = one_point("other v=1", " 1\n");
+	struct batch	*both[2] = { c, a };
+
+	ck_assert_int_eq(batch_must_follow(b, &a, 1), overlaps[_i].overlap);
+	ck_assert_int_eq(batch_must_follow(b, both, 2), overlaps[_i].overlap);
+	ck_assert(!batch_must_follow(b, &c, 1));
+	ck_assert(!batch_must_follow(b, NULL, 0));
+	batch_free(a);
+	batch_free(b);
+	batch_free(c);
+}
+END_TEST
+
+/* A field typed one way in flight holds back a batch typing it another. */
+START_TEST(test_must_follow_types)
+{
+	struct batch	*a = one_point("m v=1", " 1\n");
+	struct batch	*b = one_point("m v=2i", " 2\n");
+
+	ck_assert(!batch_must_follow(b, &a, 1));
+	batch_note_type(a, 42, PROTO_T_FLOAT);
+	batch_note_type(b, 42, PROTO_T_FLOAT);
+	batch_note_type(b, 43, PROTO_T_STRING);
+	ck_assert(!batch_must_follow(b, &a, 1));
+	batch_note_type(b, 42, PROTO_T_INTEGER);
+	ck_assert(batch_must_follow(b, &a, 1));
+	ck_assert(batch_must_follow(a, &b, 1));
+	batch_free(b);
+	b = one_point("m v=2i", " 2\n");
+	b->untyped = true;
+	ck_assert(batch_must_follow(b, &a, 1));
+	ck_assert(batch_must_follow(a, &b, 1));
+	batch_free(a);
+	batch_free(b);
+}
+END_TEST
+
 START_TEST(test_type_cuts_with_shapes)
 {
 	struct queue	*q = queue_new("db", "", 100, 1 << 20);
@@ -338,7 +406,10 @@ batch_suite(void)
 	tcase_add_test(tc, test_embedded_newlines);
 	tcase_add_test(tc, test_sizes_reuse_room);
 	tcase_add_test(tc, test_set_limits);
+	tcase_add_test(tc, test_must_follow_types);
 	tcase_add_test(tc, test_type_cuts_with_shapes);
+	tcase_add_loop_test(tc, test_overlaps, 0,
+	    sizeof(overlaps) / sizeof(overlaps[0]));
 	tcase_add_test(tc, test_known_types_per_hour);
 	suite_add_tcase(s, tc);
 	return s;

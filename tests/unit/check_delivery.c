@@ -515,7 +515,25 @@ START_TEST(test_413_split)
 }
 END_TEST
 
-/* Order within a queue survives splitting and retries. */
+/* Queues `n` writes of one point (series m,rp=-, time 5), v = seq. */
+static void
+rig_send_rewrites(int n)
+{
+	char	 body[64];
+	int	 i;
+
+	for (i = 0; i < n; i++, rig.seq++) {
+		snprintf(body, sizeof(body), "m,rp=- v=%di", rig.seq);
+		ck_assert_int_eq(rig_append(rig.t[0], "db", "", body,
+		    strlen(body), " 5\n", 3), TARGET_ACCEPTED);
+	}
+}
+
+/*
+ * Writes of one point reach the server in the order they were queued,
+ * through splitting and retries, with two connections free: the last
+ * write is the one stored.
+ */
 START_TEST(test_order_kept)
 {
 	static const struct faultd_step	 st[] = {
@@ -525,10 +543,10 @@ START_TEST(test_order_kept)
 	size_t		 len, i;
 	int		 v, prev = -1;
 
-	rig_start(FAST "batch_size = 37\n");
+	rig_start(FAST "batch_size = 37\nmax_connections = 2\n");
 	faultd_script(rig.fd[0], st, 2);
 	faultd_max_body(rig.fd[0], 400);
-	rig_send(rig.t[0], "", 500);
+	rig_send_rewrites(500);
 	target_flush(rig.t[0]);
 	ck_assert(rig_run(rig_empty, 5));
 	w = faultd_written(rig.fd[0], &len);
@@ -539,6 +557,32 @@ START_TEST(test_order_kept)
 		prev = v;
 	}
 	ck_assert_int_eq(prev, 499);
+	rig_stop();
+}
+END_TEST
+
+/*
+ * Batches of one queue that share no (series, time) go out in parallel,
+ * up to max_connections, and a retried one still arrives.
+ */
+START_TEST(test_queue_pipelined)
+{
+	static const struct faultd_step	 st[] = {
+		{ 204, NULL, NULL, 300 }, { 503, NULL, NULL, 300 },
+		{ 204, NULL, NULL, 300 },
+	};
+
+	rig_start(FAST "batch_size = 100\nmax_connections = 2\n");
+	faultd_script(rig.fd[0], st, 3);
+	rig_send(rig.t[0], "", 400);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 5));
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 400);
+	ck_assert_uint_eq(stats()->points_written, 400);
+	/* the second write left while the first was answered 300 ms late */
+	ck_assert_msg(req(1)->t - req(0)->t < 0.2, "%.3f s apart",
+	    req(1)->t - req(0)->t);
+	ck_assert_uint_ne(req(1)->conn, req(0)->conn);
 	rig_stop();
 }
 END_TEST
@@ -1131,6 +1175,7 @@ delivery_suite(void)
 	tcase_add_test(tc, test_partial_write);
 	tcase_add_test(tc, test_413_split);
 	tcase_add_test(tc, test_order_kept);
+	tcase_add_test(tc, test_queue_pipelined);
 	tcase_add_loop_test(tc, test_config_rows, 0,
 	    sizeof(configs) / sizeof(configs[0]));
 	tcase_add_loop_test(tc, test_transient_rows, 0,
