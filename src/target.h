@@ -34,7 +34,8 @@ enum target_reject {
  *	accepted = written + buffered_points + dropped_overflow +
  *	    dropped_server + dropped_too_large + dropped_removed.
  * Points refused at the door (rejected_*) were never accepted and stay
- * out of it.
+ * out of it.  Every field is shown through its row in stats.c's table
+ * (check_stats fails on a field without one).
  */
 struct target_stats {
 	uint64_t	 points_accepted;
@@ -171,7 +172,5 @@ uint64_t	 target_dropped(const struct target *);
  * books without being counted, or was counted twice.
  */
 int64_t		 target_unaccounted(const struct target *);
-/* Logs one line of counters. */
-void		 target_log_stats(const struct target *);
 
 #endif
