@@ -810,17 +810,46 @@ target_pump(struct target *t)
 	}
 }
 
+/* The counter of one status: a row each in the stats. */
+static uint64_t *
+target_status_counter(struct target_stats *s, long status)
+{
+	switch (status) {
+	case 200:
+		return &s->http_200;
+	case 204:
+		return &s->http_204;
+	case 400:
+		return &s->http_400;
+	case 404:
+		return &s->http_404;
+	case 413:
+		return &s->http_413;
+	case 429:
+		return &s->http_429;
+	case 500:
+		return &s->http_500;
+	case 503:
+		return &s->http_503;
+	default:
+		return &s->http_other;
+	}
+}
+
 static void
 target_count_status(struct target *t, const struct sender_result *res)
 {
-	if (res->status == 0)
+	if (res->status == 0) {
 		t->stats.http_errors++;
-	else if (res->status < 300)
+		return;
+	}
+	if (res->status < 300)
 		t->stats.http_2xx++;
 	else if (res->status < 500)
 		t->stats.http_4xx++;
 	else
 		t->stats.http_5xx++;
+	(*target_status_counter(&t->stats, res->status))++;
 }
 
 static void

@@ -53,9 +53,18 @@ struct target_stats {
 	uint64_t	 isolation_requests;	/* resent halves */
 	uint64_t	 requests;
 	uint64_t	 retries;
-	uint64_t	 http_2xx;
+	uint64_t	 http_2xx;	/* answers by class (3xx in 4xx) */
 	uint64_t	 http_4xx;
 	uint64_t	 http_5xx;
+	uint64_t	 http_200;	/* and by status: those the */
+	uint64_t	 http_204;	/* response table names */
+	uint64_t	 http_400;
+	uint64_t	 http_404;
+	uint64_t	 http_413;
+	uint64_t	 http_429;
+	uint64_t	 http_500;
+	uint64_t	 http_503;
+	uint64_t	 http_other;	/* any other status */
 	uint64_t	 http_errors;		/* no HTTP answer */
 	uint64_t	 databases_created;
 	uint64_t	 create_failures;	/* CREATE refused or failed */

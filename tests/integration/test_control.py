@@ -84,6 +84,13 @@ def test_stats_count(influx):
     check_equal(3, tgt["accepted"], "target points accepted")
     check_equal(0, tgt["buffered_points"], "points still buffered")
     check(tgt["last_success"] > 0, "last_success not set")
+    # a new database: 404, CREATE DATABASE (200), the write again (204)
+    check(tgt["http_404"] >= 1 and tgt["http_204"] >= 1, "%r" % tgt)
+    check_equal(tgt["databases_created"], tgt["http_200"], "CREATE answers")
+    by_status = [v for k, v in tgt.items()
+                 if re.match(r"http_(\d+|other|errors)$", k)]
+    check_equal(tgt["requests"], sum(by_status),
+                "requests = answers by status + no answer")
     check_same_names(relay_log, lis, tgt)
     check_readme_lists(lis, tgt)
 

@@ -2,7 +2,8 @@
  * The stats tables: every field of struct listener_stats and struct
  * target_stats has a row, and every row shows in all three renderings
  * (JSON, log line, line protocol) under its one name; the answer is valid
- * JSON whatever bytes clients and servers sent.
+ * JSON whatever bytes clients and servers sent; each HTTP status a real
+ * target meets (faultd answers) moves its own counter.
  */
 #include "config.h"
 
@@ -14,9 +15,18 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 
+#include "conf.h"
+#include "faultd.h"
+#include "loop.h"
+#include "mem.h"
+#include "point.h"
+#include "sender.h"
+#include "stamp.h"
 #include "stats.h"
 #include "suites.h"
+#include "target.h"
 
 static const struct {
 	const char	*in;
@@ -451,6 +461,189 @@ START_TEST(test_render_every_field)
 }
 END_TEST
 
+/* One target on a faultd, as check_delivery.c's rig, scaled down. */
+struct status_rig {
+	struct event_base	*base;
+	struct faultd		*fd;
+	struct sender		*sender;
+	struct conf		*conf;
+	struct target		*t;
+};
+
+static void
+status_rig_start(struct status_rig *r)
+{
+	struct conf_errors	 errs = { 0 };
+	char			*text;
+
+	r->base = loop_base_new();
+	r->fd = faultd_new(r->base, NULL);
+	r->sender = sender_new(r->base);
+	text = xasprintf("[listener:l]\npath = /tmp/x.sock\ntarget = a\n"
+	    "[target:a]\nurl = %s\ndatabase = db\nflush_interval = 50ms\n"
+	    "timeout = 2s\nretry_initial = 20ms\nretry_max = 300ms\n",
+	    faultd_url(r->fd));
+	r->conf = conf_load_string(text, "t.ini", &errs);
+	free(text);
+	ck_assert_msg(r->conf != NULL, "%s", errs.count ? errs.msgs[0] : "");
+	r->t = target_new(r->base, r->sender, r->conf->targets[0]);
+}
+
+static void
+status_rig_stop(struct status_rig *r)
+{
+	sender_free(r->sender);
+	target_free(r->t);
+	faultd_free(r->fd);
+	conf_free(r->conf);
+	event_base_free(r->base);
+}
+
+/* Queues `n` points "m v=Ii" and flushes them as one batch. */
+static void
+status_rig_send(struct status_rig *r, int n)
+{
+	char		 body[32], tail[32];
+	struct point	 p = { .body = body, .tail = tail };
+	int		 i;
+
+	for (i = 0; i < n; i++) {
+		p.blen = (size_t)snprintf(body, sizeof(body), "m v=%di", i);
+		p.tlen = (size_t)snprintf(tail, sizeof(tail), " %d\n",
+		    1000 + i);
+		p.time = p.received = stamp_now();
+		ck_assert_int_eq(target_append(r->t, "db", "", &p),
+		    TARGET_ACCEPTED);
+	}
+	target_flush(r->t);
+}
+
+static void
+status_rig_tick_cb(evutil_socket_t s, short what, void *arg)
+{
+	struct status_rig	*r = arg;
+
+	if (target_points(r->t) == 0 && target_requests(r->t) == 0)
+		event_base_loopbreak(r->base);
+}
+
+/* Runs the loop until the target holds nothing and waits on nothing. */
+static void
+status_rig_settle(struct status_rig *r)
+{
+	struct timeval	 tick = { 0, 5000 }, limit = { 5, 0 };
+	struct event	*ev;
+
+	ev = event_new(r->base, -1, EV_PERSIST, status_rig_tick_cb, r);
+	event_add(ev, &tick);
+	event_base_loopexit(r->base, &limit);
+	event_base_dispatch(r->base);
+	event_free(ev);
+	ck_assert_uint_eq(target_points(r->t), 0);
+	ck_assert_uint_eq(target_requests(r->t), 0);
+}
+
+/* A row's value in a view, by name. */
+static uint64_t
+view_counter(const struct stats_target *v, const char *name)
+{
+	const struct stats_table	*tb = &stats_target_table;
+	const struct stats_field	*f;
+	uint64_t			 n;
+
+	for (f = tb->fields; f < tb->fields + tb->nfields; f++)
+		if (strcmp(f->name, name) == 0) {
+			ck_assert_int_eq(f->kind, STATS_COUNTER);
+			memcpy(&n, (const char *)v + f->offset, sizeof(n));
+			return n;
+		}
+	ck_abort_msg("no row %s", name);
+	return 0;
+}
+
+/* The counters of one HTTP status, or of none, that add up to `requests`. */
+static const char *const status_rows[] = {
+	"http_200", "http_204", "http_400", "http_404", "http_413",
+	"http_429", "http_500", "http_503", "http_other", "http_errors",
+};
+static const char *const class_rows[] = {
+	"http_2xx", "http_4xx", "http_5xx", "http_errors",
+};
+
+/*
+ * One scripted answer, then faultd's 204s (and a 200 for the CREATE
+ * DATABASE a 404 sets off): the answer's own row counts it once, and in
+ * all three renderings.
+ */
+static const struct {
+	struct faultd_step	 step;
+	const char		*row;
+	const char		*class;
+} statuses[] = {
+	{ { 200, NULL, NULL, 0 }, "http_200", "http_2xx" },
+	{ { 204, NULL, NULL, 0 }, "http_204", "http_2xx" },
+	{ { 400, "{\"error\":\"field type conflict\"}", NULL, 0 }, "http_400",
+	    "http_4xx" },
+	{ { 404, "{\"error\":\"database not found: \\\"db\\\"\"}", NULL, 0 },
+	    "http_404", "http_4xx" },
+	{ { 413, NULL, NULL, 0 }, "http_413", "http_4xx" },
+	{ { 429, NULL, NULL, 0 }, "http_429", "http_4xx" },
+	{ { 500, "{\"error\":\"timeout\"}", NULL, 0 }, "http_500",
+	    "http_5xx" },
+	{ { 503, NULL, NULL, 0 }, "http_503", "http_5xx" },
+	{ { 502, NULL, NULL, 0 }, "http_other", "http_5xx" },
+	{ { 401, "{\"error\":\"authorization failed\"}", NULL, 0 },
+	    "http_other", "http_4xx" },
+	{ { 0, NULL, NULL, 0 }, "http_errors", "http_errors" },
+};
+
+START_TEST(test_status_rows)
+{
+	struct status_rig	 r;
+	struct stats_target	 v;
+	struct evbuffer		*out = evbuffer_new();
+	uint64_t		 sum = 0, classes = 0;
+	char			 tok[64], *json, *line, *words;
+	size_t			 i;
+
+	status_rig_start(&r);
+	faultd_script(r.fd, &statuses[_i].step, 1);
+	status_rig_send(&r, 10);
+	status_rig_settle(&r);
+	stats_target_view(r.t, &v);
+	ck_assert_uint_eq(v.s.points_written, 10);
+	ck_assert_uint_eq(view_counter(&v, statuses[_i].row), 1);
+	ck_assert_uint_ge(view_counter(&v, statuses[_i].class), 1);
+	for (i = 0; i < sizeof(status_rows) / sizeof(status_rows[0]); i++)
+		sum += view_counter(&v, status_rows[i]);
+	for (i = 0; i < sizeof(class_rows) / sizeof(class_rows[0]); i++)
+		classes += view_counter(&v, class_rows[i]);
+	ck_assert_uint_eq(sum, faultd_nreqs(r.fd));
+	ck_assert_uint_eq(classes, faultd_nreqs(r.fd));
+	ck_assert_uint_eq(v.s.requests, faultd_nreqs(r.fd));
+
+	stats_json_target(out, r.t);
+	json = drain(out);
+	ck_assert_msg(json_valid(json), "invalid JSON %s", json);
+	snprintf(tok, sizeof(tok), "\"%s\":1", statuses[_i].row);
+	assert_token("JSON", json, ",", tok, ",");
+	stats_line_target(out, r.t);
+	line = drain(out);
+	ck_assert(strncmp(line, "influx_relayd,target=a ", 23) == 0);
+	snprintf(tok, sizeof(tok), "%s=1i", statuses[_i].row);
+	assert_token("line", line, ",", tok, ",");
+	stats_render_log(out, &stats_target_table, &v);
+	words = drain(out);
+	snprintf(tok, sizeof(tok), "%s=1", statuses[_i].row);
+	assert_token("log", words, " ", tok, " ");
+	free(json);
+	free(line);
+	free(words);
+	evbuffer_free(out);
+	status_rig_stop(&r);
+}
+END_TEST
+
 Suite *
 stats_suite(void)
 {
@@ -469,6 +662,11 @@ stats_suite(void)
 	    sizeof(tables) / sizeof(tables[0]));
 	tcase_add_loop_test(tc, test_render_every_field, 0,
 	    sizeof(tables) / sizeof(tables[0]));
+	suite_add_tcase(s, tc);
+	tc = tcase_create("status");
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, test_status_rows, 0,
+	    sizeof(statuses) / sizeof(statuses[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
