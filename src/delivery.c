@@ -660,19 +660,48 @@ delivery_pump(struct delivery *d)
 	}
 }
 
+/* The row of `status` among the per-status counts. */
+static uint64_t *
+delivery_status_counter(struct target_stats *s, long status)
+{
+	switch (status) {
+	case 200:
+		return &s->http_200;
+	case 204:
+		return &s->http_204;
+	case 400:
+		return &s->http_400;
+	case 404:
+		return &s->http_404;
+	case 413:
+		return &s->http_413;
+	case 429:
+		return &s->http_429;
+	case 500:
+		return &s->http_500;
+	case 503:
+		return &s->http_503;
+	default:
+		return &s->http_other;
+	}
+}
+
 static void
 delivery_count_status(struct delivery *d, const struct sender_result *res)
 {
 	struct target_stats	*s = d->stats;
 
-	if (res->status == 0)
+	if (res->status == 0) {
 		s->http_errors++;
-	else if (res->status < 300)
+		return;
+	}
+	if (res->status < 300)
 		s->http_2xx++;
 	else if (res->status < 500)
 		s->http_4xx++;
 	else
 		s->http_5xx++;
+	(*delivery_status_counter(s, res->status))++;
 }
 
 static void

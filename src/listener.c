@@ -1015,38 +1015,3 @@ listener_unaccounted(const struct listener *l)
 	return (int64_t)(lg->queued - lg->fates[ORIGIN_WRITTEN] -
 	    lg->buffered - listener_dropped(l));
 }
-
-void
-listener_log_stats(const struct listener *l)
-{
-	const struct listener_stats	*s = &l->stats;
-	char				 reasons[512] = "";
-	size_t				 i, n = 0;
-
-	for (i = 0; i < sizeof(s->reasons) / sizeof(s->reasons[0]) &&
-	    s->reasons[i].reason != NULL && n < sizeof(reasons); i++)
-		n += (size_t)snprintf(reasons + n, sizeof(reasons) - n,
-		    " rejected[%s]=%llu", s->reasons[i].reason,
-		    (unsigned long long)s->reasons[i].count);
-	log_info("stats: listener %s: clients=%zu connections=%llu "
-	    "refused=%llu denied=%llu datagrams=%llu lines=%llu "
-	    "skipped=%llu accepted=%llu queued=%llu written=%llu "
-	    "buffered_points=%llu dropped=%llu dropped_overflow=%llu "
-	    "dropped_server=%llu dropped_too_large=%llu dropped_removed=%llu "
-	    "unaccounted=%lld pauses=%llu rejected=%llu%s",
-	    l->conf->name, l->nclients, (unsigned long long)s->connections,
-	    (unsigned long long)s->connections_refused,
-	    (unsigned long long)s->denied, (unsigned long long)s->datagrams,
-	    (unsigned long long)s->lines, (unsigned long long)s->skipped,
-	    (unsigned long long)s->accepted,
-	    (unsigned long long)s->ledger.queued,
-	    (unsigned long long)s->ledger.fates[ORIGIN_WRITTEN],
-	    (unsigned long long)s->ledger.buffered,
-	    (unsigned long long)listener_dropped(l),
-	    (unsigned long long)s->ledger.fates[ORIGIN_DROPPED_OVERFLOW],
-	    (unsigned long long)s->ledger.fates[ORIGIN_DROPPED_SERVER],
-	    (unsigned long long)s->ledger.fates[ORIGIN_DROPPED_TOO_LARGE],
-	    (unsigned long long)s->ledger.fates[ORIGIN_DROPPED_REMOVED],
-	    (long long)listener_unaccounted(l), (unsigned long long)s->pauses,
-	    (unsigned long long)s->rejected, reasons);
-}

@@ -17,6 +17,12 @@ struct event_base;
 struct ingest;
 struct listener;
 
+/* Lines rejected for one reason, a static string. */
+struct listener_reason {
+	const char	*reason;
+	uint64_t	 count;
+};
+
 /*
  * Two balances, both exact at any moment.  At the door, every line read
  * is skipped (blank, comment), accepted (queued by at least one target)
@@ -27,7 +33,9 @@ struct listener;
  *	queued = written + buffered + dropped_overflow + dropped_server +
  *	    dropped_too_large + dropped_removed
  * (ledger; origin.h).  A copy one target refused while another queued
- * it is counted in that target's rejected_* only.
+ * it is counted in that target's rejected_* only.  Every field is shown
+ * through its row in stats.c's table (check_stats fails on a field
+ * without one).
  */
 struct listener_stats {
 	uint64_t	 connections;
@@ -40,10 +48,7 @@ struct listener_stats {
 	uint64_t	 rejected;		/* sum of the reasons below */
 	struct origin_ledger ledger;		/* copies the targets queued */
 	uint64_t	 pauses;		/* overflow = block */
-	struct {
-		const char	*reason;
-		uint64_t	 count;
-	}		 reasons[48];
+	struct listener_reason	 reasons[48];	/* until a NULL reason */
 };
 
 /* A listener for `conf` feeding `ingest` (both must outlive it). */
@@ -83,6 +88,5 @@ const struct listener_stats *listener_stats(const struct listener *);
 uint64_t	 listener_dropped(const struct listener *);
 /* queued - (written + buffered + dropped): 0 unless the books are off. */
 int64_t		 listener_unaccounted(const struct listener *);
-void		 listener_log_stats(const struct listener *);
 
 #endif

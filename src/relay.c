@@ -114,24 +114,38 @@ relay_write_self_line(struct relay *r, const char *body, size_t len,
 		    &p);
 }
 
+/* Queues the line in `out` for every target, and empties `out`. */
+static void
+relay_write_self_buf(struct relay *r, struct evbuffer *out, int64_t now)
+{
+	size_t	 len = evbuffer_get_length(out);
+
+	relay_write_self_line(r, (const char *)evbuffer_pullup(out, -1), len,
+	    now);
+	evbuffer_drain(out, len);
+}
+
 /* internal_database: the counters as points, to every target. */
 static void
 relay_write_self_metrics(struct relay *r)
 {
-	char	 line[1024];
-	size_t	 i, len;
-	int64_t	 now = stamp_now();
+	struct evbuffer	*out;
+	size_t		 i;
+	int64_t		 now = stamp_now();
 
 	if (r->conf->internal_database[0] == '\0')
 		return;
-	for (i = 0; i < r->conf->nlisteners; i++)
-		if ((len = stats_line_listener(line, sizeof(line),
-		    r->listeners[i])) > 0)
-			relay_write_self_line(r, line, len, now);
-	for (i = 0; i < r->conf->ntargets; i++)
-		if ((len = stats_line_target(line, sizeof(line),
-		    r->targets[i])) > 0)
-			relay_write_self_line(r, line, len, now);
+	if ((out = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	for (i = 0; i < r->conf->nlisteners; i++) {
+		stats_line_listener(out, r->listeners[i]);
+		relay_write_self_buf(r, out, now);
+	}
+	for (i = 0; i < r->conf->ntargets; i++) {
+		stats_line_target(out, r->targets[i]);
+		relay_write_self_buf(r, out, now);
+	}
+	evbuffer_free(out);
 }
 
 static void
@@ -475,9 +489,9 @@ relay_log_stats(const struct relay *r)
 	size_t	 i;
 
 	for (i = 0; i < r->conf->nlisteners; i++)
-		listener_log_stats(r->listeners[i]);
+		stats_log_listener(r->listeners[i]);
 	for (i = 0; i < r->conf->ntargets; i++)
-		target_log_stats(r->targets[i]);
+		stats_log_target(r->targets[i]);
 }
 
 /*

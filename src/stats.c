@@ -1,15 +1,325 @@
-/* JSON renderings of listener and target counters. */
+/*
+ * The stats tables and their three renderers.  A table row names a field
+ * of an object's view (stats.h) with the one spelling every output uses;
+ * the renderers know kinds, never fields, so the log line, the JSON and
+ * the internal_database points cannot drift apart.  Like OpenSMTPD's
+ * stat_backend, one typed store is iterated by every consumer.
+ */
 #include "config.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
 #include "listener.h"
+#include "log.h"
+#include "origin.h"
 #include "stats.h"
 #include "target.h"
+
+#define STATS_ROW(view, name, kind, member) \
+	{ name, kind, offsetof(view, member), sizeof(((view *)0)->member) }
+#define L(name, kind, member)	STATS_ROW(struct stats_listener, name, \
+				    STATS_ ## kind, member)
+#define T(name, kind, member)	STATS_ROW(struct stats_target, name, \
+				    STATS_ ## kind, member)
+
+/*
+ * Per copy: queued = written + buffered_points + dropped, and dropped is
+ * the sum of the dropped_* rows (listener.h).
+ */
+static const struct stats_field stats_listener_fields[] = {
+	L("clients",		GAUGE,		clients),
+	L("connections",	COUNTER,	s.connections),
+	L("connections_refused", COUNTER,	s.connections_refused),
+	L("denied",		COUNTER,	s.denied),
+	L("datagrams",		COUNTER,	s.datagrams),
+	L("pauses",		COUNTER,	s.pauses),
+	L("lines",		COUNTER,	s.lines),
+	L("skipped",		COUNTER,	s.skipped),
+	L("accepted",		COUNTER,	s.accepted),
+	L("rejected",		COUNTER,	s.rejected),
+	L("queued",		COUNTER,	s.ledger.queued),
+	L("written",		COUNTER,	s.ledger.fates[ORIGIN_WRITTEN]),
+	L("buffered_points",	GAUGE,		s.ledger.buffered),
+	L("dropped",		COUNTER,	dropped),
+	L("dropped_overflow",	COUNTER,
+	    s.ledger.fates[ORIGIN_DROPPED_OVERFLOW]),
+	L("dropped_server",	COUNTER,
+	    s.ledger.fates[ORIGIN_DROPPED_SERVER]),
+	L("dropped_too_large",	COUNTER,
+	    s.ledger.fates[ORIGIN_DROPPED_TOO_LARGE]),
+	L("dropped_removed",	COUNTER,
+	    s.ledger.fates[ORIGIN_DROPPED_REMOVED]),
+	L("unaccounted",	GAUGE,		unaccounted),
+	L("rejected_by_reason",	MAP,		s.reasons),
+};
+
+/* accepted = written + buffered_points + dropped (target.h). */
+static const struct stats_field stats_target_fields[] = {
+	T("queues",		GAUGE,		queues),
+	T("buffered_points",	GAUGE,		buffered_points),
+	T("buffered_bytes",	GAUGE,		buffered_bytes),
+	T("in_flight",		GAUGE,		in_flight),
+	T("failing_queues",	GAUGE,		failing_queues),
+	T("backing_off",	FLAG,		backing_off),
+	T("accepted",		COUNTER,	s.points_accepted),
+	T("written",		COUNTER,	s.points_written),
+	T("batches_written",	COUNTER,	s.batches_written),
+	T("dropped",		COUNTER,	dropped),
+	T("dropped_overflow",	COUNTER,	s.points_dropped_overflow),
+	T("dropped_server",	COUNTER,	s.points_dropped_server),
+	T("dropped_too_large",	COUNTER,	s.points_dropped_too_large),
+	T("dropped_removed",	COUNTER,	s.points_dropped_removed),
+	T("unaccounted",	GAUGE,		unaccounted),
+	T("rejected_overflow",	COUNTER,	s.points_rejected_overflow),
+	T("rejected_queues",	COUNTER,	s.points_rejected_queues),
+	T("rejected_conflict",	COUNTER,	s.points_rejected_conflict),
+	T("type_cuts",		COUNTER,	s.type_cuts),
+	T("type_spills",	COUNTER,	s.type_spills),
+	T("isolation_requests",	COUNTER,	s.isolation_requests),
+	T("requests",		COUNTER,	s.requests),
+	T("retries",		COUNTER,	s.retries),
+	T("http_2xx",		COUNTER,	s.http_2xx),
+	T("http_4xx",		COUNTER,	s.http_4xx),
+	T("http_5xx",		COUNTER,	s.http_5xx),
+	T("http_200",		COUNTER,	s.http_200),
+	T("http_204",		COUNTER,	s.http_204),
+	T("http_400",		COUNTER,	s.http_400),
+	T("http_404",		COUNTER,	s.http_404),
+	T("http_413",		COUNTER,	s.http_413),
+	T("http_429",		COUNTER,	s.http_429),
+	T("http_500",		COUNTER,	s.http_500),
+	T("http_503",		COUNTER,	s.http_503),
+	T("http_other",		COUNTER,	s.http_other),
+	T("http_errors",	COUNTER,	s.http_errors),
+	T("databases_created",	COUNTER,	s.databases_created),
+	T("create_failures",	COUNTER,	s.create_failures),
+	T("last_success",	TIME,		s.last_success),
+	T("last_error_time",	TIME,		s.last_error_time),
+	T("last_error",		STRING,		s.last_error),
+};
+
+#undef L
+#undef T
+
+const struct stats_table stats_listener_table = { "listener",
+	stats_listener_fields,
+	sizeof(stats_listener_fields) / sizeof(stats_listener_fields[0]) };
+const struct stats_table stats_target_table = { "target",
+	stats_target_fields,
+	sizeof(stats_target_fields) / sizeof(stats_target_fields[0]) };
+
+void
+stats_listener_view(const struct listener *l, struct stats_listener *v)
+{
+	v->s = *listener_stats(l);
+	v->clients = (int64_t)listener_clients(l);
+	v->dropped = listener_dropped(l);
+	v->unaccounted = listener_unaccounted(l);
+}
+
+void
+stats_target_view(const struct target *t, struct stats_target *v)
+{
+	struct target_gauges	 g;
+
+	v->s = *target_stats(t);
+	target_gauges(t, &g);
+	v->queues = (int64_t)g.queues;
+	v->buffered_points = (int64_t)g.points;
+	v->buffered_bytes = (int64_t)g.bytes;
+	v->in_flight = (int64_t)g.in_flight;
+	v->failing_queues = (int64_t)g.failing;
+	v->backing_off = g.backing_off;
+	v->dropped = target_dropped(t);
+	v->unaccounted = target_unaccounted(t);
+}
+
+/*
+ * A field's value.  memcpy, not a cast: a gauge row may read a uint64_t
+ * the module keeps (ledger.buffered) as the int64_t of its kind.
+ */
+static uint64_t
+stats_u64(const void *view, const struct stats_field *f)
+{
+	uint64_t	 v;
+
+	memcpy(&v, (const char *)view + f->offset, sizeof(v));
+	return v;
+}
+
+static int64_t
+stats_i64(const void *view, const struct stats_field *f)
+{
+	int64_t	 v;
+
+	memcpy(&v, (const char *)view + f->offset, sizeof(v));
+	return v;
+}
+
+static bool
+stats_flag(const void *view, const struct stats_field *f)
+{
+	bool	 v;
+
+	memcpy(&v, (const char *)view + f->offset, sizeof(v));
+	return v;
+}
+
+/* A string field, cut at its size by whoever wrote it. */
+static const char *
+stats_str(const void *view, const struct stats_field *f)
+{
+	return (const char *)view + f->offset;
+}
+
+/* Entry `i` of a map field into `e`; false past its last one. */
+static bool
+stats_entry(const void *view, const struct stats_field *f, size_t i,
+    struct listener_reason *e)
+{
+	if (i >= f->size / sizeof(*e))
+		return false;
+	memcpy(e, (const char *)view + f->offset + i * sizeof(*e),
+	    sizeof(*e));
+	return e->reason != NULL;
+}
+
+/* A number or a flag as JSON, the log and line protocol all spell it. */
+static void
+stats_number(struct evbuffer *out, const void *view,
+    const struct stats_field *f)
+{
+	switch (f->kind) {
+	case STATS_COUNTER:
+		evbuffer_add_printf(out, "%llu",
+		    (unsigned long long)stats_u64(view, f));
+		break;
+	case STATS_GAUGE:
+	case STATS_TIME:
+		evbuffer_add_printf(out, "%lld", (long long)stats_i64(view, f));
+		break;
+	case STATS_FLAG:
+		evbuffer_add_printf(out, "%s",
+		    stats_flag(view, f) ? "true" : "false");
+		break;
+	case STATS_STRING:
+	case STATS_MAP:
+		break;
+	}
+}
+
+static void
+stats_json_map(struct evbuffer *out, const void *view,
+    const struct stats_field *f)
+{
+	struct listener_reason	 e;
+	size_t			 i;
+
+	evbuffer_add(out, "{", 1);
+	for (i = 0; stats_entry(view, f, i, &e); i++) {
+		if (i > 0)
+			evbuffer_add(out, ",", 1);
+		stats_json_string(out, e.reason);
+		evbuffer_add_printf(out, ":%llu", (unsigned long long)e.count);
+	}
+	evbuffer_add(out, "}", 1);
+}
+
+void
+stats_render_json(struct evbuffer *out, const struct stats_table *tb,
+    const void *view)
+{
+	const struct stats_field	*f;
+
+	for (f = tb->fields; f < tb->fields + tb->nfields; f++) {
+		evbuffer_add_printf(out, ",\"%s\":", f->name);
+		if (f->kind == STATS_STRING)
+			stats_json_cut_string(out, stats_str(view, f));
+		else if (f->kind == STATS_MAP)
+			stats_json_map(out, view, f);
+		else
+			stats_number(out, view, f);
+	}
+}
+
+/* A map's keys are the relay's own static strings: nothing to escape. */
+static void
+stats_log_map(struct evbuffer *out, const void *view,
+    const struct stats_field *f)
+{
+	struct listener_reason	 e;
+	size_t			 i;
+
+	for (i = 0; stats_entry(view, f, i, &e); i++)
+		evbuffer_add_printf(out, " %s[%s]=%llu", f->name, e.reason,
+		    (unsigned long long)e.count);
+}
+
+/* Strings come last: free text, where a reader of the line may stop. */
+void
+stats_render_log(struct evbuffer *out, const struct stats_table *tb,
+    const void *view)
+{
+	const struct stats_field	*f;
+
+	for (f = tb->fields; f < tb->fields + tb->nfields; f++) {
+		if (f->kind == STATS_MAP)
+			stats_log_map(out, view, f);
+		else if (f->kind != STATS_STRING) {
+			evbuffer_add_printf(out, " %s=", f->name);
+			stats_number(out, view, f);
+		}
+	}
+	for (f = tb->fields; f < tb->fields + tb->nfields; f++)
+		if (f->kind == STATS_STRING)
+			evbuffer_add_printf(out, " %s=\"%s\"", f->name,
+			    log_esc(stats_str(view, f)));
+}
+
+/* Fields NAME[KEY]: a key's spaces, commas and '=' escaped. */
+static void
+stats_line_map(struct evbuffer *out, const void *view,
+    const struct stats_field *f, bool *first)
+{
+	struct listener_reason	 e;
+	const char		*p;
+	size_t			 i;
+
+	for (i = 0; stats_entry(view, f, i, &e); i++, *first = false) {
+		evbuffer_add_printf(out, "%s%s[", *first ? "" : ",", f->name);
+		for (p = e.reason; *p != '\0'; p++) {
+			if (*p == ' ' || *p == ',' || *p == '=')
+				evbuffer_add(out, "\\", 1);
+			evbuffer_add(out, p, 1);
+		}
+		evbuffer_add_printf(out, "]=%llui",
+		    (unsigned long long)e.count);
+	}
+}
+
+/* A string (a server's answer) stays out of the points. */
+void
+stats_render_line(struct evbuffer *out, const struct stats_table *tb,
+    const void *view)
+{
+	const struct stats_field	*f;
+	bool				 first = true;
+
+	for (f = tb->fields; f < tb->fields + tb->nfields; f++) {
+		if (f->kind == STATS_MAP)
+			stats_line_map(out, view, f, &first);
+		if (f->kind == STATS_MAP || f->kind == STATS_STRING)
+			continue;
+		evbuffer_add_printf(out, "%s%s=", first ? "" : ",", f->name);
+		stats_number(out, view, f);
+		if (f->kind != STATS_FLAG)
+			evbuffer_add(out, "i", 1);
+		first = false;
+	}
+}
 
 /*
  * Length of the well-formed UTF-8 character at `s` (RFC 3629: no
@@ -107,55 +417,16 @@ stats_json_cut_string(struct evbuffer *out, const char *s)
 	stats_json_text(out, s, true);
 }
 
-static void
-stats_json_u64(struct evbuffer *out, const char *key, unsigned long long v)
-{
-	evbuffer_add_printf(out, ",\"%s\":%llu", key, v);
-}
-
 void
 stats_json_listener(struct evbuffer *out, const struct listener *l)
 {
-	const struct listener_stats	*s = listener_stats(l);
-	size_t				 i;
+	struct stats_listener	 v;
 
+	stats_listener_view(l, &v);
 	evbuffer_add(out, "{\"name\":", 8);
 	stats_json_string(out, listener_name(l));
-	stats_json_u64(out, "clients", listener_clients(l));
-	stats_json_u64(out, "connections", s->connections);
-	stats_json_u64(out, "connections_refused", s->connections_refused);
-	stats_json_u64(out, "denied", s->denied);
-	stats_json_u64(out, "datagrams", s->datagrams);
-	stats_json_u64(out, "pauses", s->pauses);
-	stats_json_u64(out, "lines", s->lines);
-	stats_json_u64(out, "skipped", s->skipped);
-	stats_json_u64(out, "accepted", s->accepted);
-	stats_json_u64(out, "rejected", s->rejected);
-	/* per copy: queued = written + buffered_points + dropped */
-	stats_json_u64(out, "queued", s->ledger.queued);
-	stats_json_u64(out, "written", s->ledger.fates[ORIGIN_WRITTEN]);
-	stats_json_u64(out, "buffered_points", s->ledger.buffered);
-	stats_json_u64(out, "dropped", listener_dropped(l));
-	stats_json_u64(out, "dropped_overflow",
-	    s->ledger.fates[ORIGIN_DROPPED_OVERFLOW]);
-	stats_json_u64(out, "dropped_server",
-	    s->ledger.fates[ORIGIN_DROPPED_SERVER]);
-	stats_json_u64(out, "dropped_too_large",
-	    s->ledger.fates[ORIGIN_DROPPED_TOO_LARGE]);
-	stats_json_u64(out, "dropped_removed",
-	    s->ledger.fates[ORIGIN_DROPPED_REMOVED]);
-	evbuffer_add_printf(out, ",\"unaccounted\":%lld",
-	    (long long)listener_unaccounted(l));
-	evbuffer_add_printf(out, ",\"rejected_by_reason\":{");
-	for (i = 0; i < sizeof(s->reasons) / sizeof(s->reasons[0]) &&
-	    s->reasons[i].reason != NULL; i++) {
-		if (i > 0)
-			evbuffer_add(out, ",", 1);
-		stats_json_string(out, s->reasons[i].reason);
-		evbuffer_add_printf(out, ":%llu",
-		    (unsigned long long)s->reasons[i].count);
-	}
-	evbuffer_add(out, "}}", 2);
+	stats_render_json(out, &stats_listener_table, &v);
+	evbuffer_add(out, "}", 1);
 }
 
 /* The queues of a target: appends one JSON object per queue. */
@@ -173,132 +444,84 @@ stats_json_queue_cb(const struct target_queue_info *q, void *arg)
 	stats_json_string(sq->out, q->database);
 	evbuffer_add_printf(sq->out, ",\"retention_policy\":");
 	stats_json_string(sq->out, q->retention_policy);
-	stats_json_u64(sq->out, "queued_points", q->points);
-	stats_json_u64(sq->out, "queued_bytes", q->bytes);
-	stats_json_u64(sq->out, "in_flight_points", q->in_flight);
-	evbuffer_add_printf(sq->out, ",\"waiting\":%s,\"state\":\"%s\"}",
+	evbuffer_add_printf(sq->out, ",\"queued_points\":%zu"
+	    ",\"queued_bytes\":%zu,\"in_flight_points\":%zu,\"waiting\":%s"
+	    ",\"state\":\"%s\"}", q->points, q->bytes, q->in_flight,
 	    q->waiting ? "true" : "false", q->state);
 }
 
 void
 stats_json_target(struct evbuffer *out, const struct target *t)
 {
-	const struct target_stats	*s = target_stats(t);
-	struct target_gauges		 g;
+	struct stats_target	 v;
 
-	target_gauges(t, &g);
+	stats_target_view(t, &v);
 	evbuffer_add(out, "{\"name\":", 8);
 	stats_json_string(out, target_name(t));
-	stats_json_u64(out, "queues", g.queues);
-	stats_json_u64(out, "buffered_points", g.points);
-	stats_json_u64(out, "buffered_bytes", g.bytes);
-	stats_json_u64(out, "in_flight", g.in_flight);
-	stats_json_u64(out, "failing_queues", g.failing);
-	evbuffer_add_printf(out, ",\"backing_off\":%s",
-	    g.backing_off ? "true" : "false");
-	stats_json_u64(out, "accepted", s->points_accepted);
-	stats_json_u64(out, "written", s->points_written);
-	stats_json_u64(out, "batches_written", s->batches_written);
-	stats_json_u64(out, "dropped", target_dropped(t));
-	stats_json_u64(out, "dropped_overflow", s->points_dropped_overflow);
-	stats_json_u64(out, "dropped_server", s->points_dropped_server);
-	stats_json_u64(out, "dropped_too_large", s->points_dropped_too_large);
-	stats_json_u64(out, "dropped_removed", s->points_dropped_removed);
-	/* accepted = written + buffered_points + dropped; 0 is the norm */
-	evbuffer_add_printf(out, ",\"unaccounted\":%lld",
-	    (long long)target_unaccounted(t));
-	stats_json_u64(out, "rejected_overflow", s->points_rejected_overflow);
-	stats_json_u64(out, "rejected_queues", s->points_rejected_queues);
-	stats_json_u64(out, "rejected_conflict", s->points_rejected_conflict);
-	stats_json_u64(out, "type_cuts", s->type_cuts);
-	stats_json_u64(out, "type_spills", s->type_spills);
-	stats_json_u64(out, "isolation_requests", s->isolation_requests);
-	stats_json_u64(out, "requests", s->requests);
-	stats_json_u64(out, "retries", s->retries);
-	stats_json_u64(out, "http_2xx", s->http_2xx);
-	stats_json_u64(out, "http_4xx", s->http_4xx);
-	stats_json_u64(out, "http_5xx", s->http_5xx);
-	stats_json_u64(out, "http_errors", s->http_errors);
-	stats_json_u64(out, "databases_created", s->databases_created);
-	evbuffer_add_printf(out, ",\"last_success\":%lld,\"last_error\":",
-	    (long long)s->last_success);
-	/* last_error holds a cut copy of the server's answer */
-	stats_json_cut_string(out, s->last_error);
-	evbuffer_add_printf(out, ",\"last_error_time\":%lld",
-	    (long long)s->last_error_time);
+	stats_render_json(out, &stats_target_table, &v);
 	evbuffer_add_printf(out, ",\"queue_list\":[");
 	target_foreach_queue(t, stats_json_queue_cb,
 	    &(struct stats_queues){ out, 0 });
 	evbuffer_add(out, "]}", 2);
 }
 
-/* Appends ",key=Ni" to a line being built in `buf`. */
-static void
-stats_field(char *buf, size_t size, size_t *n, const char *key,
-    unsigned long long v)
+/* Listener and target names are [A-Za-z0-9_.-]: nothing to escape. */
+void
+stats_line_listener(struct evbuffer *out, const struct listener *l)
 {
-	if (*n < size)
-		*n += (size_t)snprintf(buf + *n, size - *n, "%s%s=%llui",
-		    buf[*n - 1] == ' ' ? "" : ",", key, v);
-}
+	struct stats_listener	 v;
 
-size_t
-stats_line_listener(char *buf, size_t size, const struct listener *l)
-{
-	const struct listener_stats	*s = listener_stats(l);
-	size_t				 n;
-
-	/* listener names are [A-Za-z0-9_.-]: nothing to escape */
-	n = (size_t)snprintf(buf, size, "influx_relayd,listener=%s ",
+	stats_listener_view(l, &v);
+	evbuffer_add_printf(out, "influx_relayd,listener=%s ",
 	    listener_name(l));
-	stats_field(buf, size, &n, "clients", listener_clients(l));
-	stats_field(buf, size, &n, "connections", s->connections);
-	stats_field(buf, size, &n, "lines", s->lines);
-	stats_field(buf, size, &n, "accepted", s->accepted);
-	stats_field(buf, size, &n, "rejected", s->rejected);
-	stats_field(buf, size, &n, "queued", s->ledger.queued);
-	stats_field(buf, size, &n, "written", s->ledger.fates[ORIGIN_WRITTEN]);
-	stats_field(buf, size, &n, "buffered_points", s->ledger.buffered);
-	stats_field(buf, size, &n, "dropped", listener_dropped(l));
-	stats_field(buf, size, &n, "dropped_server",
-	    s->ledger.fates[ORIGIN_DROPPED_SERVER]);
-	stats_field(buf, size, &n, "denied", s->denied);
-	stats_field(buf, size, &n, "pauses", s->pauses);
-	return n < size ? n : 0;
+	stats_render_line(out, &stats_listener_table, &v);
 }
 
-size_t
-stats_line_target(char *buf, size_t size, const struct target *t)
+void
+stats_line_target(struct evbuffer *out, const struct target *t)
 {
-	const struct target_stats	*s = target_stats(t);
-	struct target_gauges		 g;
-	size_t				 n;
+	struct stats_target	 v;
 
-	target_gauges(t, &g);
-	n = (size_t)snprintf(buf, size, "influx_relayd,target=%s ",
-	    target_name(t));
-	stats_field(buf, size, &n, "buffered_points", g.points);
-	stats_field(buf, size, &n, "buffered_bytes", g.bytes);
-	stats_field(buf, size, &n, "in_flight", g.in_flight);
-	stats_field(buf, size, &n, "accepted", s->points_accepted);
-	stats_field(buf, size, &n, "written", s->points_written);
-	stats_field(buf, size, &n, "dropped_overflow",
-	    s->points_dropped_overflow);
-	stats_field(buf, size, &n, "dropped_server", s->points_dropped_server);
-	stats_field(buf, size, &n, "dropped_too_large",
-	    s->points_dropped_too_large);
-	stats_field(buf, size, &n, "dropped_removed",
-	    s->points_dropped_removed);
-	stats_field(buf, size, &n, "rejected_overflow",
-	    s->points_rejected_overflow);
-	stats_field(buf, size, &n, "rejected_queues",
-	    s->points_rejected_queues);
-	stats_field(buf, size, &n, "rejected_conflict",
-	    s->points_rejected_conflict);
-	stats_field(buf, size, &n, "isolation_requests",
-	    s->isolation_requests);
-	stats_field(buf, size, &n, "requests", s->requests);
-	stats_field(buf, size, &n, "retries", s->retries);
-	stats_field(buf, size, &n, "http_errors", s->http_errors);
-	return n < size ? n : 0;
+	stats_target_view(t, &v);
+	evbuffer_add_printf(out, "influx_relayd,target=%s ", target_name(t));
+	stats_render_line(out, &stats_target_table, &v);
+}
+
+/* Logs "stats: OBJECT NAME:" and the words in `out`, which it empties. */
+static void
+stats_log_line(const struct stats_table *tb, const char *name,
+    struct evbuffer *out)
+{
+	evbuffer_add(out, "", 1);
+	log_info("stats: %s %s:%s", tb->object, name,
+	    (const char *)evbuffer_pullup(out, -1));
+	evbuffer_drain(out, evbuffer_get_length(out));
+}
+
+void
+stats_log_listener(const struct listener *l)
+{
+	struct stats_listener	 v;
+	struct evbuffer		*out;
+
+	if ((out = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	stats_listener_view(l, &v);
+	stats_render_log(out, &stats_listener_table, &v);
+	stats_log_line(&stats_listener_table, listener_name(l), out);
+	evbuffer_free(out);
+}
+
+void
+stats_log_target(const struct target *t)
+{
+	struct stats_target	 v;
+	struct evbuffer		*out;
+
+	if ((out = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	stats_target_view(t, &v);
+	stats_render_log(out, &stats_target_table, &v);
+	stats_log_line(&stats_target_table, target_name(t), out);
+	evbuffer_free(out);
 }

@@ -33,7 +33,8 @@ enum target_reject {
  *	accepted = written + buffered_points + dropped_overflow +
  *	    dropped_server + dropped_too_large + dropped_removed.
  * Points refused at the door (rejected_*) were never accepted and stay
- * out of it.
+ * out of it.  Every field is shown through its row in stats.c's table
+ * (check_stats fails on a field without one).
  */
 struct target_stats {
 	uint64_t	 points_accepted;
@@ -51,9 +52,18 @@ struct target_stats {
 	uint64_t	 isolation_requests;	/* resent halves */
 	uint64_t	 requests;
 	uint64_t	 retries;
-	uint64_t	 http_2xx;
+	uint64_t	 http_2xx;	/* answers by class (3xx in 4xx) */
 	uint64_t	 http_4xx;
 	uint64_t	 http_5xx;
+	uint64_t	 http_200;	/* and by status: those the */
+	uint64_t	 http_204;	/* response table names */
+	uint64_t	 http_400;
+	uint64_t	 http_404;
+	uint64_t	 http_413;
+	uint64_t	 http_429;
+	uint64_t	 http_500;
+	uint64_t	 http_503;
+	uint64_t	 http_other;	/* any other status */
 	uint64_t	 http_errors;		/* no HTTP answer */
 	uint64_t	 databases_created;
 	uint64_t	 create_failures;	/* CREATE refused or failed */
@@ -176,7 +186,5 @@ uint64_t	 target_dropped(const struct target *);
  * books without being counted, or was counted twice.
  */
 int64_t		 target_unaccounted(const struct target *);
-/* Logs one line of counters. */
-void		 target_log_stats(const struct target *);
 
 #endif

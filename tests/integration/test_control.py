@@ -6,6 +6,8 @@ Run by hand: ./test_control.py [NAME...]
 
 import json
 import os
+import re
+import signal
 import stat
 import subprocess
 
@@ -26,6 +28,24 @@ def ctl(relay, *args):
         raise harness.TestFailure("relayctl %s: not one JSON line: %r %r"
                                   % (args, out.stdout, out.stderr))
     return out.returncode, answer
+
+
+def log_words(relay):
+    """{"listener NAME" or "target NAME": {key: value}} of the stats
+    lines one SIGUSR1 logs, reasons (NAME[KEY]=N) included."""
+    before = relay.log().count("stats: target ")
+    relay.proc.send_signal(signal.SIGUSR1)
+    wait_until(lambda: relay.log().count("stats: target ") > before, 10,
+               "stats lines")
+    out = {}
+    for line in relay.log().splitlines():
+        m = re.search(r"stats: ((?:listener|target) \S+): (.*)", line)
+        if m:
+            text = m.group(2).split(" last_error=", 1)[0]
+            out[m.group(1)] = {k: int(v) if v.lstrip("-").isdigit() else v
+                               for k, v in re.findall(
+                                   r"(\w+(?:\[[^]]*\])?)=(\S+)", text)}
+    return out
 
 
 def control_config(influx, db, **target):
@@ -53,6 +73,7 @@ def test_stats_count(influx):
         wait_until(lambda: ctl(relay, "stats")[1]["targets"][0]["written"]
                    == 3, 10, "3 points written")
         answer = ctl(relay, "stats")[1]
+        relay_log = log_words(relay)
     lis, tgt = answer["listeners"][0], answer["targets"][0]
     check_equal("main", lis["name"], "listener name")
     check_equal(5, lis["lines"], "lines received")
@@ -63,6 +84,49 @@ def test_stats_count(influx):
     check_equal(3, tgt["accepted"], "target points accepted")
     check_equal(0, tgt["buffered_points"], "points still buffered")
     check(tgt["last_success"] > 0, "last_success not set")
+    # a new database: 404, CREATE DATABASE (200), the write again (204)
+    check(tgt["http_404"] >= 1 and tgt["http_204"] >= 1, "%r" % tgt)
+    check_equal(tgt["databases_created"], tgt["http_200"], "CREATE answers")
+    by_status = [v for k, v in tgt.items()
+                 if re.match(r"http_(\d+|other|errors)$", k)]
+    check_equal(tgt["requests"], sum(by_status),
+                "requests = answers by status + no answer")
+    check_same_names(relay_log, lis, tgt)
+    check_readme_lists(lis, tgt)
+
+
+def check_readme_lists(*objects):
+    """The README, the user's reference, names every key of the stats
+    answer as `key`."""
+    readme = open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                               "..", "..", "README.md")).read()
+    keys = set()
+    for js in objects:
+        keys.update(js)
+        for q in js.get("queue_list", []):
+            keys.update(q)
+    check_equal([], sorted(k for k in keys if "`%s`" % k not in readme),
+                "stats keys the README does not list")
+
+
+# What the JSON of an object has besides the fields of its stats table.
+JSON_ONLY = {"name", "queue_list"}
+
+
+def check_same_names(logged, lis, tgt):
+    """The SIGUSR1 log lines name the same fields as the JSON (one stats
+    table renders both): the log lines' keys, up to the free-text
+    last_error, are the JSON keys but maps, shown as NAME[KEY]=N."""
+    for what, js in (("listener main", lis), ("target local", tgt)):
+        words = logged[what]
+        keys = {k for k, v in js.items()
+                if k not in JSON_ONLY and not isinstance(v, (dict, str))}
+        check_equal(sorted(keys), sorted(k for k in words if "[" not in k),
+                    "log keys of %s vs JSON" % what)
+        for m in (k for k, v in js.items() if isinstance(v, dict)):
+            for key, n in js[m].items():
+                check_equal(n, words.get("%s[%s]" % (m, key)),
+                            "%s[%s] in the log of %s" % (m, key, what))
 
 
 def test_flush_delivers_now(influx):
@@ -313,11 +377,14 @@ def test_relayctl_incomplete_answer(influx):
 
 def test_internal_database(influx):
     """internal_database: every stats_interval the counters are written
-    as points of measurement influx_relayd, one per listener and target."""
+    as points of measurement influx_relayd, one per listener and target,
+    with a field for every field of the stats answer but last_error."""
     db = unique_db("data")
     selfdb = unique_db("self")
     cfg = relay_config(influx, db, relayd={"internal_database": selfdb,
-                                           "stats_interval": "300ms"})
+                                           "stats_interval": "300ms",
+                                           "control_socket":
+                                           "@DIR@/control.sock"})
     with Relay(cfg) as relay:
         relay.send(["d v=%di" % i for i in range(7)] + ["bad"])
 
@@ -334,6 +401,17 @@ def test_internal_database(influx):
         res = influx.query('SELECT last(written) FROM influx_relayd '
                            'WHERE target = \'local\'', db=selfdb)
         check("series" in res["results"][0], "no target self-metrics")
+        answer = ctl(relay, "stats")[1]
+    want = {}
+    for js in answer["listeners"] + answer["targets"]:
+        for k, v in js.items():
+            if isinstance(v, dict):
+                want.update(("%s[%s]" % (k, e), "integer") for e in v)
+            elif k not in JSON_ONLY and not isinstance(v, str):
+                want[k] = "boolean" if isinstance(v, bool) else "integer"
+    check("rejected_by_reason[missing fields]" in want, "%r" % want)
+    check_equal(want, influx.field_types(selfdb, "influx_relayd"),
+                "fields of the self-metrics")
 
 
 if __name__ == "__main__":

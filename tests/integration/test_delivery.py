@@ -127,9 +127,9 @@ def test_413_body_limit(influx):
             wait_until(lambda: count_points(own, db) == 20000, 20,
                        "20,000 points through a 200 kB limit")
             st = relay_idle(relay)
-            check(st["http_4xx"] >= 1, "no 413 seen: %s" % st)
+            check(st["http_413"] >= 1, "no 413 seen: %s" % st)
             print("  %d requests, %d answered 413" % (st["requests"],
-                                                       st["http_4xx"]))
+                                                       st["http_413"]))
             check_equal(20000, st["written"], "points written")
             check_equal(0, st["dropped_too_large"], "points too large")
             lst, _ = check_books(relay)

@@ -65,7 +65,8 @@ def stats_line(relay, name):
 
 
 def stat(line, key):
-    """A counter of a stats line, e.g. stat(l, "rejected[no fields]")."""
+    """A counter of a stats line, e.g.
+    stat(l, "rejected_by_reason[no fields]")."""
     m = re.search(r"(?:^| )%s=(\d+)" % re.escape(key), line)
     return int(m.group(1)) if m else 0
 
@@ -151,8 +152,8 @@ def test_a_kv_messages(influx):
                 influx.field_types(routed, "deploy"), "field types")
     for reason in ("no fields", "missing measurement", "bad pair",
                    "unsigned integers not supported"):
-        check_equal(1, stat(line, "rejected[%s]" % reason),
-                    "rejected[%s] in %r" % (reason, line))
+        check_equal(1, stat(line, "rejected_by_reason[%s]" % reason),
+                    "rejected_by_reason[%s] in %r" % (reason, line))
         check("(%s)" % reason in log, "reject '%s' not logged" % reason)
     check_nothing_forwarded_invalid(log)
 
@@ -291,8 +292,8 @@ def test_d_allowed_databases(influx):
                                "points in the allowed database")
     check(bad not in influx.databases(), "database %s was created" % bad)
     for line in (main, kv):
-        check_equal(1, stat(line, "rejected[database not allowed]"),
-                    "rejected[database not allowed] in %r" % line)
+        key = "rejected_by_reason[database not allowed]"
+        check_equal(1, stat(line, key), "%s in %r" % (key, line))
 
 
 # ------------------------------------------------------------------ e
@@ -310,8 +311,8 @@ def test_e_precision(influx):
     harness.assert_same_points([point("p", {}, {"v": 1}, T0),
                                 point("p", {}, {"v": 2}, -10**9)], got,
                                "points with second timestamps")
-    check_equal(2, stat(line, "rejected[timestamp out of range]"),
-                "rejected[timestamp out of range] in " + line)
+    key = "rejected_by_reason[timestamp out of range]"
+    check_equal(2, stat(line, key), key + " in " + line)
 
 
 # ------------------------------------------------------------------ f
@@ -453,8 +454,8 @@ def test_g_garbage(influx):
     check_nothing_forwarded_invalid(log)
     check(stat(line, "rejected") > 300, "kv rejects counted: " + line)
     check_equal(1 if os.geteuid() == 0 else 0,
-                stat(dg_line, "rejected[datagram too large]"),
-                "rejected[datagram too large] in " + dg_line)
+                stat(dg_line, "rejected_by_reason[datagram too large]"),
+                "rejected_by_reason[datagram too large] in " + dg_line)
     print("  (%d junk kv messages were valid and stored)" % junk)
 
 
@@ -490,8 +491,8 @@ def test_h_hostile_names(influx):
         log = raw_log(relay)
     harness.assert_same_points([point("a", {}, {"v": 4}, T0)], got,
                                "the good point")
-    check_equal(2, stat(line, "rejected[control bytes in database or "
-                        "retention policy name]"), "refused names: " + line)
+    check_equal(2, stat(line, "rejected_by_reason[control bytes in database "
+                        "or retention policy name]"), "refused names: " + line)
     check(not any(b"\x1b" in n.encode() or "\r" in n
                   for n in influx.databases()),
           "a database with control bytes was created")

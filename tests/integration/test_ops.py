@@ -83,7 +83,7 @@ def test_reload_keeps_buffered_points(influx):
     check_equal(400, st["accepted"], "accepted counter across the reload")
     check_equal(400, st["written"], "written counter across the reload")
     # the 100 points sent after the reload were cut at the new batch_size
-    check(st["batches"] >= 3, "new batch_size not applied: %s" % st)
+    check(st["batches_written"] >= 3, "new batch_size not applied: %s" % st)
 
 
 def test_reload_rejects_broken_file(influx):
