@@ -1,7 +1,8 @@
 #!/bin/sh
 # Short, bounded libFuzzer runs of every fuzz target from its seed corpus
-# (part of `make check` when configure found clang): the kv translator and
-# the line-protocol parser.  FUZZ_SECONDS sets the length of each run; a
+# (part of `make check` when configure found clang): the kv translator,
+# the line-protocol parser and the spool reader.  FUZZ_SECONDS sets the
+# length of each run; a
 # crash leaves its input as crash-* in the build directory.
 srcdir=${srcdir:-.}
 
@@ -23,3 +24,4 @@ fuzz() {
 
 fuzz fuzz_kv kv_corpus
 fuzz fuzz_proto corpus_proto
+fuzz fuzz_spool corpus_spool

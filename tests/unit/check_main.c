@@ -22,6 +22,7 @@ main(void)
 	srunner_add_suite(sr, proto_suite());
 	srunner_add_suite(sr, response_suite());
 	srunner_add_suite(sr, route_suite());
+	srunner_add_suite(sr, spool_suite());
 	srunner_add_suite(sr, stamp_suite());
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, typemap_suite());

@@ -16,6 +16,7 @@ Suite	*delivery_suite(void);
 Suite	*proto_suite(void);
 Suite	*response_suite(void);
 Suite	*route_suite(void);
+Suite	*spool_suite(void);
 Suite	*stamp_suite(void);
 Suite	*stats_suite(void);
 Suite	*typemap_suite(void);
