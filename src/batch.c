@@ -35,6 +35,7 @@ batch_free(struct batch *b)
 	free(b->gz);
 	free(b->sizes);
 	free(b->origins);
+	free(b->refs);
 	free(b);
 }
 
@@ -47,29 +48,49 @@ batch_forget_gzip(struct batch *b)
 	b->gzlen = 0;
 }
 
-/* Notes the size and origin of a point appended at the end. */
+/* Grows the per-point arrays, or reuses room dropped points left. */
 static void
-batch_record(struct batch *b, size_t size, uint32_t origin)
+batch_grow(struct batch *b)
 {
-	if (b->first + b->points == b->cap) {
-		if (b->first > 0 && b->first >= b->cap / 2) {
-			/* dropped points left room at the front: reuse it */
-			memmove(b->sizes, b->sizes + b->first,
-			    b->points * sizeof(*b->sizes));
-			memmove(b->origins, b->origins + b->first,
-			    b->points * sizeof(*b->origins));
-			b->first = 0;
-		} else {
-			b->cap = b->cap ? b->cap * 2 : 64;
-			b->sizes = xreallocarray(b->sizes, b->cap,
-			    sizeof(*b->sizes));
-			b->origins = xreallocarray(b->origins, b->cap,
-			    sizeof(*b->origins));
-		}
+	if (b->first > 0 && b->first >= b->cap / 2) {
+		memmove(b->sizes, b->sizes + b->first,
+		    b->points * sizeof(*b->sizes));
+		memmove(b->origins, b->origins + b->first,
+		    b->points * sizeof(*b->origins));
+		if (b->refs != NULL)
+			memmove(b->refs, b->refs + b->first,
+			    b->points * sizeof(*b->refs));
+		b->first = 0;
+		return;
 	}
+	b->cap = b->cap ? b->cap * 2 : 64;
+	b->sizes = xreallocarray(b->sizes, b->cap, sizeof(*b->sizes));
+	b->origins = xreallocarray(b->origins, b->cap, sizeof(*b->origins));
+	if (b->refs != NULL)
+		b->refs = xreallocarray(b->refs, b->cap, sizeof(*b->refs));
+}
+
+/*
+ * Notes the size, origin and store ref of a point appended at the end.
+ * The refs exist only once a point has one: memory-only targets pay
+ * nothing for them.
+ */
+static void
+batch_record(struct batch *b, size_t size, uint32_t origin, uint32_t ref)
+{
+	size_t	 i = b->first + b->points;
+
+	if (i == b->cap) {
+		batch_grow(b);
+		i = b->first + b->points;
+	}
+	if (ref != 0 && b->refs == NULL)
+		b->refs = xcalloc(b->cap, sizeof(*b->refs));
 	/* conf caps max_line far below 4 GiB */
-	b->sizes[b->first + b->points] = (uint32_t)size;
-	b->origins[b->first + b->points] = origin;
+	b->sizes[i] = (uint32_t)size;
+	b->origins[i] = origin;
+	if (b->refs != NULL)
+		b->refs[i] = ref;
 }
 
 void
@@ -79,7 +100,7 @@ batch_append(struct batch *b, const struct point *p)
 	if (evbuffer_add(b->buf, p->body, p->blen) == -1 ||
 	    evbuffer_add(b->buf, p->tail, p->tlen) == -1)
 		fatal("evbuffer_add");
-	batch_record(b, p->blen + p->tlen, p->origin);
+	batch_record(b, p->blen + p->tlen, p->origin, p->ref);
 	b->points++;
 	b->bytes += p->blen + p->tlen;
 }
@@ -123,7 +144,8 @@ batch_split(struct batch *b)
 	evbuffer_add_buffer(second->buf, b->buf);
 	evbuffer_remove_buffer(second->buf, b->buf, cut);
 	for (i = b->first + keep; i < end; i++) {
-		batch_record(second, b->sizes[i], b->origins[i]);
+		batch_record(second, b->sizes[i], b->origins[i],
+		    b->refs != NULL ? b->refs[i] : 0);
 		second->points++;
 	}
 	second->isolating = b->isolating;
@@ -179,6 +201,33 @@ batch_settle_at(struct batch *b, size_t i, enum origin_fate fate)
 		return;
 	origin_settle(*o, fate, 1);
 	*o = BATCH_SETTLED;
+}
+
+void
+batch_refs(const struct batch *b, batch_ref_cb cb, void *arg)
+{
+	size_t		 i, end = b->first + b->points, run = 0;
+	uint32_t	 ref = 0;
+
+	if (b->refs == NULL)
+		return;
+	for (i = b->first; i < end; i++) {
+		if (run > 0 && b->refs[i] != ref) {
+			if (ref != 0)
+				cb(ref, run, arg);
+			run = 0;
+		}
+		ref = b->refs[i];
+		run++;
+	}
+	if (run > 0 && ref != 0)
+		cb(ref, run, arg);
+}
+
+uint32_t
+batch_first_ref(const struct batch *b)
+{
+	return b->refs != NULL && b->points > 0 ? b->refs[b->first] : 0;
 }
 
 size_t

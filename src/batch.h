@@ -30,6 +30,7 @@ struct batch {
 	size_t			 gzlen;
 	uint32_t		*sizes;		/* of each point, from first */
 	uint32_t		*origins;	/* of each point (origin.h) */
+	uint32_t		*refs;		/* of each (store.h), or NULL */
 	size_t			 first;		/* oldest point still here */
 	size_t			 cap;		/* of sizes and origins */
 	bool			 isolating;	/* a half of a refused batch */
@@ -78,6 +79,15 @@ size_t		 batch_drop_first(struct batch *, enum origin_fate);
  * leaves memory (or when the server's answer names it); returns how many.
  */
 size_t		 batch_settle(struct batch *, enum origin_fate, size_t n);
+/*
+ * Calls `cb` for each run of consecutive points kept in one place of the
+ * store (ref, store.h), with the run's length; points kept nowhere (ref
+ * 0) are skipped.
+ */
+typedef void	(*batch_ref_cb)(uint32_t ref, size_t n, void *arg);
+void		 batch_refs(const struct batch *, batch_ref_cb, void *);
+/* The store ref of the oldest point (0: none). */
+uint32_t	 batch_first_ref(const struct batch *);
 /* Settles point `i` (batch_foreach's index), unless it already is. */
 void		 batch_settle_at(struct batch *, size_t i, enum origin_fate);
 /* Notes that the batch gives field `hash` (proto_field_id) `type`. */

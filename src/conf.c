@@ -62,7 +62,7 @@ struct conf_key {
 #define NOMAX	UINT64_MAX
 
 static const struct conf_key conf_keys[] = {
-	{ R(spool_dir, K_STRING), "", NULL, "*", 0, 0 },
+	{ R(spool_dir, K_STRING), "/var/lib/influx-relayd", NULL, NULL, 0, 0 },
 	{ R(control_socket, K_STRING), "/run/influx-relayd/control.sock", NULL,
 	    NULL, 0, 0 },
 	{ R(log_level, K_LOGLEVEL), "info", NULL, NULL, 0, 0 },
@@ -109,8 +109,8 @@ static const struct conf_key conf_keys[] = {
 	{ T(overflow, K_ENUM), "drop_oldest", "drop_oldest|drop_newest|block",
 	    NULL, 0, 0 },
 	{ T(spool, K_BOOL), "true", NULL, NULL, 0, 0 },
-	{ T(spool_size, K_SIZE), "1G", NULL, "!", 0, NOMAX },
-	{ T(spool_sync, K_STRING), "1s", NULL, "!", 0, 0 },
+	{ T(spool_size, K_SIZE), "1G", NULL, NULL, 1 << 20, NOMAX },
+	{ T(spool_sync, K_STRING), "1s", NULL, NULL, 0, 0 },
 	{ T(max_connections, K_UINT), "2", NULL, NULL, 1, 256 },
 	{ T(max_queues, K_UINT), "1000", NULL, NULL, 1, 1000000 },
 	{ T(retry_initial_ms, K_DURATION), "500ms", NULL, NULL, 1, NOMAX },
@@ -1122,14 +1122,15 @@ conf_check_target(struct conf_parser *cp, struct conf_target *t)
 	if (t->retry_initial_ms > t->retry_max_ms)
 		conf_error(cp, t->lineno, "[target:%s] retry_initial is "
 		    "larger than retry_max", t->name);
-	if (strcmp(t->spool_sync, "always") != 0 &&
-	    strcmp(t->spool_sync, "never") != 0) {
-		uint64_t	 ms;
-
-		if (conf_parse_duration_ms(t->spool_sync, &ms) == -1)
-			conf_error(cp, t->lineno, "[target:%s] spool_sync "
-			    "must be always, never or a duration", t->name);
-	}
+	/* spool.h: SPOOL_SYNC_ALWAYS is 0 ms, SPOOL_SYNC_NEVER the most */
+	if (strcmp(t->spool_sync, "always") == 0)
+		t->spool_sync_ms = 0;
+	else if (strcmp(t->spool_sync, "never") == 0)
+		t->spool_sync_ms = UINT64_MAX;
+	else if (conf_parse_duration_ms(t->spool_sync, &t->spool_sync_ms) ==
+	    -1 || t->spool_sync_ms == UINT64_MAX)
+		conf_error(cp, t->lineno, "[target:%s] spool_sync "
+		    "must be always, never or a duration", t->name);
 }
 
 static void

@@ -73,6 +73,7 @@ struct conf_target {
 	bool			 spool;
 	uint64_t		 spool_size;
 	char			*spool_sync;
+	uint64_t		 spool_sync_ms;	/* SPOOL_SYNC_* or a duration */
 	uint64_t		 max_connections;
 	uint64_t		 max_queues;
 	uint64_t		 retry_initial_ms;

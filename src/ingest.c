@@ -353,6 +353,15 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 	return ingest_commit(in, now, origin, reason);
 }
 
+void
+ingest_end(struct ingest *in)
+{
+	size_t	 i;
+
+	for (i = 0; i < in->ntargets; i++)
+		target_commit(in->targets[i]);
+}
+
 struct target *const *
 ingest_targets(const struct ingest *in, size_t *n)
 {

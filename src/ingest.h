@@ -49,6 +49,11 @@ enum ingest_result ingest_commit(struct ingest *, int64_t now,
 bool		 ingest_plain(const struct ingest *);
 
 /* The targets this ingest feeds; `*n` gets their count. */
+/*
+ * The end of a read turn: every target's spool gets what the turn
+ * accepted (target_commit()).
+ */
+void		 ingest_end(struct ingest *);
 struct target *const *ingest_targets(const struct ingest *, size_t *n);
 
 /*

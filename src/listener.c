@@ -426,6 +426,8 @@ listener_read_cb(struct bufferevent *bev, void *arg)
 	if (listener_pause(c))
 		return;
 	listener_frame(c, bufferevent_get_input(bev), stamp_now(), false);
+	/* what this turn accepted reaches the spools before anyone hears */
+	ingest_end(c->listener->ingest);
 }
 
 /* A blocking target has room again: resume every paused client. */
@@ -452,10 +454,11 @@ listener_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct listener_client	*c = arg;
 	struct listener		*l = c->listener;
 
-	if (what & BEV_EVENT_EOF)
+	if (what & BEV_EVENT_EOF) {
 		listener_frame(c, bufferevent_get_input(bev), stamp_now(),
 		    true);
-	else if (what & BEV_EVENT_TIMEOUT)
+		ingest_end(l->ingest);
+	} else if (what & BEV_EVENT_TIMEOUT)
 		log_debug("listener %s: closing idle client", l->conf->name);
 	else if (what & BEV_EVENT_ERROR)
 		log_debug("listener %s: client error: %s", l->conf->name,
@@ -789,6 +792,7 @@ listener_dgram_read_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < LISTENER_DGRAM_BURST; i++)
 		if (!listener_dgram_recv(l, now))
 			break;
+	ingest_end(l->ingest);
 }
 
 /*
@@ -1013,5 +1017,5 @@ listener_unaccounted(const struct listener *l)
 	const struct origin_ledger	*lg = &l->stats.ledger;
 
 	return (int64_t)(lg->queued - lg->fates[ORIGIN_WRITTEN] -
-	    lg->buffered - listener_dropped(l));
+	    lg->fates[ORIGIN_SPOOLED] - lg->buffered - listener_dropped(l));
 }

@@ -112,7 +112,7 @@ run(struct conf *conf, bool debug)
 	service_notify("READY=1");
 	service_watchdog_start(base);
 	event_base_dispatch(base);
-	left = relay_points(r);
+	left = relay_volatile(r);
 	service_watchdog_stop();
 	relay_free(r);
 	/*

@@ -24,6 +24,7 @@ enum origin_fate {
 	ORIGIN_DROPPED_SERVER,		/* the server refused it */
 	ORIGIN_DROPPED_TOO_LARGE,	/* 413 for it alone */
 	ORIGIN_DROPPED_REMOVED,		/* its target was freed holding it */
+	ORIGIN_SPOOLED,			/* kept on disk only: the target's */
 	ORIGIN_FATES
 };
 

@@ -21,6 +21,7 @@ struct point {
 	size_t				 tlen;
 	struct proto_point		*fields;	/* NULL: unknown */
 	uint32_t			 origin;	/* origin.h; 0: unknown */
+	uint32_t			 ref;		/* store.h; 0: memory only */
 	int64_t				 time;		/* ns, the tail's */
 	int64_t				 received;	/* ns, stamp_now() */
 };

@@ -388,13 +388,14 @@ queue_putback(struct queue *q, struct batch *b)
 }
 
 size_t
-queue_drop_oldest(struct queue *q)
+queue_drop_oldest(struct queue *q, uint32_t *ref)
 {
 	struct batch	*b = TAILQ_FIRST(&q->batches);
 	size_t		 bytes;
 
 	if (b == NULL)
 		return 0;
+	*ref = batch_first_ref(b);
 	bytes = batch_drop_first(b, ORIGIN_DROPPED_OVERFLOW);
 	q->points--;
 	q->bytes -= bytes;

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "origin.h"
 #include "proto.h"
@@ -89,9 +90,9 @@ struct batch	*queue_take(struct queue *);
 void		 queue_putback(struct queue *, struct batch *);
 /*
  * Drops the oldest point still queued (settled as dropped_overflow);
- * returns its bytes (0 if none).
+ * returns its bytes (0 if none) and its store ref in `ref`.
  */
-size_t		 queue_drop_oldest(struct queue *);
+size_t		 queue_drop_oldest(struct queue *, uint32_t *ref);
 /*
  * Settles every point still queued with `fate`, before queue_free();
  * returns how many.

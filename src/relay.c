@@ -13,6 +13,8 @@
  */
 #include "config.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +36,7 @@
 #include "relay.h"
 #include "sender.h"
 #include "service.h"
+#include "spool.h"
 #include "stamp.h"
 #include "stats.h"
 #include "target.h"
@@ -66,6 +69,11 @@ struct relay {
 	TAILQ_HEAD(, relay_retired) retired;
 	bool			 draining;
 	bool			 debug;		/* -d: ignore log_level */
+	bool			 started;
+	/* spool_dir, as at start (a reload cannot move it), and its lock */
+	char			*spool_dir;
+	struct spool_lock	*spool_lock;
+	struct event		*ev_lock;	/* try to take it again */
 };
 
 /*
@@ -120,9 +128,13 @@ relay_write_self_buf(struct relay *r, struct evbuffer *out, int64_t now)
 {
 	size_t	 len = evbuffer_get_length(out);
 
+	size_t	 i;
+
 	relay_write_self_line(r, (const char *)evbuffer_pullup(out, -1), len,
 	    now);
 	evbuffer_drain(out, len);
+	for (i = 0; i < r->conf->ntargets; i++)
+		target_commit(r->targets[i]);
 }
 
 /* internal_database: the counters as points, to every target. */
@@ -272,6 +284,7 @@ relay_new(struct event_base *base, struct conf *conf)
 	r->conf = conf;
 	r->base = base;
 	r->sender = sender_new(base);
+	r->spool_dir = xstrdup(conf->spool_dir);
 	TAILQ_INIT(&r->retired);
 	r->targets = xcalloc(conf->ntargets, sizeof(*r->targets));
 	for (i = 0; i < conf->ntargets; i++) {
@@ -336,6 +349,11 @@ relay_free(struct relay *r)
 		target_free(r->targets[i]);
 	while ((rt = TAILQ_FIRST(&r->retired)) != NULL)
 		relay_retired_free(r, rt);
+	/* after the targets: their spools are closed */
+	spool_unlock(r->spool_lock);
+	free(r->spool_dir);
+	if (r->ev_lock != NULL)
+		event_free(r->ev_lock);
 	if (r->ev_stats != NULL)
 		event_free(r->ev_stats);
 	if (r->ev_drain != NULL)
@@ -348,10 +366,126 @@ relay_free(struct relay *r)
 	free(r);
 }
 
+/* Retries a spool_dir that could not be locked. */
+#define RELAY_LOCK_RETRY_MS	(60 * 1000)
+
+/* True if a target keeps a spool: spool = true under a spool_dir. */
+static bool
+relay_spools(const struct relay *r)
+{
+	size_t	 i;
+
+	if (r->spool_dir[0] == '\0')
+		return false;
+	for (i = 0; i < r->conf->ntargets; i++)
+		if (r->conf->targets[i]->spool)
+			return true;
+	return false;
+}
+
+/* Spools in spool_dir that no target takes up are kept, and said so. */
+static void
+relay_report_orphans(struct relay *r)
+{
+	struct dirent	*e;
+	DIR		*d;
+	char		*name;
+
+	if ((d = opendir(r->spool_dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if ((name = spool_dirname_target(e->d_name)) == NULL)
+			continue;
+		if (conf_find_target(r->conf, name) == NULL)
+			log_warnx("relay: %s/%s holds the spool of target %s, "
+			    "which is not configured; kept as it is",
+			    r->spool_dir, e->d_name, log_esc(name));
+		free(name);
+	}
+	closedir(d);
+}
+
+/* A target of that name, removed by a reload, still drains its spool. */
+static bool
+relay_retiring(const struct relay *r, const char *name)
+{
+	const struct relay_retired	*rt;
+
+	TAILQ_FOREACH(rt, &r->retired, entry)
+		if (strcmp(rt->conf->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Gives a target its spool, once spool_dir is locked. */
+static void
+relay_use_spool(struct relay *r, struct target *t)
+{
+	if (r->spool_lock == NULL)
+		return;
+	if (relay_retiring(r, target_name(t))) {
+		log_warnx("relay: target %s: its removed namesake still owns "
+		    "its spool; memory only until the next start",
+		    target_name(t));
+		return;
+	}
+	target_use_spool(t, r->spool_dir);
+}
+
+static void relay_lock_cb(evutil_socket_t, short, void *);
+
+/*
+ * Takes spool_dir's lock and gives each target its spool.  Another relay
+ * on the same spool_dir is an error; a spool_dir that cannot be used is
+ * warned about, and tried again while the targets keep points in memory.
+ */
+static int
+relay_lock_spool(struct relay *r, char *err, size_t errlen)
+{
+	struct timeval	 tv = stamp_timeval(RELAY_LOCK_RETRY_MS);
+	char		 cause[256];
+	size_t		 i;
+
+	if (!relay_spools(r) || r->spool_lock != NULL)
+		return 0;
+	if ((r->spool_lock = spool_lock(r->spool_dir, cause,
+	    sizeof(cause))) == NULL) {
+		if (errno == EWOULDBLOCK && !r->started) {
+			snprintf(err, errlen, "%s", cause);
+			return -1;
+		}
+		log_warnx("relay: SPOOL UNUSABLE: %s; keeping points in memory "
+		    "only, trying again in %d s", cause,
+		    RELAY_LOCK_RETRY_MS / 1000);
+		if (r->ev_lock == NULL && (r->ev_lock = evtimer_new(r->base,
+		    relay_lock_cb, r)) == NULL)
+			fatalx("relay: evtimer_new failed");
+		evtimer_add(r->ev_lock, &tv);
+		return 0;
+	}
+	relay_report_orphans(r);
+	for (i = 0; i < r->conf->ntargets; i++)
+		relay_use_spool(r, r->targets[i]);
+	return 0;
+}
+
+static void
+relay_lock_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay	*r = arg;
+	char		 err[256];
+
+	(void)relay_lock_spool(r, err, sizeof(err));
+}
+
 int
 relay_start(struct relay *r, char *err, size_t errlen)
 {
 	size_t	 i;
+
+	if (relay_lock_spool(r, err, errlen) == -1)
+		return -1;
+	r->started = true;
 
 	for (i = 0; i < r->conf->nlisteners; i++)
 		if (listener_open(r->listeners[i], err, errlen) == -1)
@@ -377,17 +511,35 @@ relay_points(const struct relay *r)
 	return n;
 }
 
+size_t
+relay_volatile(const struct relay *r)
+{
+	struct relay_retired	*rt;
+	size_t			 i, n = 0;
+
+	for (i = 0; i < r->conf->ntargets; i++)
+		n += target_volatile(r->targets[i]);
+	TAILQ_FOREACH(rt, &r->retired, entry)
+		n += target_volatile(rt->target);
+	return n;
+}
+
 /* Shutdown: exits once everything is delivered, or at the deadline. */
 static void
 relay_drain_check(struct relay *r, bool deadline)
 {
-	size_t	 left = relay_points(r);
+	size_t	 left = relay_points(r), lost = relay_volatile(r);
 
 	if (left == 0)
 		log_info("relay: everything delivered, exiting");
+	else if (deadline && lost == 0)
+		log_info("relay: shutdown_timeout reached with %zu points "
+		    "undelivered, all kept in the spool for the next start",
+		    left);
 	else if (deadline)
 		log_warnx("relay: shutdown_timeout reached with %zu points "
-		    "undelivered; they are lost (no spool configured)", left);
+		    "undelivered: %zu kept in the spool, %zu in memory only "
+		    "are lost", left, left - lost, lost);
 	else
 		return;
 	relay_log_stats(r);
@@ -513,10 +665,16 @@ relay_retired_check(struct relay *r)
 		if (g.points == 0)
 			log_info("relay: removed target %s: everything "
 			    "delivered", rt->conf->name);
+		else if (rt->expired && target_volatile(rt->target) == 0)
+			log_warnx("relay: removed target %s: %zu points "
+			    "undelivered after shutdown_timeout, kept in its "
+			    "spool under %s", rt->conf->name, g.points,
+			    r->spool_dir);
 		else if (rt->expired)
 			log_warnx("relay: removed target %s: %zu points "
-			    "undelivered after shutdown_timeout, dropped",
-			    rt->conf->name, g.points);
+			    "undelivered after shutdown_timeout, dropped (%zu "
+			    "kept in its spool)", rt->conf->name, g.points,
+			    g.points - target_volatile(rt->target));
 		else
 			continue;
 		relay_retired_free(r, rt);
@@ -666,6 +824,7 @@ relay_prepare(struct relay *r, struct relay_next *n, char *err,
 		n->targets[i] = target_new(r->base, r->sender,
 		    n->conf->targets[i]);
 		target_on_settled(n->targets[i], relay_target_settled_cb, r);
+		relay_use_spool(r, n->targets[i]);
 	}
 	if (relay_prepare_listeners(r, n, err, errlen) == -1)
 		return -1;
@@ -739,6 +898,9 @@ relay_commit(struct relay *r, struct relay_next *n)
 			    listener_name(r->listeners[i]));
 			listener_free(r->listeners[i]);
 		}
+	if (strcmp(n->conf->spool_dir, r->spool_dir) != 0)
+		log_warnx("relay: spool_dir stays %s until the next start",
+		    r->spool_dir);
 	relay_commit_targets(r, n);
 	relay_commit_listeners(r, n);
 	for (i = 0; i < r->conf->nlisteners; i++)

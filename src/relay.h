@@ -43,7 +43,9 @@ void		 relay_flush(struct relay *);
 bool		 relay_flushed(const struct relay *, size_t *left);
 /* Appends "listeners":[...],"targets":[...] (JSON members). */
 void		 relay_json_stats(const struct relay *, struct evbuffer *);
-/* Points still buffered in memory across all targets. */
+/* Points still held (in memory or spooled) across all targets. */
 size_t		 relay_points(const struct relay *);
+/* Of them, points held in memory only: a stop now loses them. */
+size_t		 relay_volatile(const struct relay *);
 
 #endif

@@ -331,7 +331,7 @@ spool_lock(const char *dir, char *err, size_t errlen)
 {
 	struct spool_lock	*lk;
 	char			*path, buf[32];
-	int			 fd, n;
+	int			 fd, n, saved = errno;
 
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		snprintf(err, errlen, "spool_dir %s: %s", dir, strerror(errno));
@@ -339,9 +339,12 @@ spool_lock(const char *dir, char *err, size_t errlen)
 	}
 	path = xasprintf("%s/.lock", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1)
+	if (fd == -1) {
+		saved = errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	}
 	else if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		saved = errno;
 		if (errno == EWOULDBLOCK)
 			spool_lock_holder(fd, dir, err, errlen);
 		else
@@ -349,10 +352,13 @@ spool_lock(const char *dir, char *err, size_t errlen)
 			    strerror(errno));
 		close(fd);
 		fd = -1;
-	}
+	} else
+		saved = 0;
 	free(path);
-	if (fd == -1)
+	if (fd == -1) {
+		errno = saved;
 		return NULL;
+	}
 	/* only for the message above: the flock() is the lock */
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n)
@@ -958,6 +964,23 @@ spool_drop_oldest_segment(struct spool *sp, uint64_t *segment)
 	sp->st.dropped_points += n;
 	spool_seg_remove(sp, seg);
 	return n;
+}
+
+bool
+spool_oldest_segment(const struct spool *sp, uint64_t *segment)
+{
+	const struct spool_seg	*seg = TAILQ_FIRST(&sp->segs);
+
+	if (seg == NULL || seg->live == 0)
+		return false;
+	*segment = seg->seq;
+	return true;
+}
+
+void
+spool_set_max_bytes(struct spool *sp, uint64_t max_bytes)
+{
+	sp->limits.max_bytes = max_bytes;
 }
 
 bool

@@ -68,7 +68,8 @@ struct spool_stats {
 /*
  * Takes the lock file `dir`/.lock (creating `dir`, mode 0700, if it is
  * missing) for the life of the process or until spool_unlock(); NULL
- * with a cause in `err` if another process holds it (naming its pid).
+ * with a cause in `err` (and errno EWOULDBLOCK) if another process
+ * holds it (naming its pid), or another errno if it cannot be made.
  */
 struct spool_lock	*spool_lock(const char *dir, char *err, size_t errlen);
 /* Lets go of the lock; accepts NULL. */
@@ -152,6 +153,11 @@ int			 spool_release(struct spool *, uint64_t segment,
  */
 uint64_t		 spool_drop_oldest_segment(struct spool *,
 			    uint64_t *segment);
+/* The oldest segment holding live points; false if none does. */
+bool			 spool_oldest_segment(const struct spool *,
+			    uint64_t *segment);
+/* A new spool_size (a reload). */
+void			 spool_set_max_bytes(struct spool *, uint64_t max_bytes);
 /* True if `len` more bytes would take the spool past max_bytes. */
 bool			 spool_full(const struct spool *, size_t len);
 /* The spool's figures (`oldest` is 0 if it holds no record). */

@@ -15,7 +15,9 @@
 #include "listener.h"
 #include "log.h"
 #include "origin.h"
+#include "stamp.h"
 #include "stats.h"
+#include "store.h"
 #include "target.h"
 
 #define STATS_ROW(view, name, kind, member) \
@@ -52,6 +54,7 @@ static const struct stats_field stats_listener_fields[] = {
 	    s.ledger.fates[ORIGIN_DROPPED_TOO_LARGE]),
 	L("dropped_removed",	COUNTER,
 	    s.ledger.fates[ORIGIN_DROPPED_REMOVED]),
+	L("spooled",		COUNTER,	s.ledger.fates[ORIGIN_SPOOLED]),
 	L("unaccounted",	GAUGE,		unaccounted),
 	L("rejected_by_reason",	MAP,		s.reasons),
 };
@@ -96,6 +99,18 @@ static const struct stats_field stats_target_fields[] = {
 	T("http_errors",	COUNTER,	s.http_errors),
 	T("databases_created",	COUNTER,	s.databases_created),
 	T("create_failures",	COUNTER,	s.create_failures),
+	T("spooling",		FLAG,		spooling),
+	T("spool_bytes",	GAUGE,		spool_bytes),
+	T("spool_points",	GAUGE,		spool_points),
+	T("spool_unloaded",	GAUGE,		spool_unloaded),
+	T("spool_segments",	GAUGE,		spool_segments),
+	T("spool_oldest_age",	GAUGE,		spool_oldest_age),
+	T("spool_recovered",	COUNTER,	spool_recovered),
+	T("spool_checksum_failures", COUNTER,	spool_checksum_failures),
+	T("spool_torn_tails",	COUNTER,	spool_torn_tails),
+	T("spool_write_errors",	COUNTER,	spool_write_errors),
+	T("spool_sync_errors",	COUNTER,	spool_sync_errors),
+	T("spool_open_failures", COUNTER,	s.spool_open_failures),
 	T("last_success",	TIME,		s.last_success),
 	T("last_error_time",	TIME,		s.last_error_time),
 	T("last_error",		STRING,		s.last_error),
@@ -120,6 +135,27 @@ stats_listener_view(const struct listener *l, struct stats_listener *v)
 	v->unaccounted = listener_unaccounted(l);
 }
 
+/* The spool's figures, or zeros. */
+static void
+stats_spool_view(const struct target *t, struct stats_target *v)
+{
+	struct store_stats	 st;
+
+	memset(&st, 0, sizeof(st));
+	v->spooling = target_store_stats(t, &st);
+	v->spool_bytes = (int64_t)st.bytes;
+	v->spool_points = (int64_t)st.points;
+	v->spool_unloaded = (int64_t)st.unloaded;
+	v->spool_segments = (int64_t)st.segments;
+	v->spool_oldest_age = st.oldest == 0 ? 0 :
+	    (stamp_now() - st.oldest) / 1000000000;
+	v->spool_recovered = st.recovered;
+	v->spool_checksum_failures = st.checksum_failures;
+	v->spool_torn_tails = st.torn_tails;
+	v->spool_write_errors = st.write_errors;
+	v->spool_sync_errors = st.sync_errors;
+}
+
 void
 stats_target_view(const struct target *t, struct stats_target *v)
 {
@@ -135,6 +171,7 @@ stats_target_view(const struct target *t, struct stats_target *v)
 	v->backing_off = g.backing_off;
 	v->dropped = target_dropped(t);
 	v->unaccounted = target_unaccounted(t);
+	stats_spool_view(t, v);
 }
 
 /*

@@ -62,6 +62,18 @@ struct stats_target {
 	bool			 backing_off;
 	uint64_t		 dropped;
 	int64_t			 unaccounted;
+	/* the disk spool (all 0 without one) */
+	bool			 spooling;
+	int64_t			 spool_bytes;
+	int64_t			 spool_points;
+	int64_t			 spool_unloaded;
+	int64_t			 spool_segments;
+	int64_t			 spool_oldest_age;	/* seconds */
+	uint64_t		 spool_recovered;
+	uint64_t		 spool_checksum_failures;
+	uint64_t		 spool_torn_tails;
+	uint64_t		 spool_write_errors;
+	uint64_t		 spool_sync_errors;
 };
 
 extern const struct stats_table	 stats_listener_table;

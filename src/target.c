@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -23,11 +24,14 @@
 #include "delivery.h"
 #include "hmap.h"
 #include "log.h"
+#include "loop.h"
 #include "mem.h"
 #include "origin.h"
 #include "point.h"
 #include "queue.h"
+#include "spool.h"
 #include "stamp.h"
+#include "store.h"
 #include "target.h"
 
 /* Empty queues unused for a whole sweep interval are freed. */
@@ -42,6 +46,10 @@
 #define TARGET_EVICT_RESCAN	256
 /* A backlog this large gives its memory back once it has drained. */
 #define TARGET_RELEASE_BYTES	(16 * 1024 * 1024)
+/* Points loaded from the spool per loop turn, at most. */
+#define TARGET_LOAD_POINTS	4096
+/* A spool that could not be opened is tried again this often. */
+#define TARGET_REOPEN_MS	(60 * 1000)
 
 /* A listener stopped reading until the target has room (block). */
 struct target_waiter {
@@ -79,7 +87,18 @@ struct target {
 	struct event		*ev_sweep;	/* frees idle empty queues */
 	TAILQ_HEAD(, target_waiter) waiters;	/* for room (block) */
 	struct target_stats	 stats;
+	/* the disk spool beneath the queues (store.h), or NULL */
+	struct store		*store;
+	char			*spool_dir;	/* where to open it */
+	size_t			 on_disk;	/* points in memory it keeps too */
+	struct event		*ev_load;	/* memory may take more of it */
+	struct event		*ev_sync;	/* spool_sync is due */
+	struct event		*ev_reopen;	/* it failed to open */
 };
+
+static void target_load_cb(evutil_socket_t, short, void *);
+static void target_sync_cb(evutil_socket_t, short, void *);
+static void target_reopen_cb(evutil_socket_t, short, void *);
 
 static void
 target_timer_add(struct event *ev, uint64_t ms)
@@ -236,11 +255,17 @@ target_held(const struct target *t)
 	return t->bytes + t->points * TARGET_POINT_COST;
 }
 
-/* Bytes left memory: wake a listener waiting for room. */
+/*
+ * Bytes left memory: wake a listener waiting for room, and load what
+ * the spool holds beyond memory.
+ */
 static void
 target_freed(struct target *t)
 {
 	target_settled(t);
+	if (t->store != NULL && store_behind(t->store) &&
+	    target_held(t) < t->conf->buffer_size - t->conf->buffer_size / 4)
+		event_active(t->ev_load, 0, 0);
 	if (!TAILQ_EMPTY(&t->waiters) &&
 	    target_held(t) < t->conf->buffer_size - t->conf->buffer_size / 4)
 		event_active(t->ev_room, 0, 0);
@@ -266,6 +291,33 @@ target_leave(struct target *t, enum origin_fate fate, size_t points,
 	target_freed(t);
 }
 
+struct target_forget {
+	struct target	*target;
+	bool		 keep;		/* on disk: for the next start */
+};
+
+static void
+target_forget_cb(uint32_t ref, size_t n, void *arg)
+{
+	struct target_forget	*f = arg;
+
+	f->target->on_disk -= n;
+	if (!f->keep && f->target->store != NULL)
+		store_forget(f->target->store, ref, n);
+}
+
+/*
+ * The points of `b` leave memory: the store forgets them, unless their
+ * target goes away holding them (a removed target's spool is kept).
+ */
+static void
+target_unkeep(struct target *t, const struct batch *b, enum origin_fate fate)
+{
+	struct target_forget	 f = { t, fate == ORIGIN_DROPPED_REMOVED };
+
+	batch_refs(b, target_forget_cb, &f);
+}
+
 /*
  * A batch delivery took leaves memory: `refused` of its points were
  * refused by the server (settled already), the rest settle with `fate`.
@@ -276,6 +328,7 @@ target_release_cb(void *arg, struct batch *b, size_t refused,
 {
 	struct target	*t = arg;
 
+	target_unkeep(t, b, fate);
 	batch_settle(b, fate, b->points);
 	if (refused > 0)
 		target_leave(t, ORIGIN_DROPPED_SERVER, refused, 0);
@@ -309,9 +362,15 @@ target_new(struct event_base *base, struct sender *sender,
 	t->queue_index = hmap_new();
 	t->ev_sweep = event_new(base, -1, EV_PERSIST, target_sweep_cb, t);
 	t->ev_settled = event_new(base, -1, 0, target_settled_event_cb, t);
+	t->ev_load = event_new(base, -1, 0, target_load_cb, t);
+	t->ev_sync = evtimer_new(base, target_sync_cb, t);
+	t->ev_reopen = evtimer_new(base, target_reopen_cb, t);
 	if ((t->ev_room = event_new(base, -1, 0, target_room_event_cb, t)) ==
-	    NULL || t->ev_sweep == NULL || t->ev_settled == NULL)
+	    NULL || t->ev_sweep == NULL || t->ev_settled == NULL ||
+	    t->ev_load == NULL || t->ev_sync == NULL || t->ev_reopen == NULL)
 		fatalx("target %s: event_new failed", conf->name);
+	/* loading from the spool is delivery's work: before new input */
+	loop_set_priority(t->ev_load, LOOP_PRI_DELIVERY);
 	target_timer_add(t->ev_sweep, TARGET_SWEEP_MS);
 	/* conf refuses URLs with user:password@, so this logs no secret */
 	log_info("target %s: %s, api %s%s%s", conf->name, conf->url,
@@ -321,10 +380,63 @@ target_new(struct event_base *base, struct sender *sender,
 	return t;
 }
 
+/* Opens the spool; false (logged loudly) if it cannot be used now. */
+static bool
+target_store_open(struct target *t)
+{
+	struct store_stats	 st;
+	char			 err[256];
+
+	t->store = store_open(t->spool_dir, t->conf->name, t->conf->spool_size,
+	    t->conf->spool_sync_ms, err, sizeof(err));
+	if (t->store == NULL) {
+		log_warnx("target %s: SPOOL UNUSABLE: %s; keeping points in "
+		    "memory only, trying again in %d s", t->conf->name, err,
+		    TARGET_REOPEN_MS / 1000);
+		t->stats.spool_open_failures++;
+		target_timer_add(t->ev_reopen, TARGET_REOPEN_MS);
+		return false;
+	}
+	/* what an earlier run accepted is owed: count it in the books */
+	store_stats(t->store, &st);
+	t->stats.points_accepted += st.recovered;
+	event_active(t->ev_load, 0, 0);
+	return true;
+}
+
+static void
+target_reopen_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct target	*t = arg;
+
+	if (t->store == NULL && target_store_open(t))
+		log_info("target %s: spool in use again", t->conf->name);
+}
+
+void
+target_use_spool(struct target *t, const char *spool_dir)
+{
+	if (!t->conf->spool || spool_dir == NULL || spool_dir[0] == '\0' ||
+	    t->store != NULL)
+		return;
+	free(t->spool_dir);
+	t->spool_dir = xstrdup(spool_dir);
+	if (target_store_open(t))
+		log_info("target %s: spool in %s", t->conf->name, spool_dir);
+}
+
 void
 target_reconfigure(struct target *t, const struct conf_target *conf)
 {
+	const struct conf_target	*old = t->conf;
+
 	t->conf = conf;
+	if (conf->spool != old->spool)
+		log_warnx("target %s: spool = %s takes effect at the next "
+		    "start", conf->name, conf->spool ? "true" : "false");
+	if (t->store != NULL)
+		store_set_limits(t->store, conf->spool_size,
+		    conf->spool_sync_ms);
 	/* paused listeners check again: buffer_size or overflow may differ */
 	if (!TAILQ_EMPTY(&t->waiters))
 		event_active(t->ev_room, 0, 0);
@@ -345,6 +457,8 @@ target_free(struct target *t)
 		return;
 	/* in-flight batches come back through target_release_cb */
 	delivery_free(t->delivery);
+	store_close(t->store);
+	t->store = NULL;
 	while ((tq = TAILQ_FIRST(&t->queues)) != NULL) {
 		/* the points still held leave the listeners' books here */
 		bytes = queue_bytes(tq->queue);
@@ -357,6 +471,10 @@ target_free(struct target *t)
 	event_free(t->ev_room);
 	event_free(t->ev_settled);
 	event_free(t->ev_sweep);
+	event_free(t->ev_load);
+	event_free(t->ev_sync);
+	event_free(t->ev_reopen);
+	free(t->spool_dir);
 	while ((w = TAILQ_FIRST(&t->waiters)) != NULL) {
 		TAILQ_REMOVE(&t->waiters, w, entry);
 		free(w);
@@ -428,6 +546,7 @@ target_make_room(struct target *t, size_t need)
 	struct target_queue	*largest;
 	struct delivery_gauges	 g;
 	size_t			 freed, cap = t->conf->buffer_size;
+	uint32_t		 ref = 0;
 
 	/* in-flight points cannot be dropped: evict nothing in vain */
 	delivery_gauges(t->delivery, &g);
@@ -435,9 +554,13 @@ target_make_room(struct target *t, size_t need)
 		return false;
 	while (target_held(t) + need > cap) {
 		if ((largest = target_evict_from(t)) == NULL ||
-		    (freed = queue_drop_oldest(largest->queue)) == 0)
+		    (freed = queue_drop_oldest(largest->queue, &ref)) == 0)
 			return false;	/* all the rest is in flight */
 		t->evictions++;
+		if (ref != 0) {
+			t->on_disk--;
+			store_forget(t->store, ref, 1);
+		}
 		target_leave(t, ORIGIN_DROPPED_OVERFLOW, 1, freed);
 	}
 	return true;
@@ -471,6 +594,9 @@ target_blocks(const struct target *t, size_t need)
 
 	if (c->overflow != OVERFLOW_BLOCK)
 		return false;
+	/* memory overflow spills to disk: block applies at spool_size */
+	if (t->store != NULL)
+		return store_full(t->store, need);
 	/*
 	 * Never ask for more than the room there is once the target wakes
 	 * waiters (below 3/4): a tiny buffer_size must not stall the
@@ -481,30 +607,16 @@ target_blocks(const struct target *t, size_t need)
 	return target_room(t) < need;
 }
 
-enum target_reject
-target_append(struct target *t, const char *db, const char *rp,
-    const struct point *p)
+/*
+ * A point into memory: its queue (made if need be; `force` passes
+ * max_queues, for points accepted earlier), its batch, its bytes.
+ */
+static void
+target_enqueue(struct target *t, struct target_queue *tq, const char *db,
+    const char *rp, const struct point *p, enum queue_fit fit)
 {
-	struct target_queue	*tq;
-	size_t			 size = p->blen + p->tlen;
-	enum queue_fit		 fit = QUEUE_FITS;
+	size_t	 size = p->blen + p->tlen;
 
-	tq = target_find_queue(t, db, rp);
-	if (tq == NULL && t->nqueues >= t->conf->max_queues) {
-		t->stats.points_rejected_queues++;
-		return TARGET_REJECT_QUEUES;
-	}
-	if (tq != NULL &&
-	    (fit = queue_check(tq->queue, p, p->received)) == QUEUE_CONFLICT) {
-		t->stats.points_rejected_conflict++;
-		return TARGET_REJECT_CONFLICT;
-	}
-	/* before a new queue exists: a refused point leaves none behind */
-	if (!target_admit(t, size + TARGET_POINT_COST)) {
-		/* never accepted: not a drop of the balance (target.h) */
-		t->stats.points_rejected_overflow++;
-		return TARGET_REJECT_OVERFLOW;
-	}
 	if (tq == NULL)
 		tq = t->last = target_queue_new(t, db, rp);
 	tq->used = true;
@@ -516,10 +628,224 @@ target_append(struct target *t, const char *db, const char *rp,
 	if (t->bytes > t->peak_bytes)
 		t->peak_bytes = t->bytes;
 	t->points++;
+	t->on_disk += (p->ref != 0);
+	delivery_ready(tq->delivery);
+}
+
+/* A point accepted earlier, from the spool or back from a failed write. */
+static void
+target_enqueue_again(struct target *t, const char *db, const char *rp,
+    const struct point *p)
+{
+	struct target_queue	*tq = target_find_queue(t, db, rp);
+	enum queue_fit		 fit = QUEUE_FITS;
+
+	/* the server refuses it if it must: never lose it here */
+	if (tq != NULL && (fit = queue_check(tq->queue, p, p->received)) ==
+	    QUEUE_CONFLICT)
+		fit = QUEUE_CUTS;
+	target_enqueue(t, tq, db, rp, p, fit);
+}
+
+/* What the store does with a point memory cannot take now. */
+enum target_spill {
+	TARGET_SPILL_MEMORY,	/* nothing: memory's own policy decides */
+	TARGET_SPILL_DISK,	/* kept on disk only */
+	TARGET_SPILL_REJECT,	/* spool_size reached: refused */
+};
+
+/*
+ * With a spool, a point goes to disk only while memory is full, and
+ * while older points wait there (so a queue's order holds); at
+ * spool_size the overflow policy applies to the spool.  A failing disk
+ * leaves the point to memory.
+ */
+static enum target_spill
+target_spill(struct target *t, const char *db, const char *rp,
+    const struct point *p)
+{
+	size_t		 cost = p->blen + p->tlen + TARGET_POINT_COST;
+	uint64_t	 lost;
+
+	if (!store_behind(t->store) &&
+	    target_held(t) + cost <= t->conf->buffer_size)
+		return TARGET_SPILL_MEMORY;
+	while (!store_keep_only(t->store, db, rp, p)) {
+		if (!store_full(t->store, p->blen + p->tlen))
+			return TARGET_SPILL_MEMORY;	/* the disk failed */
+		if (t->conf->overflow != OVERFLOW_DROP_OLDEST ||
+		    !store_drop_oldest(t->store, &lost))
+			return TARGET_SPILL_REJECT;
+		t->stats.points_dropped_overflow += lost;
+	}
+	if (target_held(t) + cost <= t->conf->buffer_size)
+		event_active(t->ev_load, 0, 0);
+	return TARGET_SPILL_DISK;
+}
+
+/* Counts an accepted point, and holds its sender's books. */
+static enum target_reject
+target_accepted(struct target *t, const struct point *p, bool disk_only)
+{
 	t->stats.points_accepted++;
 	origin_hold(p->origin);
-	delivery_ready(tq->delivery);
+	/* its origin is not kept on disk: the target counts it from here */
+	if (disk_only)
+		origin_settle(p->origin, ORIGIN_SPOOLED, 1);
 	return TARGET_ACCEPTED;
+}
+
+enum target_reject
+target_append(struct target *t, const char *db, const char *rp,
+    const struct point *p)
+{
+	struct target_queue	*tq;
+	struct point		 kept;
+	enum queue_fit		 fit = QUEUE_FITS;
+	enum target_spill	 spill = TARGET_SPILL_MEMORY;
+
+	tq = target_find_queue(t, db, rp);
+	if (tq == NULL && t->nqueues >= t->conf->max_queues) {
+		t->stats.points_rejected_queues++;
+		return TARGET_REJECT_QUEUES;
+	}
+	if (tq != NULL &&
+	    (fit = queue_check(tq->queue, p, p->received)) == QUEUE_CONFLICT) {
+		t->stats.points_rejected_conflict++;
+		return TARGET_REJECT_CONFLICT;
+	}
+	if (t->store != NULL && (spill = target_spill(t, db, rp, p)) ==
+	    TARGET_SPILL_DISK)
+		return target_accepted(t, p, true);
+	/* before a new queue exists: a refused point leaves none behind */
+	if (spill == TARGET_SPILL_REJECT ||
+	    !target_admit(t, p->blen + p->tlen + TARGET_POINT_COST)) {
+		/* never accepted: not a drop of the balance (target.h) */
+		t->stats.points_rejected_overflow++;
+		return TARGET_REJECT_OVERFLOW;
+	}
+	kept = *p;
+	if (t->store != NULL)
+		kept.ref = store_keep(t->store, db, rp, p);
+	target_enqueue(t, tq, db, rp, &kept, fit);
+	return target_accepted(t, p, false);
+}
+
+/*
+ * A stored line (body and tail, ending in '\n') as a point again, its
+ * fields parsed for the type-aware batching.
+ */
+static void
+target_point_from_line(struct point *p, struct proto_point *pt,
+    const char *line, size_t len, uint32_t ref)
+{
+	memset(p, 0, sizeof(*p));
+	p->body = line;
+	p->blen = len;
+	p->tail = line + len;
+	p->ref = ref;
+	p->received = stamp_now();
+	if (proto_parse(line, len - 1, pt) != PROTO_OK || !pt->has_time ||
+	    pt->body != line)
+		return;		/* enqueued as it is: the server decides */
+	p->blen = pt->body_len;
+	p->tail = line + pt->body_len;
+	p->tlen = len - pt->body_len;
+	p->time = pt->time;
+	p->fields = pt;
+}
+
+/* Queues every point of a record the store read back. */
+static void
+target_load_record(struct target *t, const struct store_record *rec)
+{
+	struct proto_point	 pt;
+	struct point		 p;
+	const char		*line = rec->points, *end;
+	const char		*stop = rec->points + rec->len;
+	uint32_t		 i;
+
+	for (i = 0; i < rec->npoints && line < stop; i++, line = end) {
+		/* a point may hold '\n' in a string: its own parse ends it */
+		end = proto_line_end(line, (size_t)(stop - line));
+		end = end != NULL ? end + 1 : stop;
+		target_point_from_line(&p, &pt, line, (size_t)(end - line),
+		    rec->ref);
+		target_enqueue_again(t, rec->database, rec->rp, &p);
+	}
+}
+
+/*
+ * Memory has room: load what the spool holds beyond it, a bounded
+ * amount per loop turn, oldest first.
+ */
+static void
+target_load_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct target		*t = arg;
+	struct store_record	 rec;
+	size_t			 n = 0, high;
+
+	if (t->store == NULL)
+		return;
+	high = t->conf->buffer_size - t->conf->buffer_size / 4;
+	while (n < TARGET_LOAD_POINTS && target_held(t) < high &&
+	    store_load(t->store, &rec) == 1) {
+		target_load_record(t, &rec);
+		n += rec.npoints;
+	}
+	if (n >= TARGET_LOAD_POINTS && target_held(t) < high)
+		event_active(t->ev_load, 0, 0);
+}
+
+/* A point whose disk write failed: memory takes it, or drops it. */
+static void
+target_take_back_cb(void *arg, const char *db, const char *rp,
+    const char *line, size_t len)
+{
+	struct target		*t = arg;
+	struct proto_point	 pt;
+	struct point		 p;
+
+	target_point_from_line(&p, &pt, line, len, 0);
+	if (!target_admit(t, len + TARGET_POINT_COST)) {
+		/* accepted already: a drop of the balance */
+		t->stats.points_dropped_overflow++;
+		return;
+	}
+	target_enqueue_again(t, db, rp, &p);
+}
+
+/* Syncs the spool when spool_sync says, and again when it says. */
+static void
+target_sync(struct target *t)
+{
+	struct timespec	 ts;
+	uint64_t	 now, wait;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if ((wait = store_sync(t->store, now)) != UINT64_MAX &&
+	    !evtimer_pending(t->ev_sync, NULL))
+		target_timer_add(t->ev_sync, wait);
+}
+
+static void
+target_sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct target	*t = arg;
+
+	if (t->store != NULL)
+		target_sync(t);
+}
+
+void
+target_commit(struct target *t)
+{
+	if (t->store == NULL)
+		return;
+	store_commit(t->store, target_take_back_cb, t);
+	target_sync(t);
 }
 
 void
@@ -535,7 +861,7 @@ target_gauges(const struct target *t, struct target_gauges *g)
 
 	delivery_gauges(t->delivery, &dg);
 	g->queues = t->nqueues;
-	g->points = t->points;
+	g->points = target_points(t);
 	g->bytes = t->bytes;
 	g->in_flight = dg.writes;
 	g->backing_off = dg.backing_off;
@@ -632,10 +958,32 @@ target_room(const struct target *t)
 	return held < t->conf->buffer_size ? t->conf->buffer_size - held : 0;
 }
 
+/* Points on disk only (the spool holds more than memory). */
+static size_t
+target_unloaded(const struct target *t)
+{
+	return t->store != NULL ? (size_t)store_unloaded(t->store) : 0;
+}
+
 size_t
 target_points(const struct target *t)
 {
-	return t->points;
+	return t->points + target_unloaded(t);
+}
+
+size_t
+target_volatile(const struct target *t)
+{
+	return t->points - t->on_disk;
+}
+
+bool
+target_store_stats(const struct target *t, struct store_stats *st)
+{
+	if (t->store == NULL)
+		return false;
+	store_stats(t->store, st);
+	return true;
 }
 
 const struct target_stats *
@@ -659,5 +1007,5 @@ target_unaccounted(const struct target *t)
 	const struct target_stats	*s = &t->stats;
 
 	return (int64_t)(s->points_accepted - s->points_written -
-	    (uint64_t)t->points - target_dropped(t));
+	    (uint64_t)target_points(t) - target_dropped(t));
 }

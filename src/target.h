@@ -67,6 +67,7 @@ struct target_stats {
 	uint64_t	 http_errors;		/* no HTTP answer */
 	uint64_t	 databases_created;
 	uint64_t	 create_failures;	/* CREATE refused or failed */
+	uint64_t	 spool_open_failures;	/* spool unusable: memory only */
 	int64_t		 last_success;		/* unix seconds, 0 = never */
 	int64_t		 last_error_time;	/* unix seconds, 0 = never */
 	char		 last_error[160];
@@ -94,6 +95,24 @@ const struct conf_target *target_conf(const struct target *);
  */
 enum target_reject target_append(struct target *, const char *database,
 		    const char *rp, const struct point *);
+/*
+ * Keeps the target's points in its spool under `spool_dir` (if its
+ * `spool` is true and `spool_dir` is set; the caller holds the lock),
+ * and replays what an earlier run left there first.  A spool that cannot
+ * be opened is logged and tried again later; memory works meanwhile.
+ */
+void		 target_use_spool(struct target *, const char *spool_dir);
+/*
+ * The end of a read turn: the points accepted since reach the kernel
+ * (the spool's write), so a crash of the process loses none of them.
+ */
+void		 target_commit(struct target *);
+/* Points held in memory only: lost if the process ends now. */
+size_t		 target_volatile(const struct target *);
+struct store_stats;
+/* The spool's figures; false if the target has none (in use). */
+bool		 target_store_stats(const struct target *,
+		    struct store_stats *);
 /* Closes every open batch and sends what the connection limit allows. */
 void		 target_flush(struct target *);
 /* What a target holds right now. */

@@ -40,9 +40,10 @@ def main():
     conf = os.path.join(tmp, "influx-relayd.ini")
     with open(conf, "w") as f:
         f.write("[relayd]\nstats_interval = 30s\ncontrol_socket = %s\n"
+                "spool_dir = %s\n"
                 "[listener:main]\npath = %s\nmode = 0666\n"
                 "[target:local]\nurl = %s\ndatabase = relayd_demo\n"
-                % (control, sock, url))
+                % (control, os.path.join(tmp, "spool"), sock, url))
     ctl = harness.relayctl_path()
     print("""
 influx-relayd is relaying to %(url)s (database relayd_demo).

@@ -57,16 +57,19 @@ LINE_BYTES = len(LINE % (0, 1700000000000000000))
 FAST = "buffer_size = 2G\nflush_interval = 100ms\n"
 
 
-def write_config(tmp, url, db, shutdown, target_extra):
-    """A one-listener, one-target config in tmp; returns (socket, file)."""
+def write_config(tmp, url, db, shutdown, target_extra, spool=False):
+    """A one-listener, one-target config in tmp, with a disk spool in
+    tmp/spool if `spool`; returns (socket, file)."""
     sock = os.path.join(tmp, "bench.sock")
     conf = os.path.join(tmp, "bench.ini")
     with open(conf, "w") as f:
         f.write("[relayd]\nlog_level = info\nstats_interval = 0\n"
                 "control_socket =\nshutdown_timeout = %s\n"
+                "spool_dir = %s\n"
                 "[listener:main]\npath = %s\n"
                 "[target:t]\nurl = %s\ndatabase = %s\n"
-                "%s" % (shutdown, sock, url, db, target_extra))
+                "%s" % (shutdown, os.path.join(tmp, "spool") if spool
+                        else "", sock, url, db, target_extra))
     return sock, conf
 
 

@@ -158,20 +158,21 @@ END_TEST
 
 START_TEST(test_drop_oldest)
 {
+	uint32_t	 ref;
 	struct queue	*q = queue_new("db", "", 2, 1 << 20);
 	struct batch	*b;
 
 	add_point(q, 1);
 	add_point(q, 2);
 	add_point(q, 3);
-	ck_assert_uint_eq(queue_drop_oldest(q), 8);
-	ck_assert_uint_eq(queue_drop_oldest(q), 8);
+	ck_assert_uint_eq(queue_drop_oldest(q, &ref), 8);
+	ck_assert_uint_eq(queue_drop_oldest(q, &ref), 8);
 	ck_assert_uint_eq(queue_points(q), 1);
 	queue_seal(q);
 	b = queue_take(q);
 	ck_assert(body_is(b, "m v=3 3\n"));
 	batch_free(b);
-	ck_assert_uint_eq(queue_drop_oldest(q), 0);
+	ck_assert_uint_eq(queue_drop_oldest(q, &ref), 0);
 	queue_free(q);
 }
 END_TEST

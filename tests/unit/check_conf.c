@@ -129,8 +129,8 @@ static const struct {
 	{ "x = 1\n" MINIMAL, "t.ini:1: key 'x' outside any section" },
 	{ MINIMAL "spool = maybe\n", "t.ini:5: invalid value 'maybe' for "
 	    "'spool' (true or false)" },
-	{ "[relayd]\nspool_dir = /var/lib/x\n" MINIMAL, "t.ini:2: "
-	    "'spool_dir = /var/lib/x' is not supported yet" },
+	{ MINIMAL "spool_sync = sometimes\n", "[target:local] "
+	    "spool_sync must be always, never or a duration" },
 	{ "[listener:main]\npath = /tmp/s\ntype = pipe\n"
 	    "[target:local]\n", "t.ini:3: invalid value 'pipe' for 'type' "
 	    "(one of: stream|datagram)" },
@@ -138,8 +138,8 @@ static const struct {
 	    "t.ini:3: [listener:main] names target 'local' twice" },
 	{ MINIMAL "timeout = 100000000h\n", "t.ini:5: invalid value "
 	    "'100000000h' for 'timeout'" },
-	{ MINIMAL "spool_size = 2G\n", "t.ini:5: 'spool_size = 2G' is not "
-	    "supported yet" },
+	{ MINIMAL "spool_size = 1K\n", "t.ini:5: invalid value '1K' for "
+	    "'spool_size' (allowed: 1048576 to" },
 	{ MINIMAL_LISTENER "tag_keys = a\n" MINIMAL_TARGET,
 	    "t.ini:1: [listener:main] 'tag_keys' only applies to format = kv" },
 	{ MINIMAL_LISTENER "format = kv\nmeasurement_key =\n" MINIMAL_TARGET,

@@ -1,0 +1,420 @@
+/*
+ * A target's store over its spool (spool.c).
+ *
+ * The spool is one log per target, in the order points were accepted.
+ * Memory holds its head: while the store is not behind, each accepted
+ * point goes to memory and to the log; once memory is full, new points go
+ * to the log only and the store is behind, with a cursor on the first
+ * record memory lacks.  The target loads records from the cursor as
+ * memory frees, until the cursor reaches the end.  Points accepted while
+ * behind stay behind the older ones, so the order of a queue is kept.
+ * After a restart the whole log is behind.
+ *
+ * A write that fails (a full disk) takes back every record of its turn
+ * (spool_write()).  The points of those records that memory holds keep
+ * their refs, which are "orphans" for the spool's books: forgetting them
+ * must not release other points of their segment.  The ones on disk only
+ * go back to the target.  Then the store keeps nothing for a while and
+ * tries again.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+
+#include "log.h"
+#include "mem.h"
+#include "point.h"
+#include "spool.h"
+#include "store.h"
+
+/* After a failed write, the disk is tried again this much later. */
+#define STORE_RETRY_MS		(10 * 1000)
+
+/* Points of one segment kept in memory too, since the last write. */
+struct store_held {
+	uint32_t	 ref;
+	uint64_t	 points;
+};
+
+struct store {
+	struct spool		*spool;
+	struct spool_cursor	*cursor;
+	char			*name;
+	uint64_t		 sync_ms;
+	bool			 behind;
+	uint64_t		 unloaded;	/* live points memory lacks */
+	uint64_t		 recovered;
+	/* kept since the last spool_write(): what a failure takes back */
+	struct store_held	*held;
+	size_t			 nheld, capheld;
+	struct evbuffer		*only;		/* disk-only points, encoded */
+	uint64_t		 nonly;
+	/* refs in memory whose records a failed write took back */
+	struct store_held	*orphans;
+	size_t			 norphans, caporphans;
+	uint64_t		 retry_at_ms;	/* disk failed: memory until */
+	uint64_t		 write_errors;
+	uint64_t		 sync_errors;
+	struct log_ratelimit	 rl;
+	char			*scratch;	/* one point, body and tail */
+	size_t			 scratchcap;
+};
+
+static uint64_t
+store_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct store *
+store_open(const char *dir, const char *name, uint64_t max_bytes,
+    uint64_t sync_ms, char *err, size_t errlen)
+{
+	struct spool_limits	 lim = { .max_bytes = max_bytes };
+	struct spool_stats	 st;
+	struct store		*s;
+	struct spool		*sp;
+	struct log_ratelimit	 rl = LOG_RATELIMIT_INIT(10, 1);
+
+	if ((sp = spool_open(dir, name, &lim, err, errlen)) == NULL)
+		return NULL;
+	s = xcalloc(1, sizeof(*s));
+	s->spool = sp;
+	s->name = xstrdup(name);
+	s->sync_ms = sync_ms;
+	s->rl = rl;
+	if ((s->only = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	s->cursor = spool_cursor_new(sp);
+	spool_stats(sp, &st);
+	/* what an earlier run left is delivered first */
+	s->unloaded = s->recovered = st.points;
+	s->behind = st.points > 0;
+	if (st.points > 0)
+		log_info("store: target %s: %llu points in %llu segments "
+		    "recovered from the spool", name,
+		    (unsigned long long)st.points,
+		    (unsigned long long)st.segments);
+	return s;
+}
+
+void
+store_set_limits(struct store *s, uint64_t max_bytes, uint64_t sync_ms)
+{
+	spool_set_max_bytes(s->spool, max_bytes);
+	s->sync_ms = sync_ms;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	if (spool_write(s->spool) == -1 ||
+	    spool_sync(s->spool, store_now_ms()) == -1)
+		log_warn("store: target %s: writing the spool at exit",
+		    s->name);
+	spool_cursor_free(s->cursor);
+	spool_close(s->spool);
+	evbuffer_free(s->only);
+	free(s->held);
+	free(s->orphans);
+	free(s->scratch);
+	free(s->name);
+	free(s);
+}
+
+/* True while a failed write keeps the store in memory only. */
+static bool
+store_failing(struct store *s)
+{
+	if (s->retry_at_ms == 0)
+		return false;
+	if (store_now_ms() < s->retry_at_ms)
+		return true;
+	s->retry_at_ms = 0;
+	log_info("store: target %s: trying the spool again", s->name);
+	return false;
+}
+
+/* Appends `p` as a record of its own; 0 with its ref, else -1. */
+static int
+store_append(struct store *s, const char *db, const char *rp,
+    const struct point *p, struct spool_ref *ref)
+{
+	size_t	 len = p->blen + p->tlen;
+
+	if (len > s->scratchcap) {
+		s->scratchcap = len * 2;
+		s->scratch = xreallocarray(s->scratch, s->scratchcap, 1);
+	}
+	memcpy(s->scratch, p->body, p->blen);
+	memcpy(s->scratch + p->blen, p->tail, p->tlen);
+	if (spool_append(s->spool, db, rp, s->scratch, len, 1, ref) == -1)
+		return -1;
+	if (ref->segment > UINT32_MAX)
+		fatalx("store: target %s: segment numbers ran out", s->name);
+	return 0;
+}
+
+/* Counts one more point of `ref` in a list of (ref, points). */
+static void
+store_count(struct store_held **list, size_t *n, size_t *cap, uint32_t ref,
+    uint64_t points)
+{
+	if (*n > 0 && (*list)[*n - 1].ref == ref) {
+		(*list)[*n - 1].points += points;
+		return;
+	}
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		*list = xreallocarray(*list, *cap, sizeof(**list));
+	}
+	(*list)[*n].ref = ref;
+	(*list)[(*n)++].points = points;
+}
+
+uint32_t
+store_keep(struct store *s, const char *db, const char *rp,
+    const struct point *p)
+{
+	struct spool_ref	 ref;
+
+	if (store_failing(s) || store_append(s, db, rp, p, &ref) == -1)
+		return 0;
+	store_count(&s->held, &s->nheld, &s->capheld, (uint32_t)ref.segment,
+	    1);
+	return (uint32_t)ref.segment;
+}
+
+/* Notes a disk-only point, to hand it back if its write fails. */
+static void
+store_note_only(struct store *s, const char *db, const char *rp,
+    const struct point *p)
+{
+	uint32_t	 len[3] = { (uint32_t)strlen(db), (uint32_t)strlen(rp),
+			    (uint32_t)(p->blen + p->tlen) };
+
+	if (evbuffer_add(s->only, len, sizeof(len)) == -1 ||
+	    evbuffer_add(s->only, db, len[0]) == -1 ||
+	    evbuffer_add(s->only, rp, len[1]) == -1 ||
+	    evbuffer_add(s->only, p->body, p->blen) == -1 ||
+	    evbuffer_add(s->only, p->tail, p->tlen) == -1)
+		fatal("evbuffer_add");
+	s->nonly++;
+}
+
+bool
+store_keep_only(struct store *s, const char *db, const char *rp,
+    const struct point *p)
+{
+	struct spool_ref	 ref;
+
+	if (store_failing(s) || spool_full(s->spool, p->blen + p->tlen + 64))
+		return false;
+	if (store_append(s, db, rp, p, &ref) == -1)
+		return false;
+	if (!s->behind) {
+		/* memory holds everything before this record */
+		spool_cursor_seek(s->cursor, &ref);
+		s->behind = true;
+	}
+	s->unloaded++;
+	store_note_only(s, db, rp, p);
+	return true;
+}
+
+/* Hands back the disk-only points of a failed write. */
+static void
+store_give_back(struct store *s, store_back_cb cb, void *arg)
+{
+	uint32_t	 len[3];
+	char		*db, *rp, *line;
+
+	while (evbuffer_remove(s->only, len, sizeof(len)) == sizeof(len)) {
+		db = xmalloc(len[0] + 1);
+		rp = xmalloc(len[1] + 1);
+		line = xmalloc(len[2]);
+		evbuffer_remove(s->only, db, len[0]);
+		evbuffer_remove(s->only, rp, len[1]);
+		evbuffer_remove(s->only, line, len[2]);
+		db[len[0]] = rp[len[1]] = '\0';
+		cb(arg, db, rp, line, len[2]);
+		free(db);
+		free(rp);
+		free(line);
+	}
+}
+
+/* A write failed: its records are gone from the spool's books. */
+static void
+store_write_failed(struct store *s, store_back_cb cb, void *arg)
+{
+	size_t	 i;
+
+	s->write_errors++;
+	s->retry_at_ms = store_now_ms() + STORE_RETRY_MS;
+	log_warnx_rl(&s->rl, "store: target %s: writing the spool failed "
+	    "(%s); keeping points in memory only for %d s", s->name,
+	    strerror(errno), STORE_RETRY_MS / 1000);
+	for (i = 0; i < s->nheld; i++)
+		store_count(&s->orphans, &s->norphans, &s->caporphans,
+		    s->held[i].ref, s->held[i].points);
+	s->unloaded -= s->nonly;
+	if (s->unloaded == 0)
+		s->behind = false;
+	store_give_back(s, cb, arg);
+}
+
+void
+store_commit(struct store *s, store_back_cb cb, void *arg)
+{
+	if (s->nheld == 0 && s->nonly == 0)
+		return;
+	if (spool_write(s->spool) == -1)
+		store_write_failed(s, cb, arg);
+	s->nheld = 0;
+	s->nonly = 0;
+	evbuffer_drain(s->only, evbuffer_get_length(s->only));
+}
+
+void
+store_forget(struct store *s, uint32_t ref, size_t n)
+{
+	size_t	 i, take;
+
+	if (ref == 0)
+		return;
+	for (i = 0; i < s->norphans && n > 0; i++) {
+		if (s->orphans[i].ref != ref)
+			continue;
+		take = n < s->orphans[i].points ? n : s->orphans[i].points;
+		s->orphans[i].points -= take;
+		n -= take;
+		if (s->orphans[i].points == 0)
+			s->orphans[i] = s->orphans[--s->norphans];
+	}
+	/* a segment store_drop_oldest() removed is unknown: fine */
+	if (n > 0)
+		(void)spool_release(s->spool, ref, n);
+}
+
+bool
+store_behind(const struct store *s)
+{
+	return s->behind;
+}
+
+int
+store_load(struct store *s, struct store_record *rec)
+{
+	struct spool_record	 r;
+	int			 got;
+
+	if (!s->behind)
+		return 0;
+	if ((got = spool_read(s->cursor, &r)) <= 0) {
+		if (got == -1)
+			log_warnx_rl(&s->rl, "store: target %s: reading the "
+			    "spool: %s", s->name, strerror(errno));
+		/* all read, and none waits to be written: caught up */
+		if (got == 0 && s->nonly == 0) {
+			s->behind = false;
+			s->unloaded = 0;
+		}
+		return 0;
+	}
+	rec->database = r.database;
+	rec->rp = r.rp;
+	rec->points = r.points;
+	rec->len = r.len;
+	rec->npoints = r.npoints;
+	rec->ref = (uint32_t)r.ref.segment;
+	s->unloaded -= r.npoints < s->unloaded ? r.npoints : s->unloaded;
+	return 1;
+}
+
+bool
+store_full(const struct store *s, size_t len)
+{
+	return spool_full(s->spool, len);
+}
+
+bool
+store_drop_oldest(struct store *s, uint64_t *lostp)
+{
+	struct spool_record	 r;
+	struct spool_ref	 next;
+	uint64_t		 seg, live, lost = 0, oldest;
+	bool			 more = false;
+
+	if (!spool_oldest_segment(s->spool, &oldest))
+		return false;
+	/* skip the records of it memory lacks: they are the ones lost */
+	while (s->behind && spool_read(s->cursor, &r) == 1) {
+		if (r.ref.segment != oldest) {
+			next = r.ref;
+			more = true;
+			break;
+		}
+		lost += r.npoints;
+	}
+	live = spool_drop_oldest_segment(s->spool, &seg);
+	if (more)
+		spool_cursor_seek(s->cursor, &next);
+	s->unloaded -= lost < s->unloaded ? lost : s->unloaded;
+	log_warnx_rl(&s->rl, "store: target %s: spool_size reached: removed "
+	    "the oldest segment, %llu points on disk only lost, %llu more "
+	    "delivered from memory", s->name, (unsigned long long)lost,
+	    (unsigned long long)(live - lost));
+	*lostp = lost;
+	return true;
+}
+
+uint64_t
+store_unloaded(const struct store *s)
+{
+	return s->unloaded;
+}
+
+uint64_t
+store_sync(struct store *s, uint64_t now_ms)
+{
+	uint64_t	 wait = spool_sync_wait(s->spool, s->sync_ms, now_ms);
+
+	if (wait > 0)
+		return wait;
+	if (spool_sync(s->spool, now_ms) == -1) {
+		s->sync_errors++;
+		log_warnx_rl(&s->rl, "store: target %s: syncing the spool: "
+		    "%s", s->name, strerror(errno));
+	}
+	return spool_sync_wait(s->spool, s->sync_ms, now_ms);
+}
+
+void
+store_stats(const struct store *s, struct store_stats *st)
+{
+	struct spool_stats	 sp;
+
+	spool_stats(s->spool, &sp);
+	st->bytes = sp.bytes;
+	st->points = sp.points;
+	st->unloaded = s->unloaded;
+	st->segments = sp.segments;
+	st->oldest = sp.oldest;
+	st->recovered = s->recovered;
+	st->checksum_failures = sp.checksum_failures;
+	st->torn_tails = sp.torn_tails;
+	st->write_errors = s->write_errors;
+	st->sync_errors = s->sync_errors;
+}

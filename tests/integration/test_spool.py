@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""The disk spool against a real influxd: what a relay accepted survives a
+SIGKILL, a SIGTERM during an outage, an outage longer than buffer_size
+allows, a damaged spool and a full disk; two relays cannot share one
+spool_dir.  Run by hand: ./test_spool.py [NAME...]
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import harness
+from harness import (Relay, TestSkip, check, check_balance, check_equal,
+                     influxd_down, influxd_up, relay_config, relay_stats,
+                     unique_db, wait_until)
+
+
+def lines(n, start=0):
+    """n distinct points of measurement m, in order."""
+    return ["m,t=x v=%di %d" % (i, 1700000000000000000 + i)
+            for i in range(start, start + n)]
+
+
+def spool_config(influx, db, spool_dir, **target):
+    keys = {"retry_initial": "100ms", "retry_max": "500ms",
+            "batch_size": "1000"}
+    keys.update(target)
+    return relay_config(influx, db, target=keys,
+                        relayd={"spool_dir": spool_dir,
+                                "shutdown_timeout": "2s"})
+
+
+def send_in_chunks(relay, points, chunk=5000):
+    for i in range(0, len(points), chunk):
+        relay.send(points[i:i + chunk])
+
+
+def start(cfg):
+    relay = Relay(cfg)
+    relay.start()
+    relay.wait_ready()
+    return relay
+
+
+def kill9(relay):
+    """SIGKILL the relay (a crash) and forget it."""
+    relay.proc.send_signal(signal.SIGKILL)
+    relay.proc.wait(10)
+    relay.proc = None
+    relay.close()
+
+
+def accepted(relay, n, timeout=30):
+    """The target's stats once it accepted n points."""
+    return wait_until(lambda: (lambda s: s if s["accepted"] >= n else None)(
+        relay_stats(relay)), timeout, "%d points accepted" % n)
+
+
+def stored(influx, db):
+    """(count, sorted distinct v values) of measurement m in db."""
+    values = sorted(p["fields"]["v"] for p in influx.all_points(db))
+    return len(values), values
+
+
+def check_all_stored(influx, db, n, timeout=60):
+    """Exactly the n points 0..n-1, each once."""
+    wait_until(lambda: harness.count_points(influx, db) >= n, timeout,
+               "%d points in influxd" % n)
+    count, values = stored(influx, db)
+    check_equal(n, count, "points stored")
+    check_equal(list(range(n)), values, "the values stored, each once")
+
+
+def test_sigkill_loses_nothing(influx):
+    """InfluxDB down, 30,000 points accepted, the relay SIGKILLed: after a
+    restart of both, all 30,000 arrive, each exactly once."""
+    db = unique_db("kill")
+    influx.create_database(db)
+    spool = tempfile.mkdtemp(prefix="spool-")
+    try:
+        influxd_down(influx)
+        cfg = spool_config(influx, db, spool)
+        relay = start(cfg)
+        send_in_chunks(relay, lines(30000))
+        st = accepted(relay, 30000)
+        check_equal(30000, st["accepted"], "points accepted")
+        check(st["spooling"] in (1, True, "true"), "the target spools")
+        kill9(relay)
+        influxd_up(influx)
+        with Relay(cfg) as relay:
+            check_all_stored(influx, db, 30000)
+            st = check_balance(relay_stats(relay))
+            check_equal(30000, st["spool_recovered"], "points recovered")
+            wait_until(lambda: relay_stats(relay)["spool_points"] == 0, 10,
+                       "a spool holding nothing")
+    finally:
+        if not influx.proc or influx.proc.poll() is not None:
+            influxd_up(influx)
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+def test_sigterm_during_outage(influx):
+    """SIGTERM with 50,000 points buffered and InfluxDB down: the relay
+    exits within shutdown_timeout, and after a restart all 50,000
+    arrive."""
+    db = unique_db("term")
+    influx.create_database(db)
+    spool = tempfile.mkdtemp(prefix="spool-")
+    try:
+        influxd_down(influx)
+        cfg = spool_config(influx, db, spool)
+        with Relay(cfg) as relay:
+            send_in_chunks(relay, lines(50000))
+            accepted(relay, 50000)
+            start = time.monotonic()
+            code = relay.terminate()
+            took = time.monotonic() - start
+            relay.check_clean_exit(code)
+            check(took < 2.0 + 3.0, "exit took %.1f s (shutdown_timeout "
+                  "2s)" % took)
+            check("kept in the spool" in relay.log(),
+                  "the exit says where the points are")
+        influxd_up(influx)
+        with Relay(cfg) as relay:
+            check_all_stored(influx, db, 50000)
+    finally:
+        if not influx.proc or influx.proc.poll() is not None:
+            influxd_up(influx)
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+def test_outage_longer_than_memory(influx):
+    """buffer_size far below what an outage brings: memory spills to disk
+    instead of dropping, and everything arrives once InfluxDB is back (a
+    relay without a spool drops most of it)."""
+    db = unique_db("spill")
+    influx.create_database(db)
+    spool = tempfile.mkdtemp(prefix="spool-")
+    try:
+        influxd_down(influx)
+        cfg = spool_config(influx, db, spool, buffer_size="256K")
+        with Relay(cfg) as relay:
+            send_in_chunks(relay, lines(60000))
+            st = accepted(relay, 60000)
+            check_equal(0, st["dropped_overflow"], "points dropped")
+            check(st["spool_unloaded"] > 0, "points on disk only: %d"
+                  % st["spool_unloaded"])
+            check_balance(st)
+            influxd_up(influx)
+            check_all_stored(influx, db, 60000)
+            st = check_balance(harness.relay_idle(relay, timeout=30))
+            check_equal(60000, st["written"], "points written")
+    finally:
+        if not influx.proc or influx.proc.poll() is not None:
+            influxd_up(influx)
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+def segments(spool):
+    """The segment files of target local, oldest first."""
+    d = os.path.join(spool, "local")
+    return [os.path.join(d, f) for f in sorted(os.listdir(d))
+            if f.endswith(".seg")]
+
+
+def test_damaged_spool(influx):
+    """A flipped byte in one record and a torn last record: the relay
+    starts, counts both, and delivers every other point."""
+    db = unique_db("damage")
+    influx.create_database(db)
+    spool = tempfile.mkdtemp(prefix="spool-")
+    try:
+        influxd_down(influx)
+        cfg = spool_config(influx, db, spool)
+        relay = start(cfg)
+        send_in_chunks(relay, lines(1000))
+        accepted(relay, 1000)
+        kill9(relay)
+        seg = segments(spool)[-1]
+        with open(seg, "r+b") as f:
+            data = f.read()
+            at = data.index(b"v=500i") + 2
+            f.seek(at)
+            f.write(b"7" if data[at:at + 1] != b"7" else b"8")
+        os.truncate(seg, len(data) - 5)
+        influxd_up(influx)
+        with Relay(cfg) as relay:
+            wait_until(lambda: harness.count_points(influx, db) >= 998, 30,
+                       "998 points in influxd")
+            st = relay_stats(relay)
+            check_equal(1, st["spool_checksum_failures"], "bad records")
+            check_equal(1, st["spool_torn_tails"], "torn tails")
+            count, values = stored(influx, db)
+            check_equal(998, count, "points stored")
+            check_equal([v for v in range(999) if v != 500], values,
+                        "every intact point")
+    finally:
+        if not influx.proc or influx.proc.poll() is not None:
+            influxd_up(influx)
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+def test_full_disk_falls_back(influx):
+    """spool_dir on a small tmpfs that fills up: no crash, the fallback is
+    counted, and everything accepted is delivered once InfluxDB is
+    back."""
+    db = unique_db("full")
+    influx.create_database(db)
+    spool = tempfile.mkdtemp(prefix="spool-")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs",
+                        spool], capture_output=True)
+    if r.returncode != 0:
+        shutil.rmtree(spool, ignore_errors=True)
+        raise TestSkip("cannot mount a tmpfs: %s" % r.stderr.decode().strip())
+    try:
+        influxd_down(influx)
+        cfg = spool_config(influx, db, spool, buffer_size="64M")
+        with Relay(cfg) as relay:
+            send_in_chunks(relay, lines(40000))
+            st = accepted(relay, 40000)
+            check(st["spool_write_errors"] > 0, "failed writes counted")
+            check("writing the spool failed" in relay.log(),
+                  "the fallback is logged")
+            influxd_up(influx)
+            check_all_stored(influx, db, 40000)
+            st = check_balance(harness.relay_idle(relay, timeout=30))
+            check_equal(40000, st["written"], "points written")
+    finally:
+        if not influx.proc or influx.proc.poll() is not None:
+            influxd_up(influx)
+        subprocess.run(["umount", spool], capture_output=True)
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+def test_two_relays_one_spool_dir(influx):
+    """A second relay on a spool_dir in use is refused, naming the
+    first."""
+    spool = tempfile.mkdtemp(prefix="spool-")
+    try:
+        cfg = spool_config(influx, unique_db("lock"), spool)
+        with Relay(cfg) as first:
+            second = Relay(cfg)
+            try:
+                second.proc = subprocess.Popen(
+                    [harness.relayd_path(), "-c", second.config_path],
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                out, _ = second.proc.communicate(timeout=10)
+                check(second.proc.returncode != 0, "the second relay runs")
+                check(b"in use by another influx-relayd (pid %d)"
+                      % first.proc.pid in out, "the refusal names the first: "
+                      "%r" % out[-300:])
+            finally:
+                second.close()
+            check(first.running(), "the first relay survived")
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    harness.main([test_sigkill_loses_nothing, test_sigterm_during_outage,
+                  test_outage_longer_than_memory, test_damaged_spool,
+                  test_full_disk_falls_back, test_two_relays_one_spool_dir])
