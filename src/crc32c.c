@@ -3,10 +3,16 @@
  * the loop fold eight bytes per step instead of one.  The tables are
  * built on first use; the daemon has one thread.  Bytes are read one at
  * a time, so the result does not depend on the host's byte order.
+ *
+ * On x86-64 with SSE 4.2 the CPU's crc32 instruction does the same eight
+ * bytes in about a cycle (GCC's and clang's __builtin_ia32_crc32di); the
+ * spool checks every byte it writes, so that is most of its CPU cost.
  */
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "crc32c.h"
 
@@ -42,12 +48,41 @@ crc32c_le32(const unsigned char *p)
 	    (uint32_t)p[3] << 24;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CRC32C_HW	1
+
+__attribute__((target("sse4.2")))
+static uint32_t
+crc32c_hw(uint32_t crc, const unsigned char *p, size_t len)
+{
+	uint64_t	 c = ~crc, w;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, sizeof(w));	/* x86 is little-endian */
+		c = __builtin_ia32_crc32di(c, w);
+	}
+	for (; len > 0; p++, len--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p);
+	return ~(uint32_t)c;
+}
+#endif
+
 uint32_t
 crc32c(uint32_t crc, const void *buf, size_t len)
 {
 	const unsigned char	*p = buf;
 	uint32_t		 lo, hi;
+#ifdef CRC32C_HW
+	static int		 hw = -1;
 
+	if (hw == -1) {
+		__builtin_cpu_init();
+		hw = __builtin_cpu_supports("sse4.2") &&
+		    getenv("RELAYD_CRC32C_SOFT") == NULL;
+	}
+	if (hw)
+		return crc32c_hw(crc, p, len);
+#endif
 	if (!crc32c_ready)
 		crc32c_init();
 	crc = ~crc;

@@ -966,12 +966,18 @@ spool_drop_oldest_segment(struct spool *sp, uint64_t *segment)
 	return n;
 }
 
+uint64_t
+spool_next_segment(struct spool *sp, size_t size)
+{
+	return spool_active(sp, size)->seq;
+}
+
 bool
 spool_oldest_segment(const struct spool *sp, uint64_t *segment)
 {
 	const struct spool_seg	*seg = TAILQ_FIRST(&sp->segs);
 
-	if (seg == NULL || seg->live == 0)
+	if (seg == NULL || seg->live == 0 || seg == sp->active)
 		return false;
 	*segment = seg->seq;
 	return true;

@@ -153,7 +153,16 @@ int			 spool_release(struct spool *, uint64_t segment,
  */
 uint64_t		 spool_drop_oldest_segment(struct spool *,
 			    uint64_t *segment);
-/* The oldest segment holding live points; false if none does. */
+/*
+ * The segment the next append goes to if its record takes at most
+ * `size` bytes (header and names included): a new one if the current
+ * one has no room for that much.
+ */
+uint64_t		 spool_next_segment(struct spool *, size_t size);
+/*
+ * The oldest segment holding live points, if it is not the one being
+ * appended to (spool_drop_oldest_segment() would drop that one too).
+ */
 bool			 spool_oldest_segment(const struct spool *,
 			    uint64_t *segment);
 /* A new spool_size (a reload). */

@@ -30,11 +30,17 @@
 #include "log.h"
 #include "mem.h"
 #include "point.h"
+#include "segment.h"
 #include "spool.h"
 #include "store.h"
 
 /* After a failed write, the disk is tried again this much later. */
 #define STORE_RETRY_MS		(10 * 1000)
+/*
+ * Consecutive points of one queue share a record up to this many bytes:
+ * a record's header, names and checksum are paid once for them.
+ */
+#define STORE_RECORD_BYTES	(16 * 1024)
 
 /* Points of one segment kept in memory too, since the last write. */
 struct store_held {
@@ -62,9 +68,18 @@ struct store {
 	uint64_t		 write_errors;
 	uint64_t		 sync_errors;
 	struct log_ratelimit	 rl;
-	char			*scratch;	/* one point, body and tail */
-	size_t			 scratchcap;
+	/* the record being filled: points of one queue, in memory or not */
+	char			*rec;
+	size_t			 reclen, reccap;
+	uint32_t		 recn;
+	uint32_t		 recref;	/* the segment it goes to */
+	bool			 reconly;	/* of points on disk only */
+	bool			 seek;		/* the cursor goes to it */
+	char			 recdb[SEGMENT_NAME_MAX + 1];
+	char			 recrp[SEGMENT_NAME_MAX + 1];
 };
+
+static int	store_flush(struct store *);
 
 static uint64_t
 store_now_ms(void)
@@ -80,6 +95,13 @@ store_open(const char *dir, const char *name, uint64_t max_bytes,
     uint64_t sync_ms, char *err, size_t errlen)
 {
 	struct spool_limits	 lim = { .max_bytes = max_bytes };
+
+	/* eight segments at least, so drop_oldest frees an eighth at a time */
+	lim.segment_bytes = max_bytes / 8;
+	if (lim.segment_bytes > SPOOL_SEGMENT_BYTES)
+		lim.segment_bytes = SPOOL_SEGMENT_BYTES;
+	if (lim.segment_bytes < 4 * STORE_RECORD_BYTES)
+		lim.segment_bytes = 4 * STORE_RECORD_BYTES;
 	struct spool_stats	 st;
 	struct store		*s;
 	struct spool		*sp;
@@ -119,7 +141,7 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
-	if (spool_write(s->spool) == -1 ||
+	if (store_flush(s) == -1 || spool_write(s->spool) == -1 ||
 	    spool_sync(s->spool, store_now_ms()) == -1)
 		log_warn("store: target %s: writing the spool at exit",
 		    s->name);
@@ -128,7 +150,7 @@ store_close(struct store *s)
 	evbuffer_free(s->only);
 	free(s->held);
 	free(s->orphans);
-	free(s->scratch);
+	free(s->rec);
 	free(s->name);
 	free(s);
 }
@@ -146,24 +168,73 @@ store_failing(struct store *s)
 	return false;
 }
 
-/* Appends `p` as a record of its own; 0 with its ref, else -1. */
+/*
+ * Appends the record being filled to the spool.  On the first record of
+ * points on disk only the cursor goes there: memory holds all before it.
+ */
 static int
-store_append(struct store *s, const char *db, const char *rp,
-    const struct point *p, struct spool_ref *ref)
+store_flush(struct store *s)
 {
-	size_t	 len = p->blen + p->tlen;
+	struct spool_ref	 ref;
 
-	if (len > s->scratchcap) {
-		s->scratchcap = len * 2;
-		s->scratch = xreallocarray(s->scratch, s->scratchcap, 1);
+	if (s->recn == 0)
+		return 0;
+	if (spool_append(s->spool, s->recdb, s->recrp, s->rec, s->reclen,
+	    s->recn, &ref) == -1)
+		return -1;	/* EINVAL: checked before, cannot happen */
+	if (ref.segment != s->recref)
+		fatalx("store: target %s: a record went to segment %llu, "
+		    "not %u", s->name, (unsigned long long)ref.segment,
+		    s->recref);
+	if (s->seek) {
+		spool_cursor_seek(s->cursor, &ref);
+		s->seek = false;
 	}
-	memcpy(s->scratch, p->body, p->blen);
-	memcpy(s->scratch + p->blen, p->tail, p->tlen);
-	if (spool_append(s->spool, db, rp, s->scratch, len, 1, ref) == -1)
-		return -1;
-	if (ref->segment > UINT32_MAX)
-		fatalx("store: target %s: segment numbers ran out", s->name);
+	s->recn = 0;
+	s->reclen = 0;
 	return 0;
+}
+
+/*
+ * Adds `p` to the record being filled, starting a new one for another
+ * queue, for the other kind (in memory or on disk only), or when full;
+ * returns the segment it goes to, 0 if it cannot be kept.
+ */
+static uint32_t
+store_add(struct store *s, const char *db, const char *rp,
+    const struct point *p, bool only)
+{
+	size_t		 len = p->blen + p->tlen, dblen = strlen(db);
+	size_t		 rplen = strlen(rp), room;
+	uint64_t	 seg;
+
+	if (dblen > SEGMENT_NAME_MAX || rplen > SEGMENT_NAME_MAX)
+		return 0;
+	if (s->recn > 0 && (only != s->reconly || strcmp(db, s->recdb) != 0 ||
+	    strcmp(rp, s->recrp) != 0 || s->reclen + len > STORE_RECORD_BYTES))
+		store_flush(s);
+	if (s->recn == 0) {
+		/* the record's segment is chosen now, for all its points */
+		room = (len > STORE_RECORD_BYTES ? len : STORE_RECORD_BYTES) +
+		    SEGMENT_RECORD_HEADER + dblen + rplen;
+		if ((seg = spool_next_segment(s->spool, room)) > UINT32_MAX)
+			fatalx("store: target %s: segment numbers ran out",
+			    s->name);
+		s->recref = (uint32_t)seg;
+		s->reconly = only;
+		memcpy(s->recdb, db, dblen + 1);
+		memcpy(s->recrp, rp, rplen + 1);
+	}
+	if (s->reccap - s->reclen < len) {
+		s->reccap = s->reclen + len > 2 * s->reccap ? s->reclen + len :
+		    2 * s->reccap;
+		s->rec = xreallocarray(s->rec, s->reccap, 1);
+	}
+	memcpy(s->rec + s->reclen, p->body, p->blen);
+	memcpy(s->rec + s->reclen + p->blen, p->tail, p->tlen);
+	s->reclen += len;
+	s->recn++;
+	return s->recref;
 }
 
 /* Counts one more point of `ref` in a list of (ref, points). */
@@ -187,13 +258,12 @@ uint32_t
 store_keep(struct store *s, const char *db, const char *rp,
     const struct point *p)
 {
-	struct spool_ref	 ref;
+	uint32_t	 ref;
 
-	if (store_failing(s) || store_append(s, db, rp, p, &ref) == -1)
+	if (store_failing(s) || (ref = store_add(s, db, rp, p, false)) == 0)
 		return 0;
-	store_count(&s->held, &s->nheld, &s->capheld, (uint32_t)ref.segment,
-	    1);
-	return (uint32_t)ref.segment;
+	store_count(&s->held, &s->nheld, &s->capheld, ref, 1);
+	return ref;
 }
 
 /* Notes a disk-only point, to hand it back if its write fails. */
@@ -217,16 +287,18 @@ bool
 store_keep_only(struct store *s, const char *db, const char *rp,
     const struct point *p)
 {
-	struct spool_ref	 ref;
+	bool	 was_behind = s->behind;
 
 	if (store_failing(s) || spool_full(s->spool, p->blen + p->tlen + 64))
 		return false;
-	if (store_append(s, db, rp, p, &ref) == -1)
+	/* memory holds everything before this point: the cursor goes to it */
+	if (!was_behind)
+		store_flush(s);
+	if (store_add(s, db, rp, p, true) == 0)
 		return false;
-	if (!s->behind) {
-		/* memory holds everything before this record */
-		spool_cursor_seek(s->cursor, &ref);
+	if (!was_behind) {
 		s->behind = true;
+		s->seek = true;
 	}
 	s->unloaded++;
 	store_note_only(s, db, rp, p);
@@ -280,7 +352,7 @@ store_commit(struct store *s, store_back_cb cb, void *arg)
 {
 	if (s->nheld == 0 && s->nonly == 0)
 		return;
-	if (spool_write(s->spool) == -1)
+	if (store_flush(s) == -1 || spool_write(s->spool) == -1)
 		store_write_failed(s, cb, arg);
 	s->nheld = 0;
 	s->nonly = 0;

@@ -79,12 +79,12 @@ def stat(text, name):
 
 
 def relay_run(url, db, lines, clients, tmp, target_extra=FAST,
-              relayd=None):
+              relayd=None, spool=False):
     """Run the relay, feed it with loadgen, SIGTERM it once loadgen is done
     (it then flushes everything and exits).  Returns (wall seconds until
     the relay exited, its CPU seconds, its peak RSS in KiB) from wait4(),
     and its log (the stats it logs at exit)."""
-    sock, conf = write_config(tmp, url, db, "120s", target_extra)
+    sock, conf = write_config(tmp, url, db, "120s", target_extra, spool)
     log = os.path.join(tmp, "relay.log")
     if os.path.exists(sock):
         os.unlink(sock)
@@ -136,13 +136,14 @@ class NullSink:
         self.got = int(self.out.split("lines=")[1].split()[0])
 
 
-def null_sink_run(lines, clients, target_extra=FAST, relayd=None):
+def null_sink_run(lines, clients, target_extra=FAST, relayd=None,
+                  spool=False):
     """Relay -> a fresh null sink; relay_run's figures and what the sink
     counted."""
     with tempfile.TemporaryDirectory() as tmp:
         with NullSink(tmp) as sink:
             run = relay_run(sink.url, "bench", lines, clients, tmp,
-                            target_extra, relayd)
+                            target_extra, relayd, spool)
     return run + (sink.got,)
 
 

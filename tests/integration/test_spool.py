@@ -166,9 +166,29 @@ def segments(spool):
             if f.endswith(".seg")]
 
 
+def records(path):
+    """The records of a segment file, as (offset, size, values of v): the
+    documented format (README "Spool format"): a 32-byte file header, then
+    records of a 32-byte header (magic, body length, point count, ...,
+    name lengths at bytes 14 and 15) and a body (names, then points)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    out, at = [], 32
+    while at + 32 <= len(data):
+        check(data[at:at + 4] == b"\xc5\x52\x45\x00", "a record at %d" % at)
+        blen = int.from_bytes(data[at + 4:at + 8], "little")
+        names = data[at + 14] + data[at + 15]
+        body = data[at + 32 + names:at + 32 + blen]
+        values = [int(l.split(b"v=")[1].split(b"i")[0])
+                  for l in body.split(b"\n") if l]
+        out.append((at, 32 + blen, values))
+        at += 32 + blen
+    return out
+
+
 def test_damaged_spool(influx):
     """A flipped byte in one record and a torn last record: the relay
-    starts, counts both, and delivers every other point."""
+    starts, counts both, and delivers every point of every other record."""
     db = unique_db("damage")
     influx.create_database(db)
     spool = tempfile.mkdtemp(prefix="spool-")
@@ -176,27 +196,34 @@ def test_damaged_spool(influx):
         influxd_down(influx)
         cfg = spool_config(influx, db, spool)
         relay = start(cfg)
-        send_in_chunks(relay, lines(1000))
-        accepted(relay, 1000)
+        # small sends, so the spool holds several records
+        for i in range(0, 3000, 100):
+            relay.send(lines(100, i))
+            accepted(relay, i + 100)
         kill9(relay)
         seg = segments(spool)[-1]
+        recs = records(seg)
+        check(len(recs) >= 3, "records in the spool: %d" % len(recs))
+        bad, torn = recs[len(recs) // 2], recs[-1]
         with open(seg, "r+b") as f:
-            data = f.read()
-            at = data.index(b"v=500i") + 2
+            at = bad[0] + bad[1] - 3	# a digit of its last point's time
             f.seek(at)
-            f.write(b"7" if data[at:at + 1] != b"7" else b"8")
-        os.truncate(seg, len(data) - 5)
+            byte = f.read(1)
+            f.seek(at)
+            f.write(b"7" if byte != b"7" else b"8")
+        os.truncate(seg, torn[0] + torn[1] - 5)
+        lost = set(bad[2]) | set(torn[2])
+        want = [v for v in range(3000) if v not in lost]
         influxd_up(influx)
         with Relay(cfg) as relay:
-            wait_until(lambda: harness.count_points(influx, db) >= 998, 30,
-                       "998 points in influxd")
+            wait_until(lambda: harness.count_points(influx, db) >= len(want),
+                       30, "%d points in influxd" % len(want))
             st = relay_stats(relay)
             check_equal(1, st["spool_checksum_failures"], "bad records")
             check_equal(1, st["spool_torn_tails"], "torn tails")
+            time.sleep(0.5)
             count, values = stored(influx, db)
-            check_equal(998, count, "points stored")
-            check_equal([v for v in range(999) if v != 500], values,
-                        "every intact point")
+            check_equal(want, values, "every point of every intact record")
     finally:
         if not influx.proc or influx.proc.poll() is not None:
             influxd_up(influx)
