@@ -262,6 +262,52 @@ def test_full_disk_falls_back(influx):
         shutil.rmtree(spool, ignore_errors=True)
 
 
+def reload_with(relay, cfg):
+    """Rewrite the relay's config, SIGHUP it, wait for the swap."""
+    relay.sections = relay._expand(cfg)
+    relay.sections["relayd"].setdefault("control_socket", "")
+    with open(relay.config_path, "w") as f:
+        f.write(harness.ini_text(relay.sections))
+    done = relay.log().count("configuration reloaded")
+    relay.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: relay.log().count("configuration reloaded") > done,
+               10, "the reload")
+
+
+def test_reload_keeps_spool(influx):
+    """A reload keeps a kept target's spool; a removed target's spool
+    stays on disk, reported, and a later start delivers it."""
+    db = unique_db("hup")
+    influx.create_database(db)
+    spool = tempfile.mkdtemp(prefix="spool-")
+    try:
+        influxd_down(influx)
+        cfg = spool_config(influx, db, spool)
+        relay = start(cfg)
+        send_in_chunks(relay, lines(5000))
+        accepted(relay, 5000)
+        cfg["target:local"]["flush_interval"] = "300ms"
+        reload_with(relay, cfg)
+        check_equal(5000, relay_stats(relay)["spool_points"],
+                    "points in the spool after a reload keeping the target")
+        other = spool_config(influx, db, spool)
+        other["target:other"] = dict(other.pop("target:local"),
+                                     url="http://127.0.0.1:9")
+        other["listener:main"]["target"] = "other"
+        reload_with(relay, other)
+        wait_until(lambda: "kept in its spool" in relay.log(), 10,
+                   "the removed target's report")
+        check(segments(spool), "the removed target's spool is on disk")
+        relay.close()
+        influxd_up(influx)
+        with Relay(cfg) as relay:
+            check_all_stored(influx, db, 5000)
+    finally:
+        if not influx.proc or influx.proc.poll() is not None:
+            influxd_up(influx)
+        shutil.rmtree(spool, ignore_errors=True)
+
+
 def test_two_relays_one_spool_dir(influx):
     """A second relay on a spool_dir in use is refused, naming the
     first."""
@@ -289,4 +335,5 @@ def test_two_relays_one_spool_dir(influx):
 if __name__ == "__main__":
     harness.main([test_sigkill_loses_nothing, test_sigterm_during_outage,
                   test_outage_longer_than_memory, test_damaged_spool,
-                  test_full_disk_falls_back, test_two_relays_one_spool_dir])
+                  test_full_disk_falls_back, test_reload_keeps_spool,
+                  test_two_relays_one_spool_dir])
