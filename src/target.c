@@ -666,19 +666,20 @@ target_spill(struct target *t, const char *db, const char *rp,
 {
 	size_t		 cost = p->blen + p->tlen + TARGET_POINT_COST;
 	uint64_t	 lost;
+	bool		 room = target_held(t) + cost <= t->conf->buffer_size;
 
-	if (!store_behind(t->store) &&
-	    target_held(t) + cost <= t->conf->buffer_size)
-		return TARGET_SPILL_MEMORY;
-	while (!store_keep_only(t->store, db, rp, p)) {
-		if (!store_full(t->store, p->blen + p->tlen))
-			return TARGET_SPILL_MEMORY;	/* the disk failed */
+	/* spool_size reached: the overflow policy, at the spool */
+	while (store_full(t->store, p->blen + p->tlen + 64)) {
 		if (t->conf->overflow != OVERFLOW_DROP_OLDEST ||
 		    !store_drop_oldest(t->store, &lost))
 			return TARGET_SPILL_REJECT;
 		t->stats.points_dropped_overflow += lost;
 	}
-	if (target_held(t) + cost <= t->conf->buffer_size)
+	if (!store_behind(t->store) && room)
+		return TARGET_SPILL_MEMORY;
+	if (!store_keep_only(t->store, db, rp, p))
+		return TARGET_SPILL_MEMORY;	/* the disk failed */
+	if (room)
 		event_active(t->ev_load, 0, 0);
 	return TARGET_SPILL_DISK;
 }

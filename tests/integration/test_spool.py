@@ -159,6 +159,37 @@ def test_outage_longer_than_memory(influx):
         shutil.rmtree(spool, ignore_errors=True)
 
 
+def test_spool_size_drop_oldest(influx):
+    """Past spool_size, drop_oldest removes the oldest segment: its points
+    on disk only are counted as dropped, the books balance, and every
+    point not dropped arrives."""
+    db = unique_db("full")
+    influx.create_database(db)
+    spool = tempfile.mkdtemp(prefix="spool-")
+    try:
+        influxd_down(influx)
+        cfg = spool_config(influx, db, spool, buffer_size="256K",
+                           spool_size="2M")
+        with Relay(cfg) as relay:
+            send_in_chunks(relay, lines(60000))
+            st = check_balance(accepted(relay, 60000))
+            check(st["dropped_overflow"] > 0, "points dropped at spool_size")
+            check(st["spool_bytes"] <= 2 << 20, "spool_bytes %d within "
+                  "spool_size" % st["spool_bytes"])
+            kept = st["accepted"] - st["dropped_overflow"]
+            influxd_up(influx)
+            wait_until(lambda: harness.count_points(influx, db) >= kept, 60,
+                       "%d points in influxd" % kept)
+            st = check_balance(harness.relay_idle(relay, timeout=30))
+            check_equal(kept, st["written"], "points written")
+            check_equal(kept, harness.count_points(influx, db),
+                        "points stored")
+    finally:
+        if not influx.proc or influx.proc.poll() is not None:
+            influxd_up(influx)
+        shutil.rmtree(spool, ignore_errors=True)
+
+
 def segments(spool):
     """The segment files of target local, oldest first."""
     d = os.path.join(spool, "local")
@@ -334,6 +365,7 @@ def test_two_relays_one_spool_dir(influx):
 
 if __name__ == "__main__":
     harness.main([test_sigkill_loses_nothing, test_sigterm_during_outage,
-                  test_outage_longer_than_memory, test_damaged_spool,
+                  test_outage_longer_than_memory,
+                  test_spool_size_drop_oldest, test_damaged_spool,
                   test_full_disk_falls_back, test_reload_keeps_spool,
                   test_two_relays_one_spool_dir])
