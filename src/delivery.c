@@ -227,14 +227,6 @@ delivery_unwake(struct delivery_queue *dq)
 }
 
 static void
-delivery_timer_add(struct event *ev, uint64_t ms)
-{
-	struct timeval	 tv = stamp_timeval(ms);
-
-	evtimer_add(ev, &tv);
-}
-
-static void
 delivery_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct delivery_queue	*dq = arg;
@@ -543,7 +535,7 @@ delivery_arm_flush(struct delivery_queue *dq)
 
 	if (c->flush_jitter_ms > 0)
 		ms += (uint64_t)random() % (c->flush_jitter_ms + 1);
-	delivery_timer_add(dq->ev_flush, ms);
+	loop_timer_add(dq->ev_flush, ms);
 }
 
 void
@@ -766,7 +758,7 @@ delivery_retry_slowly(struct delivery_queue *dq,
 	    delivery_qname(dq), log_esc(d->stats->last_error),
 	    (double)ms / 1000);
 	queue_set_state(dq, QUEUE_FAILING);
-	delivery_timer_add(dq->ev_retry, ms);
+	loop_timer_add(dq->ev_retry, ms);
 }
 
 /*
@@ -789,7 +781,7 @@ delivery_backoff(struct delivery_queue *dq, const struct sender_result *res)
 	    "%.3fs", c->name, delivery_qname(dq),
 	    log_esc(d->stats->last_error), (double)ms / 1000);
 	/* a later failure of a parallel request restarts the wait */
-	delivery_timer_add(d->ev_retry, ms);
+	loop_timer_add(d->ev_retry, ms);
 }
 
 /* The server answered about the data itself: healthy again. */

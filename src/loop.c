@@ -27,6 +27,7 @@
 #include <event2/event.h>
 
 #include "loop.h"
+#include "stamp.h"
 
 /* Time spent reading clients between two looks at delivery events. */
 #define LOOP_INPUT_US	1000
@@ -58,6 +59,14 @@ loop_base_new(void)
 		return NULL;
 	}
 	return base;
+}
+
+void
+loop_timer_add(struct event *ev, uint64_t ms)
+{
+	struct timeval	 tv = stamp_timeval(ms);
+
+	evtimer_add(ev, &tv);
 }
 
 void

@@ -5,6 +5,8 @@
 #ifndef RELAYD_LOOP_H
 #define RELAYD_LOOP_H
 
+#include <stdint.h>
+
 struct bufferevent;
 struct event;
 struct event_base;
@@ -25,6 +27,8 @@ enum loop_priority {
 struct event_base	*loop_base_new(void);
 /* Places `ev`; on a base without our priorities it stays where it is. */
 void			 loop_set_priority(struct event *, enum loop_priority);
+/* (Re)arms the timer `ev` to fire `ms` from now. */
+void			 loop_timer_add(struct event *ev, uint64_t ms);
 /* Places a bufferevent's read and write events (and its callbacks). */
 void			 loop_set_bev_priority(struct bufferevent *,
 			    enum loop_priority);

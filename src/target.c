@@ -101,14 +101,6 @@ static void target_sync_cb(evutil_socket_t, short, void *);
 static void target_reopen_cb(evutil_socket_t, short, void *);
 
 static void
-target_timer_add(struct event *ev, uint64_t ms)
-{
-	struct timeval	 tv = stamp_timeval(ms);
-
-	evtimer_add(ev, &tv);
-}
-
-static void
 target_settled_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct target	*t = arg;
@@ -371,7 +363,7 @@ target_new(struct event_base *base, struct sender *sender,
 		fatalx("target %s: event_new failed", conf->name);
 	/* loading from the spool is delivery's work: before new input */
 	loop_set_priority(t->ev_load, LOOP_PRI_DELIVERY);
-	target_timer_add(t->ev_sweep, TARGET_SWEEP_MS);
+	loop_timer_add(t->ev_sweep, TARGET_SWEEP_MS);
 	/* conf refuses URLs with user:password@, so this logs no secret */
 	log_info("target %s: %s, api %s%s%s", conf->name, conf->url,
 	    conf->api == API_V2 ? "v2" : "v1", conf->gzip ? ", gzip" : "",
@@ -394,7 +386,7 @@ target_store_open(struct target *t)
 		    "memory only, trying again in %d s", t->conf->name, err,
 		    TARGET_REOPEN_MS / 1000);
 		t->stats.spool_open_failures++;
-		target_timer_add(t->ev_reopen, TARGET_REOPEN_MS);
+		loop_timer_add(t->ev_reopen, TARGET_REOPEN_MS);
 		return false;
 	}
 	/* what an earlier run accepted is owed: count it in the books */
@@ -828,7 +820,7 @@ target_sync(struct target *t)
 	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	if ((wait = store_sync(t->store, now)) != UINT64_MAX &&
 	    !evtimer_pending(t->ev_sync, NULL))
-		target_timer_add(t->ev_sync, wait);
+		loop_timer_add(t->ev_sync, wait);
 }
 
 static void

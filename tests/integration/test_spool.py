@@ -5,6 +5,7 @@ allows, a damaged spool and a full disk; two relays cannot share one
 spool_dir.  Run by hand: ./test_spool.py [NAME...]
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -22,6 +23,22 @@ def lines(n, start=0):
     """n distinct points of measurement m, in order."""
     return ["m,t=x v=%di %d" % (i, 1700000000000000000 + i)
             for i in range(start, start + n)]
+
+
+@contextlib.contextmanager
+def outage(influx, prefix):
+    """A fresh database and spool_dir while influxd is down; influxd is up
+    again and the spool_dir gone afterwards, whatever happened."""
+    db = unique_db(prefix)
+    influx.create_database(db)
+    spool = tempfile.mkdtemp(prefix="spool-")
+    try:
+        influxd_down(influx)
+        yield db, spool
+    finally:
+        if not influx.proc or influx.proc.poll() is not None:
+            influxd_up(influx)
+        shutil.rmtree(spool, ignore_errors=True)
 
 
 def spool_config(influx, db, spool_dir, **target):
@@ -77,11 +94,7 @@ def check_all_stored(influx, db, n, timeout=60):
 def test_sigkill_loses_nothing(influx):
     """InfluxDB down, 30,000 points accepted, the relay SIGKILLed: after a
     restart of both, all 30,000 arrive, each exactly once."""
-    db = unique_db("kill")
-    influx.create_database(db)
-    spool = tempfile.mkdtemp(prefix="spool-")
-    try:
-        influxd_down(influx)
+    with outage(influx, "kill") as (db, spool):
         cfg = spool_config(influx, db, spool)
         relay = start(cfg)
         send_in_chunks(relay, lines(30000))
@@ -96,21 +109,13 @@ def test_sigkill_loses_nothing(influx):
             check_equal(30000, st["spool_recovered"], "points recovered")
             wait_until(lambda: relay_stats(relay)["spool_points"] == 0, 10,
                        "a spool holding nothing")
-    finally:
-        if not influx.proc or influx.proc.poll() is not None:
-            influxd_up(influx)
-        shutil.rmtree(spool, ignore_errors=True)
 
 
 def test_sigterm_during_outage(influx):
     """SIGTERM with 50,000 points buffered and InfluxDB down: the relay
     exits within shutdown_timeout, and after a restart all 50,000
     arrive."""
-    db = unique_db("term")
-    influx.create_database(db)
-    spool = tempfile.mkdtemp(prefix="spool-")
-    try:
-        influxd_down(influx)
+    with outage(influx, "term") as (db, spool):
         cfg = spool_config(influx, db, spool)
         with Relay(cfg) as relay:
             send_in_chunks(relay, lines(50000))
@@ -126,21 +131,13 @@ def test_sigterm_during_outage(influx):
         influxd_up(influx)
         with Relay(cfg) as relay:
             check_all_stored(influx, db, 50000)
-    finally:
-        if not influx.proc or influx.proc.poll() is not None:
-            influxd_up(influx)
-        shutil.rmtree(spool, ignore_errors=True)
 
 
 def test_outage_longer_than_memory(influx):
     """buffer_size far below what an outage brings: memory spills to disk
     instead of dropping, and everything arrives once InfluxDB is back (a
     relay without a spool drops most of it)."""
-    db = unique_db("spill")
-    influx.create_database(db)
-    spool = tempfile.mkdtemp(prefix="spool-")
-    try:
-        influxd_down(influx)
+    with outage(influx, "spill") as (db, spool):
         cfg = spool_config(influx, db, spool, buffer_size="256K")
         with Relay(cfg) as relay:
             send_in_chunks(relay, lines(60000))
@@ -153,21 +150,13 @@ def test_outage_longer_than_memory(influx):
             check_all_stored(influx, db, 60000)
             st = check_balance(harness.relay_idle(relay, timeout=30))
             check_equal(60000, st["written"], "points written")
-    finally:
-        if not influx.proc or influx.proc.poll() is not None:
-            influxd_up(influx)
-        shutil.rmtree(spool, ignore_errors=True)
 
 
 def test_spool_size_drop_oldest(influx):
     """Past spool_size, drop_oldest removes the oldest segment: its points
     on disk only are counted as dropped, the books balance, and every
     point not dropped arrives."""
-    db = unique_db("full")
-    influx.create_database(db)
-    spool = tempfile.mkdtemp(prefix="spool-")
-    try:
-        influxd_down(influx)
+    with outage(influx, "full") as (db, spool):
         cfg = spool_config(influx, db, spool, buffer_size="256K",
                            spool_size="2M")
         with Relay(cfg) as relay:
@@ -184,10 +173,6 @@ def test_spool_size_drop_oldest(influx):
             check_equal(kept, st["written"], "points written")
             check_equal(kept, harness.count_points(influx, db),
                         "points stored")
-    finally:
-        if not influx.proc or influx.proc.poll() is not None:
-            influxd_up(influx)
-        shutil.rmtree(spool, ignore_errors=True)
 
 
 def segments(spool):
@@ -220,11 +205,7 @@ def records(path):
 def test_damaged_spool(influx):
     """A flipped byte in one record and a torn last record: the relay
     starts, counts both, and delivers every point of every other record."""
-    db = unique_db("damage")
-    influx.create_database(db)
-    spool = tempfile.mkdtemp(prefix="spool-")
-    try:
-        influxd_down(influx)
+    with outage(influx, "damage") as (db, spool):
         cfg = spool_config(influx, db, spool)
         relay = start(cfg)
         # small sends, so the spool holds several records
@@ -255,42 +236,32 @@ def test_damaged_spool(influx):
             time.sleep(0.5)
             count, values = stored(influx, db)
             check_equal(want, values, "every point of every intact record")
-    finally:
-        if not influx.proc or influx.proc.poll() is not None:
-            influxd_up(influx)
-        shutil.rmtree(spool, ignore_errors=True)
 
 
 def test_full_disk_falls_back(influx):
     """spool_dir on a small tmpfs that fills up: no crash, the fallback is
     counted, and everything accepted is delivered once InfluxDB is
     back."""
-    db = unique_db("full")
-    influx.create_database(db)
-    spool = tempfile.mkdtemp(prefix="spool-")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs",
-                        spool], capture_output=True)
-    if r.returncode != 0:
-        shutil.rmtree(spool, ignore_errors=True)
-        raise TestSkip("cannot mount a tmpfs: %s" % r.stderr.decode().strip())
-    try:
-        influxd_down(influx)
-        cfg = spool_config(influx, db, spool, buffer_size="64M")
-        with Relay(cfg) as relay:
-            send_in_chunks(relay, lines(40000))
-            st = accepted(relay, 40000)
-            check(st["spool_write_errors"] > 0, "failed writes counted")
-            check("writing the spool failed" in relay.log(),
-                  "the fallback is logged")
-            influxd_up(influx)
-            check_all_stored(influx, db, 40000)
-            st = check_balance(harness.relay_idle(relay, timeout=30))
-            check_equal(40000, st["written"], "points written")
-    finally:
-        if not influx.proc or influx.proc.poll() is not None:
-            influxd_up(influx)
-        subprocess.run(["umount", spool], capture_output=True)
-        shutil.rmtree(spool, ignore_errors=True)
+    with outage(influx, "full") as (db, spool):
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k",
+                            "tmpfs", spool], capture_output=True)
+        if r.returncode != 0:
+            raise TestSkip("cannot mount a tmpfs: %s"
+                           % r.stderr.decode().strip())
+        try:
+            cfg = spool_config(influx, db, spool, buffer_size="64M")
+            with Relay(cfg) as relay:
+                send_in_chunks(relay, lines(40000))
+                st = accepted(relay, 40000)
+                check(st["spool_write_errors"] > 0, "failed writes counted")
+                check("writing the spool failed" in relay.log(),
+                      "the fallback is logged")
+                influxd_up(influx)
+                check_all_stored(influx, db, 40000)
+                st = check_balance(harness.relay_idle(relay, timeout=30))
+                check_equal(40000, st["written"], "points written")
+        finally:
+            subprocess.run(["umount", spool], capture_output=True)
 
 
 def reload_with(relay, cfg):
@@ -308,11 +279,7 @@ def reload_with(relay, cfg):
 def test_reload_keeps_spool(influx):
     """A reload keeps a kept target's spool; a removed target's spool
     stays on disk, reported, and a later start delivers it."""
-    db = unique_db("hup")
-    influx.create_database(db)
-    spool = tempfile.mkdtemp(prefix="spool-")
-    try:
-        influxd_down(influx)
+    with outage(influx, "hup") as (db, spool):
         cfg = spool_config(influx, db, spool)
         relay = start(cfg)
         send_in_chunks(relay, lines(5000))
@@ -333,10 +300,6 @@ def test_reload_keeps_spool(influx):
         influxd_up(influx)
         with Relay(cfg) as relay:
             check_all_stored(influx, db, 5000)
-    finally:
-        if not influx.proc or influx.proc.poll() is not None:
-            influxd_up(influx)
-        shutil.rmtree(spool, ignore_errors=True)
 
 
 def test_two_relays_one_spool_dir(influx):
