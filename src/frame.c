@@ -135,61 +135,65 @@ frame_fast(struct frame *f, const char *p, const char *end)
 	return nl;
 }
 
-/* Could more input still complete the line protocol record at `p`? */
-static bool
-frame_may_continue(const char *p, size_t len)
-{
-	struct proto_point	 pt;
-
-	/* only an open quoted value or a backslash before '\n' continue */
-	return (len > 0 && p[len - 1] == '\\') ||
-	    proto_parse(p, len, &pt) == PROTO_ERR_STRING;
-}
-
 /*
- * The end of the next line at `p`, NULL if it is not complete yet.  Line
+ * The end of the next line at `p`, NULL if it is not complete yet (then
+ * `*open` says whether a '\n' was seen: a record that may go on).  Line
  * protocol frames as InfluxDB does (a '\n' inside a quoted field value or
  * after a backslash does not end a line), but garbage must not swallow
  * the lines after it: a record that spans several physical lines stands
- * only if it parses as a whole, else its first physical line is taken
- * alone (and rejected) and framing resumes after it.  While discarding an
- * over-long line, and for kv (one message per line), only a bare '\n'
- * ends a line.
+ * only if it parses as a whole and fits in max_line, else its first
+ * physical line is taken alone (and rejected) and framing resumes after
+ * it.  An open record waits for its end while more input can come (not
+ * `last`) and it can still fit.  Decided on what is seen so far, the
+ * result never depends on how the input was split into reads.  While
+ * discarding an over-long line, and for kv (one message per line), only
+ * a bare '\n' ends a line.
  */
 static const char *
 frame_line_end(const struct frame *f, const char *p, const char *end,
-    bool eof)
+    bool last, bool *open)
 {
 	struct proto_point	 pt;
 	const char		*nl, *first;
+	size_t			 len = (size_t)(end - p);
 
 	if (f->discarding || f->format == FRAME_KV)
-		return memchr(p, '\n', (size_t)(end - p));
-	if ((nl = proto_line_end(p, (size_t)(end - p))) != NULL) {
+		return memchr(p, '\n', len);
+	if ((nl = proto_line_end(p, len)) != NULL) {
 		first = memchr(p, '\n', (size_t)(nl - p));
-		if (first == NULL ||
-		    proto_parse(p, (size_t)(nl - p), &pt) == PROTO_OK)
+		if (first == NULL || (frame_fits(f, p, (size_t)(nl - p)) &&
+		    proto_parse(p, (size_t)(nl - p), &pt) == PROTO_OK))
 			return nl;
 		return first;
 	}
-	if ((first = memchr(p, '\n', (size_t)(end - p))) == NULL)
+	if ((first = memchr(p, '\n', len)) == NULL)
 		return NULL;
-	/* an open record: wait for more only if more can come and help */
-	if (eof || f->closing ||
-	    !frame_may_continue(p, (size_t)(first - p)))
+	/*
+	 * An open record (a quote, a backslash before '\n'): whether it
+	 * parses can only be told at its end, unless that comes too late to
+	 * fit in max_line (+ CR) or never (`last`).
+	 */
+	if (last || len > f->max_line + 1)
 		return first;
+	*open = true;
 	return NULL;
 }
 
-/* Takes the complete lines at the head of `buf`; how many bytes. */
+/*
+ * Takes the complete lines at the head of `buf`; how many bytes.  `last`:
+ * no byte follows.  `*open`: it stopped at a record that may go on.
+ */
 static size_t
-frame_scan(struct frame *f, const char *buf, size_t len, bool eof)
+frame_scan(struct frame *f, const char *buf, size_t len, bool last,
+    bool *open)
 {
 	const char	*p = buf, *end = buf + len, *nl;
 
+	*open = false;
 	for (;;) {
 		if ((nl = frame_fast(f, p, end)) == NULL) {
-			if ((nl = frame_line_end(f, p, end, eof)) == NULL)
+			nl = frame_line_end(f, p, end, last, open);
+			if (nl == NULL)
 				break;
 			frame_line(f, p, (size_t)(nl - p), true);
 		}
@@ -200,12 +204,14 @@ frame_scan(struct frame *f, const char *buf, size_t len, bool eof)
 
 /*
  * The line at the head of `in` goes on past its first chain: pulls it up
- * to the next bare '\n' (the line may end there), never past max_line + 2
- * bytes (a line of max_line bytes and its CRLF).  False if there is
- * nothing to pull up.
+ * to the next bare '\n' (the line may end there; an `open` record may go
+ * on to the end of `in`), never past max_line + 2 bytes (a line of
+ * max_line bytes and its CRLF, or enough to tell that a record is over
+ * that).  False if there is nothing to pull up.
  */
 static bool
-frame_pullup(const struct frame *f, struct evbuffer *in, size_t chain)
+frame_pullup(const struct frame *f, struct evbuffer *in, size_t chain,
+    bool open)
 {
 	struct evbuffer_ptr	 from, eol;
 	size_t			 want, eol_len;
@@ -213,9 +219,12 @@ frame_pullup(const struct frame *f, struct evbuffer *in, size_t chain)
 	if (evbuffer_ptr_set(in, &from, chain, EVBUFFER_PTR_SET) == -1)
 		return false;
 	eol = evbuffer_search_eol(in, &from, &eol_len, EVBUFFER_EOL_LF);
-	if (eol.pos < 0)
+	if (eol.pos >= 0)
+		want = (size_t)eol.pos + 1;
+	else if (open)
+		want = evbuffer_get_length(in);
+	else
 		return false;
-	want = (size_t)eol.pos + 1;
 	if (want > f->max_line + 2)
 		want = f->max_line + 2;
 	if (want <= chain)
@@ -241,22 +250,27 @@ frame_input(struct frame *f, struct evbuffer *in, bool eof)
 {
 	struct evbuffer_iovec	 v;
 	size_t			 len, chain, max, used;
+	bool			 last, open = false;
 
 	/* without its '\n', a line may still end in the CR of a CRLF */
 	max = f->max_line + 1;
 	while ((len = evbuffer_get_length(in)) > 0) {
-		if (evbuffer_peek(in, -1, NULL, &v, 1) >= 1 &&
-		    (used = frame_scan(f, v.iov_base, v.iov_len, eof)) > 0) {
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		/* only what is contiguous is seen: "no more" means there */
+		last = (eof || f->closing) && v.iov_len == len;
+		if ((used = frame_scan(f, v.iov_base, v.iov_len, last,
+		    &open)) > 0) {
 			evbuffer_drain(in, used);
 			continue;
 		}
-		chain = evbuffer_get_contiguous_space(in);
+		chain = v.iov_len;
 		if (f->discarding) {
 			frame_skip(f, chain);	/* no '\n' in it */
 			evbuffer_drain(in, chain);
 		} else if (chain > max)
 			frame_too_long_head(f, in);
-		else if (chain < len && frame_pullup(f, in, chain))
+		else if (chain < len && frame_pullup(f, in, chain, open))
 			continue;
 		else if (eof) {
 			frame_line(f, (const char *)evbuffer_pullup(in, -1),
