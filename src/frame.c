@@ -37,7 +37,6 @@ struct frame {
 };
 
 const char	 frame_too_long[] = "line too long";
-const char	 frame_cut[] = "incomplete line at shutdown";
 
 struct frame *
 frame_new(size_t max_line, enum frame_format format,
@@ -296,7 +295,7 @@ frame_datagram(struct frame *f, const char *buf, size_t len)
 }
 
 void
-frame_cut_rest(struct frame *f, struct evbuffer *in)
+frame_cut_rest(struct frame *f, struct evbuffer *in, const char *reason)
 {
 	size_t	 len = evbuffer_get_length(in);
 
@@ -304,7 +303,7 @@ frame_cut_rest(struct frame *f, struct evbuffer *in)
 		return;
 	/* the tail of an over-long line was refused already */
 	if (!f->discarding)
-		f->ops->reject(f->arg, frame_cut,
+		f->ops->reject(f->arg, reason,
 		    (const char *)evbuffer_pullup(in, -1), len);
 	frame_skip(f, len);
 	evbuffer_drain(in, len);

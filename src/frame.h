@@ -6,10 +6,12 @@
  *
  * Rules (README "Line protocol exactness"): a record ends at '\n'; line
  * protocol frames as InfluxDB does (not inside a quoted field value or
- * after a backslash) as long as the record parses as a whole.  A record
- * longer than max_line (a CR before its '\n' not counted) is refused and
- * the input resumes after the next '\n'.  A partial record at EOF is a
- * record; one cut by shutdown is refused.
+ * after a backslash) if the record so framed parses as a whole and fits
+ * in max_line, else its first line is a record alone.  A record longer
+ * than max_line (a CR before its '\n' not counted) is refused and the
+ * input resumes after the next '\n'.  A partial record at EOF is a
+ * record; one cut by shutdown or an idle timeout is refused.  How the
+ * input is split into reads and chains never changes the records.
  */
 #ifndef RELAYD_FRAME_H
 #define RELAYD_FRAME_H
@@ -32,9 +34,8 @@ enum frame_parse {
 	FRAME_PARSE_PLAIN,	/* valid, no '"' or '\\': ends at its '\n' */
 };
 
-/* Reasons passed to reject(); compare the pointers. */
-extern const char	 frame_too_long[];	/* "line too long" */
-extern const char	 frame_cut[];		/* "incomplete line at ..." */
+/* reject()'s reason for a record over max_line: "line too long". */
+extern const char	 frame_too_long[];
 
 /* reject() gets at least this many bytes of a record's head. */
 #define FRAME_HEAD	64
@@ -45,12 +46,13 @@ extern const char	 frame_cut[];		/* "incomplete line at ..." */
  * commit() (and the '\n' after it, if any), or by skip().
  */
 struct frame_ops {
-	/* A record of at most max_line bytes, without its '\n'. */
+	/* A record of at most max_line bytes (+ CR), without its '\n'. */
 	void	(*record)(void *arg, const char *rec, size_t len);
 	/*
-	 * A refused record (`reason` above).  `head` holds its first
-	 * min(len, FRAME_HEAD) bytes at least (a complete record: all);
-	 * `len` counts what is known of it.  Its bytes then go to skip().
+	 * A refused record: frame_too_long, or frame_cut_rest()'s reason.
+	 * `head` holds its first min(len, FRAME_HEAD) bytes at least (a
+	 * complete record: all); `len` counts what is known of it.  Its
+	 * bytes then go to skip().
 	 */
 	void	(*reject)(void *arg, const char *reason, const char *head,
 		    size_t len);
@@ -84,14 +86,17 @@ void		 frame_input(struct frame *, struct evbuffer *in, bool eof);
  */
 void		 frame_datagram(struct frame *, const char *buf, size_t len);
 /*
- * Shutdown: only what is buffered or already queued in the socket will
- * come, so an open record (a quote, a backslash) is settled at once.
+ * The stream is being cut (shutdown, idle timeout): only what is buffered
+ * or already queued in the socket will come, so an open record (a quote,
+ * a backslash) is settled at once.
  */
 void		 frame_close(struct frame *);
 /*
- * After the last frame_input() of a stream cut by shutdown: refuses a
- * partial record left in `in` (frame_cut) and drains it.
+ * After the last frame_input() of a stream that was cut: refuses a
+ * partial record left in `in` for `reason` (a static string naming the
+ * cut) and drains it.
  */
-void		 frame_cut_rest(struct frame *, struct evbuffer *in);
+void		 frame_cut_rest(struct frame *, struct evbuffer *in,
+		    const char *reason);
 
 #endif

@@ -86,6 +86,9 @@ struct listener {
 #define LISTENER_MAX_GROUPS	64
 
 static const char	 listener_dgram_too_long[] = "datagram too large";
+static const char	 listener_cut[] = "incomplete line at shutdown";
+static const char	 listener_idle_cut[] = "incomplete line at idle timeout";
+static const char	 listener_error_cut[] = "incomplete line at client error";
 
 struct listener *
 listener_new(struct event_base *base, const struct conf_listener *conf,
@@ -248,6 +251,20 @@ listener_frame(struct listener_client *c, struct evbuffer *in, bool eof)
 	frame_input(c->frame, in, eof);
 }
 
+/*
+ * The client is cut off (`reason`) before its stream ended: an open
+ * record is settled, a partial last line refused rather than forwarded
+ * truncated.  At `eof` (it had ended it after all) that line counts.
+ */
+static void
+listener_settle(struct listener_client *c, struct evbuffer *in, bool eof,
+    const char *reason)
+{
+	frame_close(c->frame);
+	listener_frame(c, in, eof);
+	frame_cut_rest(c->frame, in, reason);
+}
+
 static void
 listener_client_free(struct listener_client *c)
 {
@@ -328,11 +345,16 @@ listener_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_EOF)
 		listener_frame(c, bufferevent_get_input(bev), true);
-	else if (what & BEV_EVENT_TIMEOUT)
+	else if (what & BEV_EVENT_TIMEOUT) {
 		log_debug("listener %s: closing idle client", l->conf->name);
-	else if (what & BEV_EVENT_ERROR)
+		listener_settle(c, bufferevent_get_input(bev), false,
+		    listener_idle_cut);
+	} else if (what & BEV_EVENT_ERROR) {
 		log_debug("listener %s: client error: %s", l->conf->name,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		listener_settle(c, bufferevent_get_input(bev), false,
+		    listener_error_cut);
+	}
 	listener_client_free(c);
 }
 
@@ -724,8 +746,7 @@ listener_client_drain(struct listener_client *c)
 	}
 	/* the rest is a last line only if the client had ended its stream */
 	eof = recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-	listener_frame(c, in, eof);
-	frame_cut_rest(c->frame, in);
+	listener_settle(c, in, eof, listener_cut);
 }
 
 /* Accepts the connections still queued: their clients have sent too. */
