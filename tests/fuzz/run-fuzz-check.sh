@@ -1,8 +1,9 @@
 #!/bin/sh
 # Short, bounded libFuzzer runs of every fuzz target from its seed corpus
-# (part of `make check` when configure found clang): the kv translator and
-# the line-protocol parser.  FUZZ_SECONDS sets the length of each run; a
-# crash leaves its input as crash-* in the build directory.
+# (part of `make check` when configure found clang): the kv translator,
+# the line-protocol parser and the framing of stream input.  FUZZ_SECONDS
+# sets the length of each run; a crash leaves its input as crash-* in the
+# build directory.
 srcdir=${srcdir:-.}
 
 # fuzz TARGET CORPUS: runs one target on a scratch copy of its corpus
@@ -23,3 +24,4 @@ fuzz() {
 
 fuzz fuzz_kv kv_corpus
 fuzz fuzz_proto corpus_proto
+fuzz fuzz_frame corpus_frame

@@ -13,6 +13,7 @@ main(void)
 
 	srunner_add_suite(sr, batch_suite());
 	srunner_add_suite(sr, conf_suite());
+	srunner_add_suite(sr, frame_suite());
 	srunner_add_suite(sr, hmap_suite());
 	srunner_add_suite(sr, kv_suite());
 	srunner_add_suite(sr, log_suite());

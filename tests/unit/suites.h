@@ -7,6 +7,7 @@
 Suite	*backoff_suite(void);
 Suite	*batch_suite(void);
 Suite	*conf_suite(void);
+Suite	*frame_suite(void);
 Suite	*hmap_suite(void);
 Suite	*kv_suite(void);
 Suite	*log_suite(void);
