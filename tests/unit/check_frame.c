@@ -12,9 +12,9 @@
 
 #include <event2/buffer.h>
 
+#include "check_main.h"
 #include "frame.h"
 #include "proto.h"
-#include "suites.h"
 
 #define L	FRAME_LINE
 #define K	FRAME_KV
@@ -429,7 +429,7 @@ START_TEST(test_reject_head)
 }
 END_TEST
 
-Suite *
+static Suite *
 frame_suite(void)
 {
 	Suite	*s = suite_create("frame");
@@ -443,3 +443,5 @@ frame_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(frame_suite)

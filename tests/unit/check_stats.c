@@ -7,8 +7,8 @@
 
 #include <event2/buffer.h>
 
+#include "check_main.h"
 #include "stats.h"
-#include "suites.h"
 
 static const struct {
 	const char	*in;
@@ -56,7 +56,7 @@ START_TEST(test_json_string)
 }
 END_TEST
 
-Suite *
+static Suite *
 stats_suite(void)
 {
 	Suite	*s = suite_create("stats");
@@ -67,3 +67,5 @@ stats_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(stats_suite)
