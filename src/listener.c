@@ -1,17 +1,13 @@
 /*
  * UNIX stream listeners.
  *
- * Framing: lines end at '\n', except inside a quoted field value or after
- * a backslash, as InfluxDB frames them (proto_line_end).  Most lines lie
- * inside the first chain of the input evbuffer and are parsed in place;
- * only a line that straddles two chains is pulled up (copied) to make it
- * contiguous.  A line longer than max_line is rejected whole: its bytes
- * are dropped as they arrive and the stream resumes after the next bare
- * '\n'.
+ * Framing (frame.c) splits what a client sends into lines; a valid line
+ * is parsed once, in place, as it is framed (listener_parse_cb), and
+ * every line, refused or not, is counted here.
  *
  * Datagrams: each is one read into a buffer owned by the listener, then
- * framed by the same code as a stream that ends there (a pseudo-client
- * holds the framing state), so a datagram carries any number of lines.
+ * framed as a stream that ends there (a pseudo-client holds the framing
+ * state), so a datagram carries any number of lines.
  *
  * Access: with allow_uids/allow_gids, stream peers are checked with
  * SO_PEERCRED (+ SO_PEERGROUPS for supplementary groups) on accept and
@@ -39,13 +35,13 @@
 
 #include "conf.h"
 #include "fdlimit.h"
+#include "frame.h"
 #include "ingest.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
 #include "origin.h"
-#include "proto.h"
 #include "service.h"
 #include "sock.h"
 #include "stamp.h"
@@ -55,9 +51,9 @@ struct listener_client {
 	TAILQ_ENTRY(listener_client) entry;
 	struct listener		*listener;
 	struct bufferevent	*bev;
-	bool			 discarding;	/* inside an over-long line */
+	struct frame		*frame;
+	int64_t			 now;		/* when the input was read */
 	bool			 paused;	/* overflow = block: not reading */
-	bool			 closing;	/* shutdown: no more input comes */
 	uint32_t		 origin;	/* who, for the server's refusals */
 };
 
@@ -80,7 +76,6 @@ struct listener {
 	struct event		*ev_dgram;
 	struct ucred		 dgram_peer;	/* of dgram.origin, if known */
 	struct listener_client	 dgram;		/* framing state */
-	struct evbuffer		*dgram_in;
 	char			*dgram_buf;
 	size_t			 dgram_size;
 };
@@ -90,9 +85,10 @@ struct listener {
 #define LISTENER_DGRAM_BURST	64		/* datagrams per wakeup */
 #define LISTENER_MAX_GROUPS	64
 
-static const char	 listener_too_long[] = "line too long";
-static const char	 listener_cut[] = "incomplete line at shutdown";
 static const char	 listener_dgram_too_long[] = "datagram too large";
+static const char	 listener_cut[] = "incomplete line at shutdown";
+static const char	 listener_idle_cut[] = "incomplete line at idle timeout";
+static const char	 listener_error_cut[] = "incomplete line at client error";
 
 struct listener *
 listener_new(struct event_base *base, const struct conf_listener *conf,
@@ -170,209 +166,103 @@ listener_count(struct listener *l, enum ingest_result r, const char *reason,
 	}
 }
 
-/* Without its CR, is the line within max_line? */
-static bool
-listener_fits(const struct listener *l, const char *line, size_t len)
-{
-	/* the CR of a CRLF is dropped, so it does not count */
-	return len - (len > 0 && line[len - 1] == '\r') <= l->conf->max_line;
-}
-
+/* A framed line: ingest takes it, or tells why not. */
 static void
-listener_line(struct listener_client *c, const char *line, size_t len,
-    int64_t now)
+listener_record_cb(void *arg, const char *line, size_t len)
 {
-	struct listener	*l = c->listener;
-	const char	*reason = NULL;
-	enum ingest_result r;
+	struct listener_client	*c = arg;
+	struct listener		*l = c->listener;
+	const char		*reason = NULL;
+	enum ingest_result	 r;
 
-	if (c->discarding) {
-		c->discarding = false;	/* the tail of an over-long line */
-		return;
-	}
 	l->stats.lines++;
-	if (!listener_fits(l, line, len)) {
-		listener_count_reject(l, listener_too_long);
-		listener_log_reject(l, listener_too_long, line, len);
-		return;
-	}
-	r = ingest_line(l->ingest, line, len, now, c->origin, &reason);
+	r = ingest_line(l->ingest, line, len, c->now, c->origin, &reason);
 	listener_count(l, r, reason, line, len);
 }
 
-/*
- * The common case in one pass: a valid line protocol line up to the next
- * '\n' is parsed once, and its parse settles its framing (a plain line
- * ends at its first '\n'; another needs proto_line_end() to agree).
- * Returns the '\n' it took the line up to, or NULL, having done nothing,
- * for listener_line_end() and listener_line() to sort out.
- */
-static const char *
-listener_fast_line(struct listener_client *c, const char *p,
-    const char *end, int64_t now)
-{
-	struct listener	*l = c->listener;
-	const char	*nl, *reason = NULL;
-	size_t		 len;
-	enum ingest_result r;
-
-	if (c->discarding || l->conf->format != FORMAT_LINE ||
-	    (nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-		return NULL;
-	len = (size_t)(nl - p);
-	if (!listener_fits(l, p, len) ||
-	    ingest_parse(l->ingest, p, len, &reason) != INGEST_ACCEPTED ||
-	    (!ingest_plain(l->ingest) &&
-	    proto_line_end(p, (size_t)(end - p)) != nl))
-		return NULL;
-	l->stats.lines++;
-	r = ingest_commit(l->ingest, now, c->origin, &reason);
-	listener_count(l, r, reason, p, len);
-	return nl;
-}
-
-/* Could more input still complete the line protocol record at `p`? */
-static bool
-listener_may_continue(const char *p, size_t len)
-{
-	struct proto_point	 pt;
-
-	/* only an open quoted value or a backslash before '\n' continue */
-	return (len > 0 && p[len - 1] == '\\') ||
-	    proto_parse(p, len, &pt) == PROTO_ERR_STRING;
-}
-
-/*
- * The end of the next line at `p`, NULL if it is not complete yet.  Line
- * protocol frames as InfluxDB does (a '\n' inside a quoted field value or
- * after a backslash does not end a line), but garbage must not swallow
- * the lines after it: a record that spans several physical lines stands
- * only if it parses as a whole, else its first physical line is taken
- * alone (and rejected) and framing resumes after it.  While discarding an
- * over-long line, and for kv (one message per line), only a bare '\n'
- * ends a line.
- */
-static const char *
-listener_line_end(const struct listener_client *c, const char *p,
-    const char *end, bool eof)
-{
-	struct proto_point	 pt;
-	const char		*nl, *first;
-
-	if (c->discarding || c->listener->conf->format == FORMAT_KV)
-		return memchr(p, '\n', (size_t)(end - p));
-	if ((nl = proto_line_end(p, (size_t)(end - p))) != NULL) {
-		first = memchr(p, '\n', (size_t)(nl - p));
-		if (first == NULL ||
-		    proto_parse(p, (size_t)(nl - p), &pt) == PROTO_OK)
-			return nl;
-		return first;
-	}
-	if ((first = memchr(p, '\n', (size_t)(end - p))) == NULL)
-		return NULL;
-	/* an open record: wait for more only if more can come and help */
-	if (eof || c->closing ||
-	    !listener_may_continue(p, (size_t)(first - p)))
-		return first;
-	return NULL;
-}
-
-/* Takes the complete lines at the head of the first chain; -1 if none. */
-static ssize_t
-listener_scan_chain(struct listener_client *c, struct evbuffer *in,
-    int64_t now, bool eof)
-{
-	struct evbuffer_iovec	 v;
-	const char		*p, *end, *nl;
-
-	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-		return -1;
-	p = v.iov_base;
-	end = p + v.iov_len;
-	for (;;) {
-		if ((nl = listener_fast_line(c, p, end, now)) == NULL) {
-			if ((nl = listener_line_end(c, p, end, eof)) == NULL)
-				break;
-			listener_line(c, p, (size_t)(nl - p), now);
-		}
-		p = nl + 1;
-	}
-	if (p == v.iov_base)
-		return -1;
-	return p - (const char *)v.iov_base;
-}
-
-/*
- * The line at the head of `in` goes on past its first chain: pulls it up
- * to the next bare '\n' (the line may end there), never past max_line + 2
- * bytes (a line of max_line bytes and its CRLF).  False if there is
- * nothing to pull up.
- */
-static bool
-listener_pullup(struct listener_client *c, struct evbuffer *in,
-    size_t chain)
-{
-	struct evbuffer_ptr	 from, eol;
-	size_t			 want, eol_len;
-
-	if (evbuffer_ptr_set(in, &from, chain, EVBUFFER_PTR_SET) == -1)
-		return false;
-	eol = evbuffer_search_eol(in, &from, &eol_len, EVBUFFER_EOL_LF);
-	if (eol.pos < 0)
-		return false;
-	want = (size_t)eol.pos + 1;
-	if (want > c->listener->conf->max_line + 2)
-		want = c->listener->conf->max_line + 2;
-	if (want <= chain)
-		return false;
-	return evbuffer_pullup(in, (ssize_t)want) != NULL;
-}
-
-/* A line grew past max_line: reject it and drop it up to a bare '\n'. */
+/* A line framing refused (too long, cut by shutdown). */
 static void
-listener_too_long_line(struct listener_client *c, struct evbuffer *in)
+listener_reject_cb(void *arg, const char *reason, const char *head,
+    size_t len)
 {
-	struct listener	*l = c->listener;
-	size_t		 len = evbuffer_get_length(in);
+	struct listener_client	*c = arg;
+	struct listener		*l = c->listener;
 
 	l->stats.lines++;
-	listener_count_reject(l, listener_too_long);
-	listener_log_reject(l, listener_too_long,
-	    (const char *)evbuffer_pullup(in, len < 64 ? -1 : 64), len);
-	c->discarding = true;
+	listener_count_reject(l, reason);
+	listener_log_reject(l, reason, head, len);
 }
 
-/* Frames every complete line in `in`; at EOF the rest is a line too. */
-static void
-listener_frame(struct listener_client *c, struct evbuffer *in, int64_t now,
-    bool eof)
+/* Parses a line while it is framed: a valid one is parsed only once. */
+static enum frame_parse
+listener_parse_cb(void *arg, const char *line, size_t len)
 {
-	size_t		 len, chain, max;
-	ssize_t		 used;
+	struct listener_client	*c = arg;
+	struct ingest		*in = c->listener->ingest;
+	const char		*reason = NULL;
 
-	/* without its '\n', a line may still end in the CR of a CRLF */
-	max = c->listener->conf->max_line + 1;
-	while ((len = evbuffer_get_length(in)) > 0) {
-		if ((used = listener_scan_chain(c, in, now, eof)) > 0) {
-			evbuffer_drain(in, (size_t)used);
-			continue;
-		}
-		chain = evbuffer_get_contiguous_space(in);
-		if (c->discarding)
-			evbuffer_drain(in, chain);	/* no '\n' in it */
-		else if (chain > max)
-			listener_too_long_line(c, in);
-		else if (chain < len && listener_pullup(c, in, chain))
-			continue;
-		else if (eof) {
-			listener_line(c, (const char *)evbuffer_pullup(in, -1),
-			    len, now);
-			evbuffer_drain(in, len);
-		} else if (len > max)
-			listener_too_long_line(c, in);
-		else
-			return;
-	}
+	if (ingest_parse(in, line, len, &reason) != INGEST_ACCEPTED)
+		return FRAME_PARSE_FAILED;
+	return ingest_plain(in) ? FRAME_PARSE_PLAIN : FRAME_PARSE_OK;
+}
+
+/* Queues the line listener_parse_cb() accepted. */
+static void
+listener_commit_cb(void *arg, const char *line, size_t len)
+{
+	struct listener_client	*c = arg;
+	struct listener		*l = c->listener;
+	const char		*reason = NULL;
+	enum ingest_result	 r;
+
+	l->stats.lines++;
+	r = ingest_commit(l->ingest, c->now, c->origin, &reason);
+	listener_count(l, r, reason, line, len);
+}
+
+static const struct frame_ops	 listener_frame_ops = {
+	.record = listener_record_cb,
+	.reject = listener_reject_cb,
+	.parse = listener_parse_cb,
+	.commit = listener_commit_cb,
+};
+
+static enum frame_format
+listener_frame_format(const struct conf_listener *conf)
+{
+	return conf->format == FORMAT_KV ? FRAME_KV : FRAME_LINE;
+}
+
+/* A framer for client `c`, by the listener's current config. */
+static struct frame *
+listener_frame_new(struct listener_client *c)
+{
+	const struct conf_listener	*conf = c->listener->conf;
+
+	return frame_new(conf->max_line, listener_frame_format(conf),
+	    &listener_frame_ops, c);
+}
+
+/* Frames what `c` sent, received now; at `eof` the rest is a line too. */
+static void
+listener_frame(struct listener_client *c, struct evbuffer *in, bool eof)
+{
+	c->now = stamp_now();
+	frame_input(c->frame, in, eof);
+}
+
+/*
+ * The client is cut off (`reason`) before its stream ended: an open
+ * record is settled, a partial last line refused rather than forwarded
+ * truncated.  At `eof` (it had ended it after all) that line counts.
+ */
+static void
+listener_settle(struct listener_client *c, struct evbuffer *in, bool eof,
+    const char *reason)
+{
+	frame_close(c->frame);
+	listener_frame(c, in, eof);
+	frame_cut_rest(c->frame, in, reason);
 }
 
 static void
@@ -389,6 +279,7 @@ listener_client_free(struct listener_client *c)
 	 * counts bufferevents and finishes the free after the callback.
 	 */
 	bufferevent_free(c->bev);
+	frame_free(c->frame);
 	free(c);
 }
 
@@ -425,7 +316,7 @@ listener_read_cb(struct bufferevent *bev, void *arg)
 
 	if (listener_pause(c))
 		return;
-	listener_frame(c, bufferevent_get_input(bev), stamp_now(), false);
+	listener_frame(c, bufferevent_get_input(bev), false);
 	/* what this turn accepted reaches the spools before anyone hears */
 	ingest_end(c->listener->ingest);
 }
@@ -454,15 +345,19 @@ listener_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct listener_client	*c = arg;
 	struct listener		*l = c->listener;
 
-	if (what & BEV_EVENT_EOF) {
-		listener_frame(c, bufferevent_get_input(bev), stamp_now(),
-		    true);
-		ingest_end(l->ingest);
-	} else if (what & BEV_EVENT_TIMEOUT)
+	if (what & BEV_EVENT_EOF)
+		listener_frame(c, bufferevent_get_input(bev), true);
+	else if (what & BEV_EVENT_TIMEOUT) {
 		log_debug("listener %s: closing idle client", l->conf->name);
-	else if (what & BEV_EVENT_ERROR)
+		listener_settle(c, bufferevent_get_input(bev), false,
+		    listener_idle_cut);
+	} else if (what & BEV_EVENT_ERROR) {
 		log_debug("listener %s: client error: %s", l->conf->name,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		listener_settle(c, bufferevent_get_input(bev), false,
+		    listener_error_cut);
+	}
+	ingest_end(l->ingest);
 	listener_client_free(c);
 }
 
@@ -583,6 +478,7 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	c = xcalloc(1, sizeof(*c));
 	c->listener = l;
 	c->origin = listener_stream_origin(l, fd);
+	c->frame = listener_frame_new(c);
 	if ((c->bev = bufferevent_socket_new(l->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		fatalx("listener %s: bufferevent_socket_new failed",
@@ -639,10 +535,10 @@ listener_open_dgram(struct listener *l, int fd, char *err, size_t errlen)
 	if (l->dgram_size < LISTENER_DGRAM_MIN)
 		l->dgram_size = LISTENER_DGRAM_MIN;
 	l->dgram_buf = xmalloc(l->dgram_size);
-	l->dgram_in = evbuffer_new();
+	l->dgram.frame = listener_frame_new(&l->dgram);
 	l->ev_dgram = event_new(l->base, fd, EV_READ | EV_PERSIST,
 	    listener_dgram_read_cb, l);
-	if (l->dgram_in == NULL || l->ev_dgram == NULL)
+	if (l->ev_dgram == NULL)
 		fatalx("listener %s: cannot set up events", l->conf->name);
 	loop_set_priority(l->ev_dgram, LOOP_PRI_INPUT);
 	if (event_add(l->ev_dgram, NULL) == -1)
@@ -742,11 +638,8 @@ static void
 listener_dgram_frame(struct listener *l, size_t len, int64_t now)
 {
 	l->stats.datagrams++;
-	l->dgram.discarding = false;
-	evbuffer_add_reference(l->dgram_in, l->dgram_buf, len, NULL, NULL);
-	listener_frame(&l->dgram, l->dgram_in, now, true);
-	/* the buffer is reused by the next recvmsg: drop any reference */
-	evbuffer_drain(l->dgram_in, evbuffer_get_length(l->dgram_in));
+	l->dgram.now = now;
+	frame_datagram(l->dgram.frame, l->dgram_buf, len);
 }
 
 /* Receives one datagram; false when there is none left to read. */
@@ -832,7 +725,6 @@ listener_close_dgram(struct listener *l)
 static void
 listener_client_drain(struct listener_client *c)
 {
-	struct listener	*l = c->listener;
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 	evutil_socket_t	 fd = bufferevent_getfd(c->bev);
 	int		 n, queued;
@@ -845,7 +737,7 @@ listener_client_drain(struct listener_client *c)
 	 * bufferevent is about to be freed, so take over its reading.
 	 */
 	evbuffer_unfreeze(in, 0);
-	c->closing = true;
+	frame_close(c->frame);
 	/*
 	 * Only what was queued when shutdown began: a client that keeps
 	 * writing must not hold up the drain or push out accepted points.
@@ -854,18 +746,11 @@ listener_client_drain(struct listener_client *c)
 		queued = 0;
 	while (queued > 0 && (n = evbuffer_read(in, fd, queued)) > 0) {
 		queued -= n;
-		listener_frame(c, in, stamp_now(), false);
+		listener_frame(c, in, false);
 	}
 	/* the rest is a last line only if the client had ended its stream */
 	eof = recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-	listener_frame(c, in, stamp_now(), eof);
-	if (evbuffer_get_length(in) > 0 && !c->discarding) {
-		l->stats.lines++;
-		listener_count_reject(l, listener_cut);
-		listener_log_reject(l, listener_cut,
-		    (const char *)evbuffer_pullup(in, -1),
-		    evbuffer_get_length(in));
-	}
+	listener_settle(c, in, eof, listener_cut);
 }
 
 /* Accepts the connections still queued: their clients have sent too. */
@@ -901,6 +786,8 @@ listener_close(struct listener *l)
 		listener_client_drain(c);
 		listener_client_free(c);
 	}
+	/* what the drain accepted reaches the spools now, not at exit */
+	ingest_end(l->ingest);
 	if (l->bound && unlink(l->conf->path) == -1 && errno != ENOENT)
 		log_warn("listener %s: unlink %s", l->conf->name,
 		    l->conf->path);
@@ -952,8 +839,14 @@ listener_reconfigure(struct listener *l, const struct conf_listener *conf,
 		log_warn("listener %s: chmod %s", conf->name, conf->path);
 	if (l->dgram_fd != -1)
 		listener_reconfigure_dgram(l);
-	TAILQ_FOREACH(c, &l->clients, entry)
+	if (l->dgram.frame != NULL)
+		frame_configure(l->dgram.frame, conf->max_line,
+		    listener_frame_format(conf));
+	TAILQ_FOREACH(c, &l->clients, entry) {
 		listener_set_idle(c);
+		frame_configure(c->frame, conf->max_line,
+		    listener_frame_format(conf));
+	}
 	/* paused clients check the new targets (and wait on them) */
 	listener_room_cb(NULL, l);
 	log_info("listener %s: reconfigured, %zu clients kept", conf->name,
@@ -971,8 +864,7 @@ listener_free(struct listener *l)
 	origin_put(l->dgram.origin);
 	if (l->ev_resume != NULL)
 		event_free(l->ev_resume);
-	if (l->dgram_in != NULL)
-		evbuffer_free(l->dgram_in);
+	frame_free(l->dgram.frame);
 	free(l->dgram_buf);
 	free(l);
 }

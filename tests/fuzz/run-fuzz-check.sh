@@ -1,9 +1,9 @@
 #!/bin/sh
 # Short, bounded libFuzzer runs of every fuzz target from its seed corpus
 # (part of `make check` when configure found clang): the kv translator,
-# the line-protocol parser and the spool reader.  FUZZ_SECONDS sets the
-# length of each run; a
-# crash leaves its input as crash-* in the build directory.
+# the line-protocol parser, the framing of stream input and the spool
+# reader.  FUZZ_SECONDS sets the length of each run; a crash leaves its
+# input as crash-* in the build directory.
 srcdir=${srcdir:-.}
 
 # fuzz TARGET CORPUS: runs one target on a scratch copy of its corpus
@@ -25,3 +25,4 @@ fuzz() {
 fuzz fuzz_kv kv_corpus
 fuzz fuzz_proto corpus_proto
 fuzz fuzz_spool corpus_spool
+fuzz fuzz_frame corpus_frame

@@ -193,6 +193,33 @@ def test_idle_timeout(influx):
     check_equal(1, len(got), "points sent before going idle")
 
 
+def test_idle_timeout_settles_input(influx):
+    """A client closed for idle_timeout while its input is not framed yet
+    (an open quote holds the lines after it, a last line lacks its
+    newline) is settled as at shutdown: the open line and the cut line are
+    rejected and counted, the complete lines after the quote delivered."""
+    db = unique_db("idleopen")
+    cfg = relay_config(influx, db, listener={"idle_timeout": "300ms"})
+    t = 1700000000000000000
+    with Relay(cfg) as relay:
+        s = relay.connect()
+        s.sendall(b'm f="abc\n' +
+                  b"".join(b"m v=%di %d\n" % (i, t + i) for i in range(3)) +
+                  b"m v=")
+        s.settimeout(5)
+        check_equal(b"", s.recv(1), "read from an idle client's socket")
+        s.close()
+        got = settle_points(influx, db, 3)
+        st = harness.check_listener_balance(harness.listener_stats(relay))
+        log = relay.log()
+    check_equal([0, 1, 2], sorted(p["fields"]["v"] for p in got),
+                "points after the open record\n" + harness.tail(log))
+    check_equal(5, st["lines"], "lines counted\n" + harness.tail(log))
+    check_equal(2, st["rejected"], "lines rejected\n" + harness.tail(log))
+    check("incomplete line at idle timeout" in log,
+          "cut line not reported:\n" + harness.tail(log))
+
+
 def test_max_clients(influx):
     """Clients beyond max_clients are refused; the others keep working."""
     db = unique_db("maxcl")
@@ -281,7 +308,8 @@ if __name__ == "__main__":
     harness.main([test_stale_socket_replaced, test_live_socket_refused,
                   test_not_a_socket_refused, test_mode_applied,
                   test_max_line_resync, test_max_line_crlf,
-                  test_idle_timeout, test_max_clients,
+                  test_idle_timeout, test_idle_timeout_settles_input,
+                  test_max_clients,
                   test_descriptor_reserve,
                   test_shutdown_reads_what_was_sent,
                   test_shutdown_settles_open_record, test_version_and_usage])

@@ -2,7 +2,7 @@
 #include "config.h"
 
 #include "backoff.h"
-#include "suites.h"
+#include "check_main.h"
 
 START_TEST(test_first_retry_is_initial)
 {
@@ -44,7 +44,7 @@ START_TEST(test_retry_after_is_a_floor)
 }
 END_TEST
 
-Suite *
+static Suite *
 backoff_suite(void)
 {
 	Suite	*s = suite_create("backoff");
@@ -57,3 +57,5 @@ backoff_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(backoff_suite)

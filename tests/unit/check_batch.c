@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "batch.h"
+#include "check_main.h"
 #include "point.h"
 #include "proto.h"
 #include "queue.h"
-#include "suites.h"
 
 /* Batch bodies are not NUL-terminated: compare bytes. */
 static bool
@@ -393,7 +393,7 @@ START_TEST(test_known_types_per_hour)
 }
 END_TEST
 
-Suite *
+static Suite *
 batch_suite(void)
 {
 	Suite	*s = suite_create("batch");
@@ -415,3 +415,5 @@ batch_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(batch_suite)

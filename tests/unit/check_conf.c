@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "conf.h"
-#include "suites.h"
 
 #define MINIMAL \
 	"[listener:main]\n" \
@@ -408,7 +408,7 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
-Suite *
+static Suite *
 conf_suite(void)
 {
 	Suite	*s = suite_create("conf");
@@ -430,3 +430,5 @@ conf_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(conf_suite)

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "conf.h"
 #include "endpoint.h"
-#include "suites.h"
 
 #define HEAD \
 	"[listener:main]\n" \
@@ -189,7 +189,7 @@ START_TEST(test_target_dup)
 }
 END_TEST
 
-Suite *
+static Suite *
 conf_target_suite(void)
 {
 	Suite	*s = suite_create("conf_target");
@@ -206,3 +206,5 @@ conf_target_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(conf_target_suite)

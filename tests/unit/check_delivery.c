@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "conf.h"
 #include "faultd.h"
 #include "loop.h"
@@ -25,7 +26,6 @@
 #include "queue.h"
 #include "sender.h"
 #include "stamp.h"
-#include "suites.h"
 #include "target.h"
 
 #define BASE	"flush_interval = 50ms\ntimeout = 2s\n"
@@ -1156,7 +1156,7 @@ START_TEST(test_sweep_keeps_creating_queue)
 }
 END_TEST
 
-Suite *
+static Suite *
 delivery_suite(void)
 {
 	Suite	*s = suite_create("delivery");
@@ -1201,3 +1201,5 @@ delivery_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(delivery_suite)

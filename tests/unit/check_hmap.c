@@ -3,8 +3,8 @@
 
 #include <stdint.h>
 
+#include "check_main.h"
 #include "hmap.h"
-#include "suites.h"
 
 #define N	5000
 
@@ -60,7 +60,7 @@ START_TEST(test_string_hash)
 }
 END_TEST
 
-Suite *
+static Suite *
 hmap_suite(void)
 {
 	Suite	*s = suite_create("hmap");
@@ -71,3 +71,5 @@ hmap_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(hmap_suite)

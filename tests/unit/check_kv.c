@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "kv.h"
 #include "proto.h"
-#include "suites.h"
 
 #define S_NS	0	/* the DESIGN example's spec, precision ns */
 #define S_SEC	1	/* precision s, other key names, no routing */
@@ -290,7 +290,7 @@ START_TEST(test_rfc3339)
 }
 END_TEST
 
-Suite *
+static Suite *
 kv_suite(void)
 {
 	Suite	*s = suite_create("kv");
@@ -306,3 +306,5 @@ kv_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(kv_suite)

@@ -5,8 +5,8 @@
 
 #include <check.h>
 
+#include "check_main.h"
 #include "log.h"
-#include "suites.h"
 
 static const struct {
 	const char	*in;
@@ -46,7 +46,7 @@ START_TEST(test_esc_slots)
 }
 END_TEST
 
-Suite *
+static Suite *
 log_suite(void)
 {
 	Suite	*s = suite_create("log");
@@ -58,3 +58,5 @@ log_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(log_suite)

@@ -7,8 +7,8 @@
 
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "loop.h"
-#include "suites.h"
 
 #define RIG_CLIENTS	32
 #define RIG_READ_US	200	/* the CPU one client's read costs */
@@ -120,7 +120,7 @@ START_TEST(test_priorities)
 }
 END_TEST
 
-Suite *
+static Suite *
 loop_suite(void)
 {
 	Suite	*s = suite_create("loop");
@@ -132,3 +132,5 @@ loop_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(loop_suite)

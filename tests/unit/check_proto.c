@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "proto.h"
-#include "suites.h"
 
 /*
  * Every verdict below was checked against a real influxd 1.6.  C string
@@ -428,7 +428,7 @@ START_TEST(test_plain)
 }
 END_TEST
 
-Suite *
+static Suite *
 proto_suite(void)
 {
 	Suite	*s = suite_create("proto");
@@ -452,3 +452,5 @@ proto_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(proto_suite)

@@ -3,9 +3,9 @@
 
 #include <string.h>
 
+#include "check_main.h"
 #include "proto.h"
 #include "response.h"
-#include "suites.h"
 
 static const struct {
 	long			 status;
@@ -130,7 +130,7 @@ START_TEST(test_conflict)
 }
 END_TEST
 
-Suite *
+static Suite *
 response_suite(void)
 {
 	Suite	*s = suite_create("response");
@@ -144,3 +144,5 @@ response_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(response_suite)

@@ -6,8 +6,8 @@
 
 #include <string.h>
 
+#include "check_main.h"
 #include "route.h"
-#include "suites.h"
 
 static const struct {
 	const char	*body;
@@ -104,7 +104,7 @@ START_TEST(test_name_ok)
 }
 END_TEST
 
-Suite *
+static Suite *
 route_suite(void)
 {
 	Suite	*s = suite_create("route");
@@ -117,3 +117,5 @@ route_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(route_suite)

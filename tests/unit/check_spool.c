@@ -23,7 +23,7 @@
 #include "crc32c.h"
 #include "segment.h"
 #include "spool.h"
-#include "suites.h"
+#include "check_main.h"
 
 struct rec {
 	const char	*db;
@@ -837,7 +837,7 @@ START_TEST(test_logged_once)
 }
 END_TEST
 
-Suite *
+static Suite *
 spool_suite(void)
 {
 	Suite	*s = suite_create("spool");
@@ -872,3 +872,5 @@ spool_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(spool_suite)

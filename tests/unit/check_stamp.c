@@ -1,8 +1,8 @@
 /* Receipt stamps never repeat and never go back. */
 #include "config.h"
 
+#include "check_main.h"
 #include "stamp.h"
-#include "suites.h"
 
 START_TEST(test_same_tick_gets_distinct_stamps)
 {
@@ -32,7 +32,7 @@ START_TEST(test_now_is_plausible)
 }
 END_TEST
 
-Suite *
+static Suite *
 stamp_suite(void)
 {
 	Suite	*s = suite_create("stamp");
@@ -44,3 +44,5 @@ stamp_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(stamp_suite)

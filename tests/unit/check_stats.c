@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "conf.h"
 #include "faultd.h"
 #include "loop.h"
@@ -25,7 +26,6 @@
 #include "sender.h"
 #include "stamp.h"
 #include "stats.h"
-#include "suites.h"
 #include "target.h"
 
 static const struct {
@@ -644,7 +644,7 @@ START_TEST(test_status_rows)
 }
 END_TEST
 
-Suite *
+static Suite *
 stats_suite(void)
 {
 	Suite	*s = suite_create("stats");
@@ -670,3 +670,5 @@ stats_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(stats_suite)

@@ -3,7 +3,7 @@
 
 #include <stdint.h>
 
-#include "suites.h"
+#include "check_main.h"
 #include "typemap.h"
 
 START_TEST(test_put_get)
@@ -58,7 +58,7 @@ START_TEST(test_grow_clear_full)
 }
 END_TEST
 
-Suite *
+static Suite *
 typemap_suite(void)
 {
 	Suite	*s = suite_create("typemap");
@@ -70,3 +70,5 @@ typemap_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+CHECK_MAIN(typemap_suite)
