@@ -317,13 +317,20 @@ batch_note_type(struct batch *b, uint64_t hash, unsigned type)
 	b->types[hash % BATCH_TYPE_SLOTS] |= (uint8_t)(1u << type);
 }
 
-/* A field may have one type in `b` and another in one of `others`. */
+/*
+ * A field may have one type in `b` and another in one of `others`: a
+ * slot where both have types, but not the same ones.  Two fields of one
+ * batch that share a slot make it hold two types; batches of one shape
+ * hold the same two, so they still go side by side.  (Were the two
+ * fields to swap types between the batches, this would miss it: two
+ * collisions at once, and then only which type a new field gets is
+ * left to the race, as with any two writers.)
+ */
 static bool
 batch_types_differ(const struct batch *b, struct batch *const *others,
     size_t n)
 {
-	uint8_t		 seen;
-	size_t		 i, s;
+	size_t	 i, s;
 
 	if (b->untyped)
 		return true;
@@ -331,12 +338,12 @@ batch_types_differ(const struct batch *b, struct batch *const *others,
 		if (others[i]->untyped)
 			return true;
 	for (s = 0; s < BATCH_TYPE_SLOTS; s++) {
-		seen = b->types[s];
+		if (b->types[s] == 0)
+			continue;
 		for (i = 0; i < n; i++)
-			seen |= others[i]->types[s];
-		/* more than one type in a slot */
-		if ((seen & (seen - 1)) != 0)
-			return true;
+			if (others[i]->types[s] != 0 &&
+			    others[i]->types[s] != b->types[s])
+				return true;
 	}
 	return false;
 }

@@ -19,7 +19,7 @@ struct evbuffer;
 struct point;
 
 /* Slots of a batch's field-type summary (batch_note_type()). */
-#define BATCH_TYPE_SLOTS	128
+#define BATCH_TYPE_SLOTS	256
 
 struct batch {
 	TAILQ_ENTRY(batch)	 entry;		/* owned by its queue */

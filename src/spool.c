@@ -984,6 +984,17 @@ spool_oldest_segment(const struct spool *sp, uint64_t *segment)
 }
 
 void
+spool_foreach_segment(const struct spool *sp, spool_segment_cb cb,
+    void *arg)
+{
+	const struct spool_seg	*seg;
+
+	TAILQ_FOREACH(seg, &sp->segs, entry)
+		if (seg->live > 0)
+			cb(seg->seq, seg->live, arg);
+}
+
+void
 spool_set_max_bytes(struct spool *sp, uint64_t max_bytes)
 {
 	sp->limits.max_bytes = max_bytes;

@@ -165,6 +165,10 @@ uint64_t		 spool_next_segment(struct spool *, size_t size);
  */
 bool			 spool_oldest_segment(const struct spool *,
 			    uint64_t *segment);
+/* Calls `cb` for each segment holding live points, oldest first. */
+typedef void	(*spool_segment_cb)(uint64_t seq, uint64_t live, void *arg);
+void			 spool_foreach_segment(const struct spool *,
+			    spool_segment_cb cb, void *arg);
 /* A new spool_size (a reload). */
 void			 spool_set_max_bytes(struct spool *, uint64_t max_bytes);
 /* True if `len` more bytes would take the spool past max_bytes. */

@@ -61,9 +61,15 @@ struct store {
 	size_t			 nheld, capheld;
 	struct evbuffer		*only;		/* disk-only points, encoded */
 	uint64_t		 nonly;
+	struct store_held	*onlyheld;	/* disk-only, by segment */
+	size_t			 nonlyheld, caponlyheld;
 	/* refs in memory whose records a failed write took back */
 	struct store_held	*orphans;
 	size_t			 norphans, caporphans;
+	uint64_t		 norphaned;	/* points, all refs */
+	/* points memory lacks, per segment, oldest first */
+	struct store_held	*unl;
+	size_t			 nunl, capunl;
 	uint64_t		 retry_at_ms;	/* disk failed: memory until */
 	uint64_t		 write_errors;
 	uint64_t		 sync_errors;
@@ -80,6 +86,8 @@ struct store {
 };
 
 static int	store_flush(struct store *);
+static void	store_count(struct store_held **, size_t *, size_t *, uint32_t,
+		    uint64_t);
 
 static uint64_t
 store_now_ms(void)
@@ -88,6 +96,17 @@ store_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* At open, every live point is one memory lacks. */
+static void
+store_unloaded_cb(uint64_t seq, uint64_t live, void *arg)
+{
+	struct store	*s = arg;
+
+	if (seq > UINT32_MAX)
+		fatalx("store: target %s: segment numbers ran out", s->name);
+	store_count(&s->unl, &s->nunl, &s->capunl, (uint32_t)seq, live);
 }
 
 struct store *
@@ -117,6 +136,7 @@ store_open(const char *dir, const char *name, uint64_t max_bytes,
 	if ((s->only = evbuffer_new()) == NULL)
 		fatal("evbuffer_new");
 	s->cursor = spool_cursor_new(sp);
+	spool_foreach_segment(sp, store_unloaded_cb, s);
 	spool_stats(sp, &st);
 	/* what an earlier run left is delivered first */
 	s->unloaded = s->recovered = st.points;
@@ -149,7 +169,9 @@ store_close(struct store *s)
 	spool_close(s->spool);
 	evbuffer_free(s->only);
 	free(s->held);
+	free(s->onlyheld);
 	free(s->orphans);
+	free(s->unl);
 	free(s->rec);
 	free(s->name);
 	free(s);
@@ -254,6 +276,37 @@ store_count(struct store_held **list, size_t *n, size_t *cap, uint32_t ref,
 	(*list)[(*n)++].points = points;
 }
 
+/*
+ * Takes up to `points` of `ref` off a list of (ref, points); returns how
+ * many it took.  An entry that reaches 0 goes, the order of the others
+ * kept.
+ */
+static uint64_t
+store_uncount(struct store_held *list, size_t *n, uint32_t ref,
+    uint64_t points)
+{
+	uint64_t	 took = 0, take;
+	size_t		 i = 0;
+
+	while (i < *n && points > 0) {
+		if (list[i].ref != ref) {
+			i++;
+			continue;
+		}
+		take = points < list[i].points ? points : list[i].points;
+		list[i].points -= take;
+		points -= take;
+		took += take;
+		if (list[i].points == 0) {
+			memmove(&list[i], &list[i + 1],
+			    (*n - i - 1) * sizeof(*list));
+			(*n)--;
+		} else
+			i++;
+	}
+	return took;
+}
+
 uint32_t
 store_keep(struct store *s, const char *db, const char *rp,
     const struct point *p)
@@ -287,20 +340,23 @@ bool
 store_keep_only(struct store *s, const char *db, const char *rp,
     const struct point *p)
 {
-	bool	 was_behind = s->behind;
+	bool		 was_behind = s->behind;
+	uint32_t	 ref;
 
 	if (store_failing(s) || spool_full(s->spool, p->blen + p->tlen + 64))
 		return false;
 	/* memory holds everything before this point: the cursor goes to it */
 	if (!was_behind)
 		store_flush(s);
-	if (store_add(s, db, rp, p, true) == 0)
+	if ((ref = store_add(s, db, rp, p, true)) == 0)
 		return false;
 	if (!was_behind) {
 		s->behind = true;
 		s->seek = true;
 	}
 	s->unloaded++;
+	store_count(&s->unl, &s->nunl, &s->capunl, ref, 1);
+	store_count(&s->onlyheld, &s->nonlyheld, &s->caponlyheld, ref, 1);
 	store_note_only(s, db, rp, p);
 	return true;
 }
@@ -338,9 +394,14 @@ store_write_failed(struct store *s, store_back_cb cb, void *arg)
 	log_warnx_rl(&s->rl, "store: target %s: writing the spool failed "
 	    "(%s); keeping points in memory only for %d s", s->name,
 	    strerror(errno), STORE_RETRY_MS / 1000);
-	for (i = 0; i < s->nheld; i++)
+	for (i = 0; i < s->nheld; i++) {
 		store_count(&s->orphans, &s->norphans, &s->caporphans,
 		    s->held[i].ref, s->held[i].points);
+		s->norphaned += s->held[i].points;
+	}
+	for (i = 0; i < s->nonlyheld; i++)
+		(void)store_uncount(s->unl, &s->nunl, s->onlyheld[i].ref,
+		    s->onlyheld[i].points);
 	s->unloaded -= s->nonly;
 	if (s->unloaded == 0)
 		s->behind = false;
@@ -355,6 +416,7 @@ store_commit(struct store *s, store_back_cb cb, void *arg)
 	if (store_flush(s) == -1 || spool_write(s->spool) == -1)
 		store_write_failed(s, cb, arg);
 	s->nheld = 0;
+	s->nonlyheld = 0;
 	s->nonly = 0;
 	evbuffer_drain(s->only, evbuffer_get_length(s->only));
 }
@@ -362,22 +424,30 @@ store_commit(struct store *s, store_back_cb cb, void *arg)
 void
 store_forget(struct store *s, uint32_t ref, size_t n)
 {
-	size_t	 i, take;
+	uint64_t	 took;
 
 	if (ref == 0)
 		return;
-	for (i = 0; i < s->norphans && n > 0; i++) {
-		if (s->orphans[i].ref != ref)
-			continue;
-		take = n < s->orphans[i].points ? n : s->orphans[i].points;
-		s->orphans[i].points -= take;
-		n -= take;
-		if (s->orphans[i].points == 0)
-			s->orphans[i] = s->orphans[--s->norphans];
+	if (s->norphans > 0) {
+		took = store_uncount(s->orphans, &s->norphans, ref, n);
+		s->norphaned -= took;
+		n -= took;
 	}
 	/* a segment store_drop_oldest() removed is unknown: fine */
 	if (n > 0)
 		(void)spool_release(s->spool, ref, n);
+}
+
+uint64_t
+store_orphaned(const struct store *s)
+{
+	return s->norphaned;
+}
+
+bool
+store_down(const struct store *s)
+{
+	return s->retry_at_ms != 0 && store_now_ms() < s->retry_at_ms;
 }
 
 bool
@@ -392,7 +462,8 @@ store_load(struct store *s, struct store_record *rec)
 	struct spool_record	 r;
 	int			 got;
 
-	if (!s->behind)
+	/* the cursor goes to the first disk-only record when it is flushed */
+	if (!s->behind || s->seek)
 		return 0;
 	if ((got = spool_read(s->cursor, &r)) <= 0) {
 		if (got == -1)
@@ -402,6 +473,7 @@ store_load(struct store *s, struct store_record *rec)
 		if (got == 0 && s->nonly == 0) {
 			s->behind = false;
 			s->unloaded = 0;
+			s->nunl = 0;
 		}
 		return 0;
 	}
@@ -411,7 +483,7 @@ store_load(struct store *s, struct store_record *rec)
 	rec->len = r.len;
 	rec->npoints = r.npoints;
 	rec->ref = (uint32_t)r.ref.segment;
-	s->unloaded -= r.npoints < s->unloaded ? r.npoints : s->unloaded;
+	s->unloaded -= store_uncount(s->unl, &s->nunl, rec->ref, r.npoints);
 	return 1;
 }
 
@@ -421,29 +493,44 @@ store_full(const struct store *s, size_t len)
 	return spool_full(s->spool, len);
 }
 
+/* Points of segment `ref` memory lacks. */
+static uint64_t
+store_unloaded_in(const struct store *s, uint32_t ref)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nunl; i++)
+		if (s->unl[i].ref == ref)
+			return s->unl[i].points;
+	return 0;
+}
+
+bool
+store_reclaim(struct store *s)
+{
+	uint64_t	 oldest, seg, live;
+
+	if (!spool_oldest_segment(s->spool, &oldest) ||
+	    store_unloaded_in(s, (uint32_t)oldest) > 0)
+		return false;
+	live = spool_drop_oldest_segment(s->spool, &seg);
+	log_warnx_rl(&s->rl, "store: target %s: spool_size reached: removed "
+	    "the oldest segment, whose %llu points wait in memory only now",
+	    s->name, (unsigned long long)live);
+	return true;
+}
+
 bool
 store_drop_oldest(struct store *s, uint64_t *lostp)
 {
-	struct spool_record	 r;
-	struct spool_ref	 next;
-	uint64_t		 seg, live, lost = 0, oldest;
-	bool			 more = false;
+	uint64_t	 seg, live, lost, oldest;
 
 	if (!spool_oldest_segment(s->spool, &oldest))
 		return false;
-	/* skip the records of it memory lacks: they are the ones lost */
-	while (s->behind && spool_read(s->cursor, &r) == 1) {
-		if (r.ref.segment != oldest) {
-			next = r.ref;
-			more = true;
-			break;
-		}
-		lost += r.npoints;
-	}
+	/* the cursor skips a removed segment by itself */
+	lost = store_unloaded_in(s, (uint32_t)oldest);
 	live = spool_drop_oldest_segment(s->spool, &seg);
-	if (more)
-		spool_cursor_seek(s->cursor, &next);
-	s->unloaded -= lost < s->unloaded ? lost : s->unloaded;
+	s->unloaded -= store_uncount(s->unl, &s->nunl, (uint32_t)seg, lost);
 	log_warnx_rl(&s->rl, "store: target %s: spool_size reached: removed "
 	    "the oldest segment, %llu points on disk only lost, %llu more "
 	    "delivered from memory", s->name, (unsigned long long)lost,

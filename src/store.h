@@ -84,6 +84,8 @@ bool		 store_keep_only(struct store *, const char *db,
 void		 store_commit(struct store *, store_back_cb cb, void *arg);
 /* `n` points of `ref` left memory for good (delivered or dropped). */
 void		 store_forget(struct store *, uint32_t ref, size_t n);
+/* True while a failed write keeps the store in memory only. */
+bool		 store_down(const struct store *);
 /* True while the disk holds points memory does not. */
 bool		 store_behind(const struct store *);
 /*
@@ -93,6 +95,14 @@ bool		 store_behind(const struct store *);
 int		 store_load(struct store *, struct store_record *rec);
 /* True if `len` more bytes do not fit under spool_size. */
 bool		 store_full(const struct store *, size_t len);
+/*
+ * spool_size reached: removes the oldest segment if memory holds all of
+ * its points (they stay deliverable, no longer on disk); false if it
+ * holds points on disk only (or none can go).
+ */
+bool		 store_reclaim(struct store *);
+/* Points in memory whose records a failed write took back. */
+uint64_t	 store_orphaned(const struct store *);
 /*
  * spool_size reached under drop_oldest: removes the oldest segment.
  * Its points that memory holds are still delivered; `lost` says how

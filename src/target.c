@@ -248,6 +248,28 @@ target_held(const struct target *t)
 }
 
 /*
+ * Room for `need` more bytes as overflow = block sees it: in the spool
+ * while it works (memory overflow spills there), else in memory.  A
+ * need is counted as a quarter of the limit at most, so that a waiter
+ * woken (room for a quarter) is never blocked again at once, and a tiny
+ * limit cannot stall a listener for good.
+ */
+static bool
+target_has_room(const struct target *t, size_t need)
+{
+	const struct conf_target	*c = t->conf;
+
+	if (t->store != NULL && !store_down(t->store)) {
+		if (need > c->spool_size / 4)
+			need = c->spool_size / 4;
+		return !store_full(t->store, need);
+	}
+	if (need > c->buffer_size / 4)
+		need = c->buffer_size / 4;
+	return target_room(t) >= need;
+}
+
+/*
  * Bytes left memory: wake a listener waiting for room, and load what
  * the spool holds beyond memory.
  */
@@ -258,8 +280,7 @@ target_freed(struct target *t)
 	if (t->store != NULL && store_behind(t->store) &&
 	    target_held(t) < t->conf->buffer_size - t->conf->buffer_size / 4)
 		event_active(t->ev_load, 0, 0);
-	if (!TAILQ_EMPTY(&t->waiters) &&
-	    target_held(t) < t->conf->buffer_size - t->conf->buffer_size / 4)
+	if (!TAILQ_EMPTY(&t->waiters) && target_has_room(t, SIZE_MAX))
 		event_active(t->ev_room, 0, 0);
 }
 
@@ -584,19 +605,7 @@ target_blocks(const struct target *t, size_t need)
 {
 	const struct conf_target	*c = t->conf;
 
-	if (c->overflow != OVERFLOW_BLOCK)
-		return false;
-	/* memory overflow spills to disk: block applies at spool_size */
-	if (t->store != NULL)
-		return store_full(t->store, need);
-	/*
-	 * Never ask for more than the room there is once the target wakes
-	 * waiters (below 3/4): a tiny buffer_size must not stall the
-	 * listener for good.
-	 */
-	if (need > c->buffer_size / 4)
-		need = c->buffer_size / 4;
-	return target_room(t) < need;
+	return c->overflow == OVERFLOW_BLOCK && !target_has_room(t, need);
 }
 
 /*
@@ -660,8 +669,14 @@ target_spill(struct target *t, const char *db, const char *rp,
 	uint64_t	 lost;
 	bool		 room = target_held(t) + cost <= t->conf->buffer_size;
 
-	/* spool_size reached: the overflow policy, at the spool */
+	/*
+	 * spool_size reached: first the segments whose points all wait in
+	 * memory go (a queue stuck on one database must not hold the
+	 * spool), then the overflow policy applies, at the spool.
+	 */
 	while (store_full(t->store, p->blen + p->tlen + 64)) {
+		if (store_reclaim(t->store))
+			continue;
 		if (t->conf->overflow != OVERFLOW_DROP_OLDEST ||
 		    !store_drop_oldest(t->store, &lost))
 			return TARGET_SPILL_REJECT;
@@ -967,7 +982,9 @@ target_points(const struct target *t)
 size_t
 target_volatile(const struct target *t)
 {
-	return t->points - t->on_disk;
+	/* a failed write's points keep refs, but are not on disk */
+	return t->points - t->on_disk +
+	    (t->store != NULL ? (size_t)store_orphaned(t->store) : 0);
 }
 
 bool

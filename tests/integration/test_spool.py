@@ -175,6 +175,105 @@ def test_spool_size_drop_oldest(influx):
                         "points stored")
 
 
+def test_spool_size_books_exact(influx):
+    """Past spool_size in the very turn memory fills, drop_oldest counts
+    only points that were on disk alone: the books stay exact."""
+    for buf in ("2138K", "1M"):
+        with outage(influx, "books") as (db, spool):
+            cfg = spool_config(influx, db, spool, buffer_size=buf,
+                               spool_size="1M")
+            with Relay(cfg) as relay:
+                send_in_chunks(relay, lines(60000), chunk=20000)
+                st = check_balance(accepted(relay, 60000))
+                kept = st["accepted"] - st["dropped_overflow"]
+                influxd_up(influx)
+                wait_until(lambda: harness.count_points(influx, db) >= kept,
+                           60, "%d points in influxd" % kept)
+                st = check_balance(harness.relay_idle(relay, timeout=30))
+                check_equal(kept, harness.count_points(influx, db),
+                            "points stored (buffer_size %s)" % buf)
+
+
+def test_block_at_spool_size(influx):
+    """overflow = block with a spool smaller than memory: the full spool
+    holds the client back, and the relay stays responsive (stats, a
+    prompt SIGTERM) instead of spinning."""
+    with outage(influx, "block") as (db, spool):
+        cfg = spool_config(influx, db, spool, overflow="block",
+                           buffer_size="64M", spool_size="1M")
+        cfg["relayd"]["shutdown_timeout"] = "1s"
+        with Relay(cfg) as relay:
+            sender = relay.connect()
+            sender.settimeout(0.5)
+            data = ("\n".join(lines(60000)) + "\n").encode()
+            sent = 0
+            try:
+                while sent < len(data):
+                    sent += sender.send(data[sent:sent + 65536])
+            except OSError:
+                pass
+            check(sent < len(data), "the client was held back")
+            st = check_balance(relay_stats(relay))
+            check(st["spool_bytes"] <= 1 << 20, "spool_bytes %d within "
+                  "spool_size" % st["spool_bytes"])
+            start = time.monotonic()
+            code = relay.terminate(timeout=10)
+            relay.check_clean_exit(code)
+            check(time.monotonic() - start < 5, "a prompt exit")
+            sender.close()
+
+
+def test_stuck_queue_does_not_hold_spool(influx):
+    """One database that keeps failing (missing, create_database off)
+    leaves a few points in every segment; the spool still takes the other
+    points, which all arrive."""
+    db = unique_db("stuck")
+    influx.create_database(db)
+    spool = tempfile.mkdtemp(prefix="spool-")
+    try:
+        cfg = spool_config(influx, db, spool, spool_size="1M",
+                           overflow="drop_newest", create_database="false")
+        cfg["listener:main"]["database_tag"] = "db"
+        rows = ["m,t=x%s v=%di %d" % (",db=nosuchdb" if i % 500 == 0 else
+                                      "", i, 1700000000000000000 + i)
+                for i in range(60000)]
+        bad = [r for r in rows if "nosuchdb" in r]
+        good = [r for r in rows if "nosuchdb" not in r]
+        with Relay(cfg) as relay:
+            send_in_chunks(relay, rows, 2000)
+            st = accepted(relay, len(good) + len(bad))
+            check_equal(0, st["rejected_overflow"], "points refused")
+            check(st["spool_bytes"] <= 1 << 20, "spool_bytes %d within "
+                  "spool_size" % st["spool_bytes"])
+            wait_until(lambda: harness.count_points(influx, db) >=
+                       len(good), 60, "%d points in influxd" % len(good))
+            st = check_balance(relay_stats(relay))
+            check_equal(len(bad), st["buffered_points"],
+                        "the failing database's points, still held")
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+def test_drain_reaches_spool(influx):
+    """What the shutdown drain reads from the sockets is on disk at once:
+    a SIGKILL during the drain loses none of it."""
+    with outage(influx, "drain") as (db, spool):
+        cfg = spool_config(influx, db, spool)
+        cfg["relayd"]["shutdown_timeout"] = "20s"
+        relay = start(cfg)
+        relay.send(lines(1000))
+        accepted(relay, 1000)
+        relay.proc.send_signal(signal.SIGSTOP)
+        relay.send(lines(5000, 1000))
+        relay.proc.send_signal(signal.SIGTERM)
+        relay.proc.send_signal(signal.SIGCONT)
+        time.sleep(1.5)
+        kill9(relay)
+        influxd_up(influx)
+        with Relay(cfg) as relay:
+            check_all_stored(influx, db, 6000)
+
+
 def segments(spool):
     """The segment files of target local, oldest first."""
     d = os.path.join(spool, "local")
@@ -329,6 +428,9 @@ def test_two_relays_one_spool_dir(influx):
 if __name__ == "__main__":
     harness.main([test_sigkill_loses_nothing, test_sigterm_during_outage,
                   test_outage_longer_than_memory,
-                  test_spool_size_drop_oldest, test_damaged_spool,
+                  test_spool_size_drop_oldest, test_spool_size_books_exact,
+                  test_block_at_spool_size,
+                  test_stuck_queue_does_not_hold_spool,
+                  test_drain_reaches_spool, test_damaged_spool,
                   test_full_disk_falls_back, test_reload_keeps_spool,
                   test_two_relays_one_spool_dir])
