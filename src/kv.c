@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "kv.h"
+#include "utf8.h"
 #include "mem.h"
 #include "proto.h"
 
@@ -116,37 +117,6 @@ kv_is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* Length of the UTF-8 sequence at `p` (at most `n` bytes), 0 if bad. */
-static size_t
-kv_utf8_len(const unsigned char *p, size_t n)
-{
-	size_t		 len, i;
-	unsigned	 cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	/* overlong forms, UTF-16 surrogates, beyond U+10FFFF */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
 /* Valid UTF-8 without control bytes (a tab too, unless `tab`). */
 static bool
 kv_clean_text(const char *s, size_t len, bool tab)
@@ -157,7 +127,7 @@ kv_clean_text(const char *s, size_t len, bool tab)
 	while (i < len) {
 		if ((p[i] < 0x20 && !(tab && p[i] == '\t')) || p[i] == 0x7f)
 			return false;
-		if ((n = kv_utf8_len(p + i, len - i)) == 0)
+		if ((n = utf8_len(p + i, len - i)) == 0)
 			return false;
 		i += n;
 	}

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "utf8.h"
 
 struct proto_scan {
 	const char	*p;
@@ -136,45 +137,6 @@ proto_skip_blanks(struct proto_scan *s)
 	while (s->p < s->end &&
 	    (*s->p == ' ' || *s->p == '\t' || *s->p == '\0'))
 		s->p++;
-}
-
-/* Go's utf8.Valid: no overlong forms, surrogates or values > U+10FFFF. */
-static bool
-proto_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char	*p = (const unsigned char *)s, *end = p + len;
-	unsigned		 c, n, i, min;
-	uint64_t		 w;
-
-	/* names are mostly ASCII: eight bytes at a time */
-	for (; end - p >= 8; p += 8) {
-		memcpy(&w, p, sizeof(w));
-		if (w & 0x8080808080808080ULL)
-			break;
-	}
-	while (p < end) {
-		if ((c = *p++) < 0x80)
-			continue;
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, min = 0x80;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, min = 0x800;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, min = 0x10000;
-		else
-			return false;
-		if ((size_t)(end - p) < n)
-			return false;
-		c &= 0x3f >> n;
-		for (i = 0; i < n; i++, p++) {
-			if ((*p & 0xc0) != 0x80)
-				return false;
-			c = (c << 6) | (*p & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return false;
-	}
-	return true;
 }
 
 /* Notes the bytes that call for the framing and field checks. */
@@ -753,7 +715,7 @@ proto_check_field(const char *fields, unsigned fields_seen,
 		return st;
 	/* InfluxDB answers 500 and never accepts the write: refuse it */
 	if ((fields_seen & PROTO_SEEN_UTF8) &&
-	    !proto_utf8_valid(f->key, f->key_len))
+	    !utf8_valid(f->key, f->key_len))
 		return PROTO_ERR_UTF8;
 	if (proto_has_conflict(fields, fields_seen, seen, n, f))
 		return PROTO_ERR_TYPE_CONFLICT;
@@ -1051,7 +1013,7 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	if ((st = proto_scan_time(&s, pt)) != PROTO_OK)
 		return st;
 	/* InfluxDB may answer 500 for these, which a batch never survives */
-	if ((s.seen & PROTO_SEEN_UTF8) && !proto_utf8_valid(key, name_len))
+	if ((s.seen & PROTO_SEEN_UTF8) && !utf8_valid(key, name_len))
 		return PROTO_ERR_UTF8;
 	if (!(s.seen & PROTO_SEEN_ODD)) {
 		pt->plain = true;

@@ -17,6 +17,7 @@
 #include "origin.h"
 #include "stamp.h"
 #include "stats.h"
+#include "utf8.h"
 #include "store.h"
 #include "target.h"
 
@@ -359,41 +360,6 @@ stats_render_line(struct evbuffer *out, const struct stats_table *tb,
 }
 
 /*
- * Length of the well-formed UTF-8 character at `s` (RFC 3629: no
- * overlongs, no surrogates, nothing past U+10FFFF), 0 if there is none.
- * `s` ends at a NUL, which no continuation byte matches.
- */
-static size_t
-stats_utf8_len(const unsigned char *s)
-{
-	size_t	 n, i;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	for (i = 1; i < n; i++, lo = 0x80, hi = 0xbf)
-		if (s[i] < lo || s[i] > hi)
-			return 0;
-	return n;
-}
-
-/*
  * True when `s` is a character that a cut at a fixed size split: the
  * start of a valid sequence that the terminating NUL interrupts.
  */
@@ -421,11 +387,11 @@ static void
 stats_json_text(struct evbuffer *out, const char *str, bool cut)
 {
 	const unsigned char	*s = (const unsigned char *)str;
-	size_t			 n;
+	size_t			 n, left = strlen(str);
 
 	evbuffer_add(out, "\"", 1);
-	for (; *s != '\0'; s += n) {
-		if ((n = stats_utf8_len(s)) == 0) {
+	for (; *s != '\0'; s += n, left -= n) {
+		if ((n = utf8_len(s, left)) == 0) {
 			if (cut && stats_utf8_cut(s))
 				break;
 			evbuffer_add(out, "\\ufffd", 6);

@@ -11,7 +11,7 @@ mkdir -p "$out"
 [ -f "$top/config.h" ] || : > "$out/config.h"
 ${CC:-cc} ${CFLAGS:--O2 -g} -std=c11 -D_GNU_SOURCE -I"$out" -I"$top" \
     -I"$top/src" -Wl,--wrap=malloc -o "$out/bench_proto" \
-    "$here/bench_proto.c" "$top/src/proto.c" -lm
+    "$here/bench_proto.c" "$top/src/proto.c" "$top/src/utf8.c" -lm
 if [ "${CALLGRIND:-0}" = 1 ]; then
 	exec valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out" \
 	    "$out/bench_proto" 1

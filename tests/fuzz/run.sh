@@ -12,7 +12,7 @@ top=$(cd "$here/../.." && pwd)
 out=${FUZZ_OUT:-$here/build}
 CC=${CC_FUZZ:-clang}
 case $target in
-proto)	srcs="$top/src/proto.c" ;;
+proto)	srcs="$top/src/proto.c $top/src/utf8.c" ;;
 spool)	srcs=""
 	for f in spool segment crc32c hmap stamp mem log; do
 		srcs="$srcs $top/src/$f.c"
