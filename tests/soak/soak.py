@@ -5,6 +5,8 @@ configuration reloads, with the books checked exactly at the end.
 8 stream clients send 20,000 lines/s in all (each reconnects every few
 seconds), influxd is stopped and started again a few times, and the relay
 reloads its configuration (SIGHUP, a changed flush_interval) every 10 s.
+The target keeps a disk spool and only 4 MiB of memory, so an outage
+spills points to disk and they are read back.
 At the end every point sent must be accepted, written exactly once and
 stored: lines sent = accepted = written = rows in influxd, both the
 listener's and the target's balance hold with nothing buffered or
@@ -124,11 +126,14 @@ def test_soak(influx):
     own = InfluxD()
     try:
         db = unique_db("soak")
+        # a disk spool, and memory small enough that an outage of a few
+        # seconds spills to it and loads back
         cfg = relay_config(own, db, relayd={
-            "log_level": "info", "control_socket": "@DIR@/control.sock"},
+            "log_level": "info", "control_socket": "@DIR@/control.sock",
+            "spool_dir": "@DIR@/spool"},
             target={
             "retry_initial": "200ms", "retry_max": "2s",
-            "buffer_size": "256M"})
+            "buffer_size": "4M"})
         with Relay(cfg) as relay:
             stop = threading.Event()
             clients = [Client(relay, n, stop) for n in range(CLIENTS)]
@@ -187,12 +192,16 @@ def test_soak(influx):
             harness.check_balance(answer["targets"][0], "JSON target")
             jl = harness.check_listener_balance(answer["listeners"][0],
                                                 "JSON listener")
-            check_equal(sent, jl["written"], "JSON listener written")
+            # the listener hands points kept on disk only to the target
+            check_equal(sent, jl["written"] + jl["spooled"],
+                        "JSON listener written and spooled")
             print("  %d lines in %.0fs (%.0f lines/s), %d influxd restarts, "
-                  "%d reloads, %d requests, %d retries; relay RSS %d KiB "
-                  "after the first outage, %d KiB at the end"
+                  "%d reloads, %d requests, %d retries, %d points kept on "
+                  "disk only for a while; relay RSS %d KiB after the first "
+                  "outage, %d KiB at the end"
                   % (sent, took, sent / took, restarts, reloads,
-                     st["requests"], st["retries"], rss_start or 0, rss_end))
+                     st["requests"], st["retries"], jl["spooled"],
+                     rss_start or 0, rss_end))
             check(rss_start is not None, "no RSS reference taken")
             check(rss_end <= rss_start * 1.25 + RSS_SLACK_KB,
                   "RSS grew from %d to %d KiB" % (rss_start, rss_end))
