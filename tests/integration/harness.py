@@ -629,13 +629,20 @@ class Relay:
                 raise TestFailure("influx-relayd exited with %d before its "
                                   "socket was ready\n%s"
                                   % (self.proc.returncode, tail(self.log())))
-            if self._can_connect() and (not control or
-                                        self._control_listens(control)):
+            if self._can_connect() and self._listeners_bound() and (
+                    not control or self._control_listens(control)):
                 return self
             time.sleep(0.02)
         raise TestFailure("influx-relayd socket %s not ready after %.0fs\n%s"
                           % (self.socket_path, timeout or self.READY_TIMEOUT,
                              tail(self.log())))
+
+    def _listeners_bound(self):
+        """Every listener's socket file exists (the first one accepting
+        does not mean the others are bound yet)."""
+        return all(os.path.exists(keys["path"])
+                   for name, keys in self.sections.items()
+                   if name.startswith("listener:") and "path" in keys)
 
     def _control_listens(self, path):
         """The control socket listens (its file alone may be early)."""
