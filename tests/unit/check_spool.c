@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include "segment.h"
 #include "spool.h"
 #include "check_main.h"
+#include "scratch.h"
 
 struct rec {
 	const char	*db;
@@ -54,25 +54,18 @@ static const struct rec R[] = {
 };
 #define NR	(sizeof(R) / sizeof(R[0]))
 
-static char	 tdir[64];
+static const char	*tdir;
 
 static void
 setup(void)
 {
-	strcpy(tdir, "/tmp/check_spool.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tdir));
-}
-
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
+	tdir = scratch_new("check_spool");
 }
 
 static void
 teardown(void)
 {
-	ck_assert_int_eq(nftw(tdir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	scratch_remove();
 }
 
 static struct spool *

@@ -11,36 +11,29 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check_main.h"
+#include "scratch.h"
 #include "point.h"
 #include "spool.h"
 #include "store.h"
 
-static char	 tdir[64];
+static const char	*tdir;
 
 static void
 setup(void)
 {
-	strcpy(tdir, "/tmp/check_store.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tdir));
-}
-
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
+	tdir = scratch_new("check_store");
 }
 
 static void
 teardown(void)
 {
-	ck_assert_int_eq(nftw(tdir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	scratch_remove();
 }
 
 static struct store *
