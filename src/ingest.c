@@ -46,6 +46,8 @@ struct ingest {
 	char				 rp[ROUTE_MAX_NAME + 1];
 	struct proto_point		 parsed;	/* the line's fields */
 	struct ingest_point		 cur;		/* ingest_parse()'s */
+	const char			*route_db;	/* a directive's, or NULL */
+	const char			*route_rp;
 };
 
 static const char	 ingest_not_allowed[] = "database not allowed";
@@ -120,6 +122,8 @@ ingest_database(const struct ingest *in, const struct ingest_point *p,
 {
 	if (p->db != NULL)
 		return p->db;
+	if (in->route_db != NULL)
+		return in->route_db;
 	if (in->conf->database[0] != '\0')
 		return in->conf->database;
 	return target_conf(t)->database;
@@ -131,6 +135,8 @@ ingest_retention_policy(const struct ingest *in,
 {
 	if (p->rp != NULL)
 		return p->rp;
+	if (in->route_rp != NULL)
+		return in->route_rp;
 	if (in->conf->retention_policy[0] != '\0')
 		return in->conf->retention_policy;
 	return target_conf(t)->retention_policy;
@@ -351,6 +357,13 @@ ingest_line(struct ingest *in, const char *line, size_t len, int64_t now,
 	if ((r = ingest_parse(in, line, len, reason)) != INGEST_ACCEPTED)
 		return r;
 	return ingest_commit(in, now, origin, reason);
+}
+
+void
+ingest_route(struct ingest *in, const char *db, const char *rp)
+{
+	in->route_db = db != NULL && db[0] != '\0' ? db : NULL;
+	in->route_rp = rp != NULL && rp[0] != '\0' ? rp : NULL;
 }
 
 void

@@ -50,6 +50,13 @@ bool		 ingest_plain(const struct ingest *);
 
 /* The targets this ingest feeds; `*n` gets their count. */
 /*
+ * The database and retention policy a "#relay" directive chose for the
+ * lines that follow from one sender (route.h), used where a line has no
+ * routing tag of its own; NULL or "" for the listener's defaults.  The
+ * strings must stay valid while lines of that sender are ingested.
+ */
+void		 ingest_route(struct ingest *, const char *db, const char *rp);
+/*
  * The end of a read turn: every target's spool gets what the turn
  * accepted (target_commit()).
  */

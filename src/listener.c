@@ -42,6 +42,7 @@
 #include "loop.h"
 #include "mem.h"
 #include "origin.h"
+#include "route.h"
 #include "service.h"
 #include "sock.h"
 #include "stamp.h"
@@ -55,6 +56,9 @@ struct listener_client {
 	int64_t			 now;		/* when the input was read */
 	bool			 paused;	/* overflow = block: not reading */
 	uint32_t		 origin;	/* who, for the server's refusals */
+	/* what "#relay" directives chose for its next lines ("": none) */
+	char			 route_db[ROUTE_MAX_NAME + 1];
+	char			 route_rp[ROUTE_MAX_NAME + 1];
 };
 
 struct listener {
@@ -166,6 +170,37 @@ listener_count(struct listener *l, enum ingest_result r, const char *reason,
 	}
 }
 
+static const char	 listener_bad_directive[] = "bad relay directive";
+
+/*
+ * A "#relay db=... rp=..." line sets where the sender's next lines go
+ * (on a stream connection, until the next one; in a datagram, for the
+ * rest of it).  True if the line was one, good or bad.
+ */
+static bool
+listener_directive(struct listener_client *c, const char *line, size_t len)
+{
+	struct listener		*l = c->listener;
+	struct route_directive	 d;
+
+	switch (route_directive(line, len, &d)) {
+	case ROUTE_LINE_DATA:
+		return false;
+	case ROUTE_LINE_BAD:
+		listener_count_reject(l, listener_bad_directive);
+		listener_log_reject(l, listener_bad_directive, line, len);
+		return true;
+	case ROUTE_LINE_DIRECTIVE:
+		break;
+	}
+	if (d.has_db)
+		memcpy(c->route_db, d.db, sizeof(c->route_db));
+	if (d.has_rp)
+		memcpy(c->route_rp, d.rp, sizeof(c->route_rp));
+	l->stats.skipped++;
+	return true;
+}
+
 /* A framed line: ingest takes it, or tells why not. */
 static void
 listener_record_cb(void *arg, const char *line, size_t len)
@@ -176,6 +211,9 @@ listener_record_cb(void *arg, const char *line, size_t len)
 	enum ingest_result	 r;
 
 	l->stats.lines++;
+	if (line[0] == '#' && listener_directive(c, line, len))
+		return;
+	ingest_route(l->ingest, c->route_db, c->route_rp);
 	r = ingest_line(l->ingest, line, len, c->now, c->origin, &reason);
 	listener_count(l, r, reason, line, len);
 }
@@ -216,6 +254,7 @@ listener_commit_cb(void *arg, const char *line, size_t len)
 	enum ingest_result	 r;
 
 	l->stats.lines++;
+	ingest_route(l->ingest, c->route_db, c->route_rp);
 	r = ingest_commit(l->ingest, c->now, c->origin, &reason);
 	listener_count(l, r, reason, line, len);
 }
@@ -639,6 +678,8 @@ listener_dgram_frame(struct listener *l, size_t len, int64_t now)
 {
 	l->stats.datagrams++;
 	l->dgram.now = now;
+	/* a directive holds for the rest of its datagram only */
+	l->dgram.route_db[0] = l->dgram.route_rp[0] = '\0';
 	frame_datagram(l->dgram.frame, l->dgram_buf, len);
 }
 

@@ -141,6 +141,69 @@ route_allowed(const char *list, const char *db)
 	return false;
 }
 
+#define ROUTE_DIRECTIVE	"#relay"
+
+/* Reads one "key=value" word at *p (escapes undone) into `val`. */
+static bool
+route_directive_word(const char **p, const char *end, char *key,
+    size_t ksize, char *val, size_t vsize)
+{
+	size_t	 n = 0;
+
+	while (*p < end && **p != '=' && **p != ' ' && **p != '\t') {
+		if (n + 1 >= ksize)
+			return false;
+		key[n++] = *(*p)++;
+	}
+	key[n] = '\0';
+	if (*p == end || **p != '=')
+		return false;
+	(*p)++;
+	for (n = 0; *p < end && **p != ' ' && **p != '\t'; (*p)++) {
+		if (**p == '\\' && *p + 1 < end)
+			(*p)++;
+		if (n + 1 >= vsize)
+			return false;
+		val[n++] = **p;
+	}
+	val[n] = '\0';
+	return true;
+}
+
+enum route_line
+route_directive(const char *line, size_t len, struct route_directive *d)
+{
+	const char	*p = line + sizeof(ROUTE_DIRECTIVE) - 1;
+	const char	*end = line + len;
+	char		 key[8], val[ROUTE_MAX_NAME + 1];
+
+	if (len > 0 && line[len - 1] == '\r')
+		end--;		/* CRLF input */
+	if (len < sizeof(ROUTE_DIRECTIVE) - 1 ||
+	    memcmp(line, ROUTE_DIRECTIVE, sizeof(ROUTE_DIRECTIVE) - 1) != 0 ||
+	    (p < end && *p != ' ' && *p != '\t'))
+		return ROUTE_LINE_DATA;
+	memset(d, 0, sizeof(*d));
+	for (;;) {
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p == end)
+			break;
+		if (!route_directive_word(&p, end, key, sizeof(key), val,
+		    sizeof(val)) || !route_name_ok(val))
+			return ROUTE_LINE_BAD;
+		if (strcmp(key, "db") == 0 && !d->has_db) {
+			d->has_db = true;
+			memcpy(d->db, val, sizeof(d->db));
+		} else if (strcmp(key, "rp") == 0 && !d->has_rp) {
+			d->has_rp = true;
+			memcpy(d->rp, val, sizeof(d->rp));
+		} else
+			return ROUTE_LINE_BAD;
+	}
+	return d->has_db || d->has_rp ? ROUTE_LINE_DIRECTIVE : ROUTE_LINE_BAD;
+}
+
 bool
 route_name_ok(const char *name)
 {

@@ -39,6 +39,27 @@ bool	 route_tag_value(const struct route_span *, char *buf, size_t size);
  * rather than held and retried forever, and never reaches a log.
  */
 bool	 route_name_ok(const char *name);
+/*
+ * A directive line, "#relay db=NAME rp=NAME" (either key, in any order;
+ * a backslash escapes the next byte, so "db=my\ db" names "my db"; an
+ * empty value goes back to the listener's default).  To InfluxDB, and
+ * to a relay that does not know it, it is a comment.
+ */
+struct route_directive {
+	bool		 has_db, has_rp;
+	char		 db[ROUTE_MAX_NAME + 1];
+	char		 rp[ROUTE_MAX_NAME + 1];
+};
+
+enum route_line {
+	ROUTE_LINE_DATA,	/* not a directive */
+	ROUTE_LINE_DIRECTIVE,
+	ROUTE_LINE_BAD,		/* "#relay" and something it cannot take */
+};
+
+/* What the line (without its newline) is; a directive's keys in `d`. */
+enum route_line	 route_directive(const char *line, size_t len,
+		    struct route_directive *d);
 /* Does `db` match one of the comma-separated globs in `list`? */
 bool	 route_allowed(const char *list, const char *db);
 

@@ -523,8 +523,72 @@ def test_h_hostile_names(influx):
           "is not in the log")
 
 
+def test_i_directives(influx):
+    """"#relay db=... rp=..." lines route the sender's next lines without
+    any routing tag or config change: an application tag called db stays
+    a tag; a routing tag still wins; a datagram's directive holds for
+    that datagram; allowed_databases applies; a bad one is rejected."""
+    base = unique_db("dir")
+    db1, db2, db3, dbt = (base + "_one", base + "_two", base + "_dg",
+                          base + "_tag")
+    now = time.time_ns()        # a 7d retention policy drops T0
+    cfg = relay_config(influx, base + "_default", listener={
+        "allowed_databases": base + "*"})
+    cfg["listener:dg"] = listener("dg.sock", type="datagram")
+    cfg["listener:tagged"] = listener("tagged.sock", database_tag="db",
+                                      allowed_databases=base + "*")
+    influx.create_database(db2)
+    influx.query('CREATE RETENTION POLICY "week" ON "%s" DURATION 7d '
+                 'REPLICATION 1' % db2)
+    with Relay(cfg) as relay:
+        wait_listeners(relay)
+        relay.send(["#relay db=%s" % db1,
+                    "d,db=app v=1i %d" % (T0 + 1),
+                    "#relay db=%s rp=week" % db2,
+                    "d v=2i %d" % now,
+                    "#relay db=%s rp=" % db1,
+                    "d v=3i %d" % (T0 + 3),
+                    "#relay db=elsewhere",
+                    "d v=4i %d" % (T0 + 4),
+                    "#relay database=x",
+                    "#relay db=",
+                    "d v=5i %d" % (T0 + 5)])
+        send_datagrams(relay.sections["listener:dg"]["path"],
+                       ["#relay db=%s\nd v=6i %d" % (db3, T0 + 6),
+                        "d v=7i %d" % (T0 + 7)])
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(relay.sections["listener:tagged"]["path"])
+            s.sendall(("#relay db=%s\nd,db=%s v=8i %d\nd v=9i %d\n"
+                       % (db1, dbt, T0 + 8, T0 + 9)).encode())
+        got1 = settle_points(influx, db1, 3)
+        got3 = settle_points(influx, db3, 1)
+        gott = settle_points(influx, dbt, 1)
+        default = settle_points(influx, base + "_default", 2)
+        in_rp = lambda: influx.query('SELECT * FROM "%s"."week"."d"' % db2)[
+            "results"][0].get("series", [])
+        week = harness.wait_until(in_rp, 10, "a point in %s.week" % db2)
+        main = stats_line(relay, "main")
+    harness.assert_same_points(
+        [point("d", {"db": "app"}, {"v": 1}, T0 + 1),
+         point("d", {}, {"v": 3}, T0 + 3), point("d", {}, {"v": 9}, T0 + 9)],
+        got1, "points a directive sent to " + db1)
+    check_equal([[now, 2]], week[0]["values"], "the point sent to week")
+    harness.assert_same_points([point("d", {}, {"v": 6}, T0 + 6)], got3,
+                               "the datagram's point after its directive")
+    harness.assert_same_points([point("d", {}, {"v": 8}, T0 + 8)], gott,
+                               "a routing tag wins over a directive")
+    harness.assert_same_points(
+        [point("d", {}, {"v": 5}, T0 + 5), point("d", {}, {"v": 7}, T0 + 7)],
+        default, "points after 'db=' and in a datagram without one")
+    check_equal(1, stat(main, "rejected_by_reason[bad relay directive]"),
+                "bad directives in %r" % main)
+    check_equal(1, stat(main, "rejected_by_reason[database not allowed]"),
+                "a directive to a database not allowed")
+    check("elsewhere" not in influx.databases(), "elsewhere was created")
+
+
 if __name__ == "__main__":
-    harness.main([test_a_kv_messages, test_b_datagrams,
+    harness.main([test_i_directives, test_a_kv_messages, test_b_datagrams,
                   test_c_database_tag_routing, test_d_allowed_databases,
                   test_e_precision, test_f_peer_credentials, test_g_garbage,
                   test_h_hostile_names])

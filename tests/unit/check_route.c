@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "check_main.h"
@@ -104,6 +105,62 @@ START_TEST(test_name_ok)
 }
 END_TEST
 
+/* "#relay" directive lines: what each is, and what it sets. */
+static const struct {
+	const char		*line;
+	enum route_line		 what;
+	const char		*db, *rp;	/* NULL: not set */
+} directives[] = {
+	{ "#relay db=app", ROUTE_LINE_DIRECTIVE, "app", NULL },
+	{ "#relay rp=week db=app", ROUTE_LINE_DIRECTIVE, "app", "week" },
+	{ "#relay\tdb=app  rp=\r", ROUTE_LINE_DIRECTIVE, "app", "" },
+	{ "#relay db=", ROUTE_LINE_DIRECTIVE, "", NULL },
+	{ "#relay db=my\\ db", ROUTE_LINE_DIRECTIVE, "my db", NULL },
+	{ "#relay db=a\\=b,c", ROUTE_LINE_DIRECTIVE, "a=b,c", NULL },
+	{ "# relay db=app", ROUTE_LINE_DATA, NULL, NULL },
+	{ "#relayed db=app", ROUTE_LINE_DATA, NULL, NULL },
+	{ "cpu v=1", ROUTE_LINE_DATA, NULL, NULL },
+	{ "#rel", ROUTE_LINE_DATA, NULL, NULL },
+	{ "#relay", ROUTE_LINE_BAD, NULL, NULL },
+	{ "#relay db", ROUTE_LINE_BAD, NULL, NULL },
+	{ "#relay host=a", ROUTE_LINE_BAD, NULL, NULL },
+	{ "#relay db=a db=b", ROUTE_LINE_BAD, NULL, NULL },
+	{ "#relay db=a\x01", ROUTE_LINE_BAD, NULL, NULL },
+};
+
+START_TEST(test_directive)
+{
+	struct route_directive	 d;
+	const char		*line = directives[_i].line;
+
+	ck_assert_int_eq(route_directive(line, strlen(line), &d),
+	    directives[_i].what);
+	if (directives[_i].what != ROUTE_LINE_DIRECTIVE)
+		return;
+	ck_assert_int_eq(d.has_db, directives[_i].db != NULL);
+	ck_assert_int_eq(d.has_rp, directives[_i].rp != NULL);
+	if (d.has_db)
+		ck_assert_str_eq(d.db, directives[_i].db);
+	if (d.has_rp)
+		ck_assert_str_eq(d.rp, directives[_i].rp);
+}
+END_TEST
+
+/* A name longer than ROUTE_MAX_NAME is refused, not cut. */
+START_TEST(test_directive_long)
+{
+	struct route_directive	 d;
+	char			 line[ROUTE_MAX_NAME + 32];
+
+	snprintf(line, sizeof(line), "#relay db=%0*d", ROUTE_MAX_NAME, 7);
+	ck_assert_int_eq(route_directive(line, strlen(line), &d),
+	    ROUTE_LINE_DIRECTIVE);
+	snprintf(line, sizeof(line), "#relay db=%0*d", ROUTE_MAX_NAME + 1, 7);
+	ck_assert_int_eq(route_directive(line, strlen(line), &d),
+	    ROUTE_LINE_BAD);
+}
+END_TEST
+
 static Suite *
 route_suite(void)
 {
@@ -114,6 +171,9 @@ route_suite(void)
 	tcase_add_test(tc, test_value_too_long);
 	tcase_add_test(tc, test_allowed);
 	tcase_add_test(tc, test_name_ok);
+	tcase_add_loop_test(tc, test_directive, 0,
+	    sizeof(directives) / sizeof(directives[0]));
+	tcase_add_test(tc, test_directive_long);
 	suite_add_tcase(s, tc);
 	return s;
 }
