@@ -10,8 +10,10 @@ restart, and a relay that is not there.  Run by hand:
 
 import datetime
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -172,7 +174,33 @@ def test_threads_fork_restart(influx):
         raise harness.TestFailure("no ConnectionError")
 
 
+def test_pip_install(influx):
+    """`pip install ./clients/python` into a fresh virtualenv (Debian's
+    python3, offline: no build isolation) gives an importable package."""
+    py = "/usr/bin/python3"
+    probe = subprocess.run([py, "-c", "import venv, pip, wheel"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        raise harness.TestSkip("needs python3-venv, python3-pip and "
+                               "python3-wheel")
+    with tempfile.TemporaryDirectory() as tmp:
+        env, src = os.path.join(tmp, "venv"), os.path.join(tmp, "python")
+        # a copy: the build writes next to the sources, which stay clean
+        shutil.copytree(CLIENT, src, ignore=shutil.ignore_patterns(
+            "__pycache__", "build", "*.egg-info"))
+        subprocess.run([py, "-m", "venv", "--system-site-packages", env],
+                       check=True, timeout=120)
+        subprocess.run([os.path.join(env, "bin", "pip"), "install", "-q",
+                        "--no-build-isolation", "--no-index", src],
+                       check=True, timeout=300, cwd=tmp)
+        out = subprocess.run([os.path.join(env, "bin", "python"), "-c",
+                              "import influx_relay; print(influx_relay."
+                              "__file__)"], check=True, capture_output=True,
+                             text=True, cwd=tmp, timeout=30).stdout
+    check(out.startswith(env), "imported from the virtualenv: %r" % out)
+
+
 if __name__ == "__main__":
-    harness.main([test_quickstart, test_types_and_escaping,
+    harness.main([test_pip_install, test_quickstart, test_types_and_escaping,
                   test_value_errors, test_per_write_databases,
                   test_threads_fork_restart])
