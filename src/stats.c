@@ -490,41 +490,36 @@ stats_line_target(struct evbuffer *out, const struct target *t)
 	stats_render_line(out, &stats_target_table, &v);
 }
 
-/* Logs "stats: OBJECT NAME:" and the words in `out`, which it empties. */
+/* Logs "stats: OBJECT NAME:" and every field of `view` as name=value. */
 static void
-stats_log_line(const struct stats_table *tb, const char *name,
-    struct evbuffer *out)
+stats_log_line(const struct stats_table *tb, const void *view,
+    const char *name)
 {
+	struct evbuffer	*out;
+
+	if ((out = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	stats_render_log(out, tb, view);
 	evbuffer_add(out, "", 1);
 	log_info("stats: %s %s:%s", tb->object, name,
 	    (const char *)evbuffer_pullup(out, -1));
-	evbuffer_drain(out, evbuffer_get_length(out));
+	evbuffer_free(out);
 }
 
 void
 stats_log_listener(const struct listener *l)
 {
 	struct stats_listener	 v;
-	struct evbuffer		*out;
 
-	if ((out = evbuffer_new()) == NULL)
-		fatal("evbuffer_new");
 	stats_listener_view(l, &v);
-	stats_render_log(out, &stats_listener_table, &v);
-	stats_log_line(&stats_listener_table, listener_name(l), out);
-	evbuffer_free(out);
+	stats_log_line(&stats_listener_table, &v, listener_name(l));
 }
 
 void
 stats_log_target(const struct target *t)
 {
 	struct stats_target	 v;
-	struct evbuffer		*out;
 
-	if ((out = evbuffer_new()) == NULL)
-		fatal("evbuffer_new");
 	stats_target_view(t, &v);
-	stats_render_log(out, &stats_target_table, &v);
-	stats_log_line(&stats_target_table, target_name(t), out);
-	evbuffer_free(out);
+	stats_log_line(&stats_target_table, &v, target_name(t));
 }
