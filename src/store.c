@@ -54,7 +54,6 @@ struct store {
 	char			*name;
 	uint64_t		 sync_ms;
 	bool			 behind;
-	uint64_t		 unloaded;	/* live points memory lacks */
 	uint64_t		 recovered;
 	/* kept since the last spool_write(): what a failure takes back */
 	struct store_held	*held;
@@ -139,7 +138,7 @@ store_open(const char *dir, const char *name, uint64_t max_bytes,
 	spool_foreach_segment(sp, store_unloaded_cb, s);
 	spool_stats(sp, &st);
 	/* what an earlier run left is delivered first */
-	s->unloaded = s->recovered = st.points;
+	s->recovered = st.points;
 	s->behind = st.points > 0;
 	if (st.points > 0)
 		log_info("store: target %s: %llu points in %llu segments "
@@ -354,7 +353,6 @@ store_keep_only(struct store *s, const char *db, const char *rp,
 		s->behind = true;
 		s->seek = true;
 	}
-	s->unloaded++;
 	store_count(&s->unl, &s->nunl, &s->capunl, ref, 1);
 	store_count(&s->onlyheld, &s->nonlyheld, &s->caponlyheld, ref, 1);
 	store_note_only(s, db, rp, p);
@@ -402,8 +400,7 @@ store_write_failed(struct store *s, store_back_cb cb, void *arg)
 	for (i = 0; i < s->nonlyheld; i++)
 		(void)store_uncount(s->unl, &s->nunl, s->onlyheld[i].ref,
 		    s->onlyheld[i].points);
-	s->unloaded -= s->nonly;
-	if (s->unloaded == 0)
+	if (s->nunl == 0)
 		s->behind = false;
 	store_give_back(s, cb, arg);
 }
@@ -472,7 +469,6 @@ store_load(struct store *s, struct store_record *rec)
 		/* all read, and none waits to be written: caught up */
 		if (got == 0 && s->nonly == 0) {
 			s->behind = false;
-			s->unloaded = 0;
 			s->nunl = 0;
 		}
 		return 0;
@@ -483,7 +479,7 @@ store_load(struct store *s, struct store_record *rec)
 	rec->len = r.len;
 	rec->npoints = r.npoints;
 	rec->ref = (uint32_t)r.ref.segment;
-	s->unloaded -= store_uncount(s->unl, &s->nunl, rec->ref, r.npoints);
+	(void)store_uncount(s->unl, &s->nunl, rec->ref, r.npoints);
 	return 1;
 }
 
@@ -506,31 +502,18 @@ store_unloaded_in(const struct store *s, uint32_t ref)
 }
 
 bool
-store_reclaim(struct store *s)
-{
-	uint64_t	 oldest, seg, live;
-
-	if (!spool_oldest_segment(s->spool, &oldest) ||
-	    store_unloaded_in(s, (uint32_t)oldest) > 0)
-		return false;
-	live = spool_drop_oldest_segment(s->spool, &seg);
-	log_warnx_rl(&s->rl, "store: target %s: spool_size reached: removed "
-	    "the oldest segment, whose %llu points wait in memory only now",
-	    s->name, (unsigned long long)live);
-	return true;
-}
-
-bool
-store_drop_oldest(struct store *s, uint64_t *lostp)
+store_drop_oldest(struct store *s, bool lose, uint64_t *lostp)
 {
 	uint64_t	 seg, live, lost, oldest;
 
 	if (!spool_oldest_segment(s->spool, &oldest))
 		return false;
-	/* the cursor skips a removed segment by itself */
 	lost = store_unloaded_in(s, (uint32_t)oldest);
+	if (lost > 0 && !lose)
+		return false;
+	/* the cursor skips a removed segment by itself */
 	live = spool_drop_oldest_segment(s->spool, &seg);
-	s->unloaded -= store_uncount(s->unl, &s->nunl, (uint32_t)seg, lost);
+	(void)store_uncount(s->unl, &s->nunl, (uint32_t)seg, lost);
 	log_warnx_rl(&s->rl, "store: target %s: spool_size reached: removed "
 	    "the oldest segment, %llu points on disk only lost, %llu more "
 	    "delivered from memory", s->name, (unsigned long long)lost,
@@ -539,15 +522,22 @@ store_drop_oldest(struct store *s, uint64_t *lostp)
 	return true;
 }
 
+/* Kept per segment, so that a dropped one's share is known. */
 uint64_t
 store_unloaded(const struct store *s)
 {
-	return s->unloaded;
+	uint64_t	 n = 0;
+	size_t		 i;
+
+	for (i = 0; i < s->nunl; i++)
+		n += s->unl[i].points;
+	return n;
 }
 
 uint64_t
-store_sync(struct store *s, uint64_t now_ms)
+store_sync(struct store *s)
 {
+	uint64_t	 now_ms = store_now_ms();
 	uint64_t	 wait = spool_sync_wait(s->spool, s->sync_ms, now_ms);
 
 	if (wait > 0)
@@ -568,7 +558,7 @@ store_stats(const struct store *s, struct store_stats *st)
 	spool_stats(s->spool, &sp);
 	st->bytes = sp.bytes;
 	st->points = sp.points;
-	st->unloaded = s->unloaded;
+	st->unloaded = store_unloaded(s);
 	st->segments = sp.segments;
 	st->oldest = sp.oldest;
 	st->recovered = s->recovered;

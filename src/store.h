@@ -95,27 +95,22 @@ bool		 store_behind(const struct store *);
 int		 store_load(struct store *, struct store_record *rec);
 /* True if `len` more bytes do not fit under spool_size. */
 bool		 store_full(const struct store *, size_t len);
-/*
- * spool_size reached: removes the oldest segment if memory holds all of
- * its points (they stay deliverable, no longer on disk); false if it
- * holds points on disk only (or none can go).
- */
-bool		 store_reclaim(struct store *);
 /* Points in memory whose records a failed write took back. */
 uint64_t	 store_orphaned(const struct store *);
 /*
- * spool_size reached under drop_oldest: removes the oldest segment.
- * Its points that memory holds are still delivered; `lost` says how
- * many of it were on disk only.  False if there is none to remove.
+ * spool_size reached: removes the oldest segment.  Its points that
+ * memory holds stay deliverable (no longer on disk); `lost` says how
+ * many of it were on disk only.  Unless `lose` (drop_oldest), only a
+ * segment with none on disk only goes.  False if none can go.
  */
-bool		 store_drop_oldest(struct store *, uint64_t *lost);
+bool		 store_drop_oldest(struct store *, bool lose, uint64_t *lost);
 /* Points on disk only. */
 uint64_t	 store_unloaded(const struct store *);
 /*
  * Syncs when spool_sync says so; returns the ms until the next sync is
  * due (UINT64_MAX: none waits).
  */
-uint64_t	 store_sync(struct store *, uint64_t now_ms);
+uint64_t	 store_sync(struct store *);
 void		 store_stats(const struct store *, struct store_stats *);
 
 #endif

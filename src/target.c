@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
-#include <time.h>
 
 #include <event2/event.h>
 
@@ -670,15 +669,13 @@ target_spill(struct target *t, const char *db, const char *rp,
 	bool		 room = target_held(t) + cost <= t->conf->buffer_size;
 
 	/*
-	 * spool_size reached: first the segments whose points all wait in
-	 * memory go (a queue stuck on one database must not hold the
-	 * spool), then the overflow policy applies, at the spool.
+	 * spool_size reached: the oldest segment goes if all its points
+	 * wait in memory (a queue stuck on one database must not hold the
+	 * spool), else the overflow policy applies, at the spool.
 	 */
 	while (store_full(t->store, p->blen + p->tlen + 64)) {
-		if (store_reclaim(t->store))
-			continue;
-		if (t->conf->overflow != OVERFLOW_DROP_OLDEST ||
-		    !store_drop_oldest(t->store, &lost))
+		if (!store_drop_oldest(t->store,
+		    t->conf->overflow == OVERFLOW_DROP_OLDEST, &lost))
 			return TARGET_SPILL_REJECT;
 		t->stats.points_dropped_overflow += lost;
 	}
@@ -828,12 +825,9 @@ target_take_back_cb(void *arg, const char *db, const char *rp,
 static void
 target_sync(struct target *t)
 {
-	struct timespec	 ts;
-	uint64_t	 now, wait;
+	uint64_t	 wait;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	if ((wait = store_sync(t->store, now)) != UINT64_MAX &&
+	if ((wait = store_sync(t->store)) != UINT64_MAX &&
 	    !evtimer_pending(t->ev_sync, NULL))
 		loop_timer_add(t->ev_sync, wait);
 }

@@ -8,10 +8,8 @@
  */
 #include "config.h"
 
-#include <sys/resource.h>
 #include <sys/stat.h>
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,16 +229,19 @@ START_TEST(test_spool_size)
 	for (i = 0; i < 4000; i++)
 		store_keep(s, "db", "", pt(i));
 	store_commit(s, no_back_cb, NULL);
-	ck_assert(store_reclaim(s));		/* all in memory: free */
+	/* all in memory: it goes for free, even without drop_oldest */
+	ck_assert(store_drop_oldest(s, false, &lost));
+	ck_assert_uint_eq(lost, 0);
 	for (i = 4000; i < 12000; i++)
 		if (!store_keep_only(s, "db", "", pt(i)))
 			break;
 	store_commit(s, no_back_cb, NULL);
-	while (store_reclaim(s))
-		;			/* the memory-only segments go */
-	ck_assert(!store_reclaim(s));	/* the next holds disk-only points */
+	while (store_drop_oldest(s, false, &lost))
+		ck_assert_uint_eq(lost, 0);	/* memory-only segments go */
+	/* the next holds disk-only points: only drop_oldest takes it */
+	ck_assert(!store_drop_oldest(s, false, &lost));
 	before = store_unloaded(s);
-	ck_assert(store_drop_oldest(s, &lost));
+	ck_assert(store_drop_oldest(s, true, &lost));
 	ck_assert_uint_gt(lost, 0);
 	ck_assert_uint_eq(store_unloaded(s), before - lost);
 	v = load_all(s, &n, "db");
@@ -275,26 +276,17 @@ back_cb(void *arg, const char *db, const char *rp, const char *line,
 START_TEST(test_write_fails)
 {
 	struct store	*s = open_store(0);
-	struct rlimit	 old, lim;
 	struct back	 b = { 0 };
 	uint32_t	 ref;
-	void		(*was)(int);
-	int		 i, set;
+	int		 i;
 
 	ref = store_keep(s, "db", "", pt(0));
 	store_keep(s, "db", "", pt(1));
 	for (i = 2; i < 5; i++)
 		ck_assert(store_keep_only(s, "db", "", pt(i)));
-	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
-	lim = old;
-	lim.rlim_cur = 40;		/* less than the file header and more */
-	was = signal(SIGXFSZ, SIG_IGN);
-	/* no ck_assert() meanwhile: Check writes its own files */
-	set = setrlimit(RLIMIT_FSIZE, &lim);
+	scratch_limit_files(40);	/* less than the file header and more */
 	store_commit(s, back_cb, &b);
-	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
-	signal(SIGXFSZ, was);
-	ck_assert_int_eq(set, 0);
+	scratch_unlimit_files();
 	ck_assert_int_eq(b.n, 3);
 	for (i = 0; i < 3; i++)
 		ck_assert_int_eq(b.v[i], i + 2);
