@@ -187,8 +187,8 @@ listener_directive(struct listener_client *c, const char *line, size_t len)
 	case ROUTE_LINE_DATA:
 		return false;
 	case ROUTE_LINE_BAD:
-		listener_count_reject(l, listener_bad_directive);
-		listener_log_reject(l, listener_bad_directive, line, len);
+		listener_count(l, INGEST_REJECTED, listener_bad_directive,
+		    line, len);
 		return true;
 	case ROUTE_LINE_DIRECTIVE:
 		break;
@@ -197,7 +197,7 @@ listener_directive(struct listener_client *c, const char *line, size_t len)
 		memcpy(c->route_db, d.db, sizeof(c->route_db));
 	if (d.has_rp)
 		memcpy(c->route_rp, d.rp, sizeof(c->route_rp));
-	l->stats.skipped++;
+	listener_count(l, INGEST_SKIPPED, NULL, line, len);
 	return true;
 }
 
