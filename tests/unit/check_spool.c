@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,22 +576,11 @@ END_TEST
 static int
 write_limited(struct spool *sp, rlim_t limit)
 {
-	struct rlimit	 old, lim;
-	void		(*was)(int);
-	int		 set, rc, saved;
+	int	 rc;
 
-	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
-	lim = old;
-	lim.rlim_cur = limit;
-	was = signal(SIGXFSZ, SIG_IGN);
-	/* no ck_assert() meanwhile: Check writes its own files */
-	set = setrlimit(RLIMIT_FSIZE, &lim);
+	scratch_limit_files(limit);
 	rc = spool_write(sp);
-	saved = errno;
-	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
-	signal(SIGXFSZ, was);
-	ck_assert_int_eq(set, 0);
-	errno = saved;
+	scratch_unlimit_files();
 	return rc;
 }
 
