@@ -491,8 +491,12 @@ kv_put_body(const struct kv *kv, const struct kv_pair *m, struct kv_out *o,
 	enum kv_status	 st;
 	size_t		 i;
 
-	if (m->val[0] == '#')
-		return KV_ERR_MEASUREMENT;	/* would read as a comment */
+	/*
+	 * A leading '#' would read as a comment; a leading tab (a space is
+	 * escaped) would be trimmed by InfluxDB, the measurement lost.
+	 */
+	if (m->val[0] == '#' || m->val[0] == '\t')
+		return KV_ERR_MEASUREMENT;
 	if ((st = kv_put_ident(o, m, false, ", ")) != KV_OK)
 		return st;
 	for (i = 0; i < kv->npairs; i++) {

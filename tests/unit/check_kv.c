@@ -84,6 +84,7 @@ static const struct {
 	{ S_NS, "measurement= v=1", KV_ERR_MEASUREMENT },
 	{ S_NS, "measurement=\"\" v=1", KV_ERR_MEASUREMENT },
 	{ S_NS, "measurement=#m v=1", KV_ERR_MEASUREMENT },
+	{ S_NS, "measurement=\"\tm\" v=1", KV_ERR_MEASUREMENT },
 	{ S_NS, "measurement=m", KV_ERR_FIELDS },
 	{ S_NS, "measurement=m host=a db=x time=1", KV_ERR_FIELDS },
 	{ S_NS, "measurement=m v", KV_ERR_PAIR },
