@@ -1307,3 +1307,21 @@ conf_errors_clear(struct conf_errors *errs)
 	errs->msgs = NULL;
 	errs->count = 0;
 }
+
+bool
+conf_key_info(size_t i, const char **section, char *name, size_t size,
+    const char **def)
+{
+	static const char *const sections[] = {
+		[SEC_RELAYD] = "relayd",
+		[SEC_LISTENER] = "listener",
+		[SEC_TARGET] = "target",
+	};
+
+	if (i >= NKEYS)
+		return false;
+	*section = sections[conf_keys[i].section];
+	conf_key_name(&conf_keys[i], name, size);
+	*def = conf_keys[i].def;
+	return true;
+}

@@ -123,6 +123,15 @@ struct conf_target *conf_target_dup(const struct conf_target *);
 void		 conf_target_free(struct conf_target *);
 void		 conf_errors_clear(struct conf_errors *);
 
+/*
+ * The i-th key of the parser's table, for the check that the manual
+ * documents every key: its section ("relayd", "listener" or "target"),
+ * its name as written in the file (into `name`) and its default; false
+ * past the last key.
+ */
+bool		 conf_key_info(size_t, const char **, char *, size_t,
+		    const char **);
+
 /* "1.5s" style parsers, shared with the tools: 0 on success. */
 int		 conf_parse_duration_ms(const char *, uint64_t *);
 int		 conf_parse_size(const char *, uint64_t *);
