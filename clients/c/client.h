@@ -45,7 +45,7 @@ struct influx_relay {
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int		 fd;		/* -1: not connected */
 	bool		 fresh;		/* connected; nothing sent on it yet */
-	pid_t		 pid;		/* whose fd and buffer these are */
+	unsigned	 forks;		/* conn.c's fork count when opened */
 	int		 timeout_ms;
 	int64_t		 retry_at;	/* no automatic flush before (ms) */
 

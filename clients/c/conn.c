@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +32,25 @@
 #define CONN_RETRY_MS	1000
 /* Sending a line the socket cut: it is whole again after a restart. */
 #define CONN_BROKEN	(-1)
+
+/*
+ * Bumped in each child fork() makes, so that a client can tell it was
+ * inherited without a getpid() call per point.
+ */
+static unsigned		 conn_forks;
+static pthread_once_t	 conn_forks_once = PTHREAD_ONCE_INIT;
+
+static void
+conn_forked(void)
+{
+	conn_forks++;
+}
+
+static void
+conn_watch_forks(void)
+{
+	(void)pthread_atfork(NULL, NULL, conn_forked);
+}
 
 static int64_t
 conn_now_ms(void)
@@ -101,7 +121,6 @@ conn_connect(struct influx_relay *r, int64_t deadline)
 	}
 	r->fd = fd;
 	r->fresh = true;
-	r->pid = getpid();
 	return INFLUX_RELAY_OK;
 }
 
@@ -236,11 +255,11 @@ conn_flush(struct influx_relay *r)
 void
 conn_check_owner(struct influx_relay *r)
 {
-	if (r->pid == getpid())
+	if (r->forks == conn_forks)
 		return;
 	/* the parent sends its points; the child's copy of them goes */
 	conn_close(r);
-	r->pid = getpid();
+	r->forks = conn_forks;
 	r->used = r->done = r->sent = r->nends = r->resume_len = 0;
 	r->db[0] = r->rp[0] = '\0';
 	r->stage = CLIENT_IDLE;
@@ -332,8 +351,9 @@ influx_relay_open(const char *path, int timeout_ms, int *error)
 			*error = INFLUX_RELAY_ENOMEM;
 		return NULL;
 	}
+	(void)pthread_once(&conn_forks_once, conn_watch_forks);
+	r->forks = conn_forks;
 	rc = conn_connect(r, conn_deadline(r));
-	r->pid = getpid();
 	if (error != NULL)
 		*error = rc;
 	return r;

@@ -13,7 +13,6 @@
  */
 #include "config.h"
 
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,12 +20,26 @@
 #include "client.h"
 #include "utf8.h"
 
-/* What each part escapes with a backslash (InfluxDB's escape codes). */
-#define POINT_MEASUREMENT_SPECIALS	", "
-#define POINT_TAG_SPECIALS		",= "
-#define POINT_FIELD_SPECIALS		",= "
-/* A field key's "\"" would be unescaped to a quote: refused as well. */
-#define POINT_FIELD_UNSAFE		",= \""
+/*
+ * Byte classes: what each part escapes with a backslash (InfluxDB's
+ * escape codes), what a backslash in it may not precede, and the bytes
+ * no name may hold.
+ */
+#define POINT_MEASUREMENT	0x01	/* ',' ' ': a measurement's */
+#define POINT_KEY		0x02	/* ',' '=' ' ': tags', field keys' */
+#define POINT_FIELD_UNSAFE	0x04	/* those and '"', unescaped in keys */
+#define POINT_NEWLINE		0x08
+
+static const unsigned char point_class[256] = {
+	[','] = POINT_MEASUREMENT | POINT_KEY | POINT_FIELD_UNSAFE,
+	[' '] = POINT_MEASUREMENT | POINT_KEY | POINT_FIELD_UNSAFE,
+	['='] = POINT_KEY | POINT_FIELD_UNSAFE,
+	['"'] = POINT_FIELD_UNSAFE,
+	['\n'] = POINT_NEWLINE,
+	['\r'] = POINT_NEWLINE,
+};
+
+#define POINT_CLASS(c)	point_class[(unsigned char)(c)]
 
 /* Notes what spoiled the open point; later calls return the same. */
 static int
@@ -37,22 +50,27 @@ point_spoil(struct influx_relay *r, int error)
 	return r->error;
 }
 
-/* Can line protocol carry this name so that it reads back the same? */
+/*
+ * Can line protocol carry this name so that it reads back the same?
+ * `unsafe`: the class a backslash may not precede.
+ */
 static bool
-point_name_ok(const char *s, size_t len, const char *unsafe)
+point_name_ok(const char *s, size_t len, unsigned unsafe)
 {
-	size_t	 i;
+	unsigned char	 high = 0;
+	size_t		 i;
 
-	if (len == 0 || !utf8_valid(s, len))
+	if (len == 0)
 		return false;
 	for (i = 0; i < len; i++) {
-		if (s[i] == '\n' || s[i] == '\r')
+		high |= (unsigned char)s[i];
+		if (POINT_CLASS(s[i]) & POINT_NEWLINE)
 			return false;
 		if (s[i] == '\\' &&
-		    (i + 1 == len || strchr(unsafe, s[i + 1]) != NULL))
+		    (i + 1 == len || (POINT_CLASS(s[i + 1]) & unsafe)))
 			return false;
 	}
-	return true;
+	return (high & 0x80) == 0 || utf8_valid(s, len);
 }
 
 /* Appends `len` bytes of the open point. */
@@ -68,10 +86,10 @@ point_put(struct influx_relay *r, const char *s, size_t len)
 	return INFLUX_RELAY_OK;
 }
 
-/* Appends a checked name with `specials` escaped. */
+/* Appends a checked name, escaping the bytes of class `escaped`. */
 static int
 point_put_name(struct influx_relay *r, const char *s, size_t len,
-    const char *specials)
+    unsigned escaped)
 {
 	char	*out;
 	size_t	 i;
@@ -81,7 +99,7 @@ point_put_name(struct influx_relay *r, const char *s, size_t len,
 		return rc;
 	out = r->buf + r->used;
 	for (i = 0; i < len; i++) {
-		if (strchr(specials, s[i]) != NULL && s[i] != '\0')
+		if (POINT_CLASS(s[i]) & escaped)
 			*out++ = '\\';
 		*out++ = s[i];
 	}
@@ -157,11 +175,11 @@ influx_relay_begin_rp(struct influx_relay *r, const char *db,
 		return point_spoil(r, rc);
 	len = strlen(measurement);
 	/* '#' makes a comment, and InfluxDB trims a leading tab */
-	if (!point_name_ok(measurement, len, POINT_MEASUREMENT_SPECIALS) ||
+	if (!point_name_ok(measurement, len, POINT_MEASUREMENT) ||
 	    measurement[0] == '#' || measurement[0] == '\t')
 		return point_spoil(r, INFLUX_RELAY_ENAME);
 	if ((rc = point_put_name(r, measurement, len,
-	    POINT_MEASUREMENT_SPECIALS)) != 0)
+	    POINT_MEASUREMENT)) != 0)
 		return point_spoil(r, rc);
 	r->tags = r->used;
 	return INFLUX_RELAY_OK;
@@ -195,7 +213,7 @@ point_key_is(const char *esc, size_t elen, const char *raw, size_t rlen)
 
 	for (; i < elen && j < rlen; i++, j++) {
 		if (esc[i] == '\\' && i + 1 < elen &&
-		    strchr(POINT_TAG_SPECIALS, esc[i + 1]) != NULL)
+		    (POINT_CLASS(esc[i + 1]) & POINT_KEY))
 			i++;
 		if (esc[i] != raw[j])
 			return false;
@@ -246,16 +264,16 @@ influx_relay_tag(struct influx_relay *r, const char *key, const char *value)
 		return point_spoil(r, INFLUX_RELAY_EINVAL);
 	klen = strlen(key);
 	vlen = strlen(value);
-	if (!point_name_ok(key, klen, POINT_TAG_SPECIALS) ||
-	    !point_name_ok(value, vlen, POINT_TAG_SPECIALS) ||
+	if (!point_name_ok(key, klen, POINT_KEY) ||
+	    !point_name_ok(value, vlen, POINT_KEY) ||
 	    strcmp(key, "time") == 0)
 		return point_spoil(r, INFLUX_RELAY_ENAME);
 	if (point_has_tag(r, key, klen))
 		return point_spoil(r, INFLUX_RELAY_EDUPTAG);
 	if ((rc = point_put(r, ",", 1)) != 0 ||
-	    (rc = point_put_name(r, key, klen, POINT_TAG_SPECIALS)) != 0 ||
+	    (rc = point_put_name(r, key, klen, POINT_KEY)) != 0 ||
 	    (rc = point_put(r, "=", 1)) != 0 ||
-	    (rc = point_put_name(r, value, vlen, POINT_TAG_SPECIALS)) != 0)
+	    (rc = point_put_name(r, value, vlen, POINT_KEY)) != 0)
 		return point_spoil(r, rc);
 	return INFLUX_RELAY_OK;
 }
@@ -277,7 +295,7 @@ point_field_key(struct influx_relay *r, const char *key)
 	    strcmp(key, "time") == 0 || key[0] == '\t')
 		return point_spoil(r, INFLUX_RELAY_ENAME);
 	if ((rc = point_put(r, r->stage == CLIENT_TAGS ? " " : ",", 1)) != 0 ||
-	    (rc = point_put_name(r, key, len, POINT_FIELD_SPECIALS)) != 0 ||
+	    (rc = point_put_name(r, key, len, POINT_KEY)) != 0 ||
 	    (rc = point_put(r, "=", 1)) != 0)
 		return point_spoil(r, rc);
 	r->stage = CLIENT_FIELDS;
@@ -298,27 +316,111 @@ point_field(struct influx_relay *r, const char *key, const char *text,
 	return INFLUX_RELAY_OK;
 }
 
+/* Writes the digits of `v` to end just before `end`; returns the first. */
+static char *
+point_digits(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return end;
+}
+
+/* `v` in decimal, then `suffix`, into `out`; returns the length. */
+static size_t
+point_format_integer(char *out, int64_t v, const char *suffix)
+{
+	char		 digits[24], *end = digits + sizeof(digits), *d;
+	char		*o = out;
+	uint64_t	 mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	d = point_digits(end, mag);
+	if (v < 0)
+		*o++ = '-';
+	memcpy(o, d, (size_t)(end - d));
+	o += end - d;
+	while (*suffix != '\0')
+		*o++ = *suffix++;
+	return (size_t)(o - out);
+}
+
+/* |m| / 10^k in decimal, into `out`; returns the length. */
+static size_t
+point_format_decimal(char *out, int64_t m, int k)
+{
+	char		 digits[24], *end = digits + sizeof(digits), *d;
+	char		*o = out;
+	int		 n;
+
+	d = point_digits(end, m < 0 ? 0 - (uint64_t)m : (uint64_t)m);
+	n = (int)(end - d);
+	if (m < 0)
+		*o++ = '-';
+	if (n <= k) {
+		*o++ = '0';
+		*o++ = '.';
+		for (; n < k; k--)
+			*o++ = '0';
+	} else {
+		memcpy(o, d, (size_t)(n - k));
+		o += n - k;
+		d += n - k;
+		if (k > 0)
+			*o++ = '.';
+	}
+	memcpy(o, d, (size_t)k);
+	return (size_t)(o + k - out);
+}
+
+/*
+ * A finite `v` in the fewest decimals that read back as `v` when it is
+ * m / 10^k with m below 2^53 (most measured values are): that division
+ * is correctly rounded, as strtod() is, so when it gives `v` back, so
+ * does the text.  Otherwise "%.17g", which always does, at several
+ * times the cost.
+ */
+static size_t
+point_format_float(char *out, size_t size, double v)
+{
+	static const double	 p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5,
+	    1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+	    1e17 };
+	double			 m;
+	int64_t			 im;
+	int			 k;
+
+	if (v == 0)
+		return (size_t)snprintf(out, size, signbit(v) ? "-0" : "0");
+	for (k = 0; k < (int)(sizeof(p10) / sizeof(p10[0])); k++) {
+		m = v * p10[k];
+		if (fabs(m) >= 9007199254740992.0)	/* 2^53 */
+			break;
+		im = (int64_t)m;
+		if ((double)im == m && (double)im / p10[k] == v)
+			return point_format_decimal(out, im, k);
+	}
+	return (size_t)snprintf(out, size, "%.17g", v);
+}
+
 int
 influx_relay_float(struct influx_relay *r, const char *key, double value)
 {
 	char	 text[32];
-	int	 n;
 
 	if (r != NULL && r->stage != CLIENT_IDLE && !isfinite(value))
 		return point_spoil(r, INFLUX_RELAY_EVALUE);
-	/* 17 significant digits read back as the same double */
-	n = snprintf(text, sizeof(text), "%.17g", value);
-	return point_field(r, key, text, (size_t)n);
+	return point_field(r, key, text,
+	    point_format_float(text, sizeof(text), value));
 }
 
 int
 influx_relay_integer(struct influx_relay *r, const char *key, int64_t value)
 {
 	char	 text[32];
-	int	 n;
 
-	n = snprintf(text, sizeof(text), "%" PRId64 "i", value);
-	return point_field(r, key, text, (size_t)n);
+	return point_field(r, key, text,
+	    point_format_integer(text, value, "i"));
 }
 
 int
@@ -359,15 +461,16 @@ int
 influx_relay_time(struct influx_relay *r, int64_t ns)
 {
 	char	 text[32];
-	int	 n, rc;
+	int	 rc;
 
 	if ((rc = point_open(r, CLIENT_FIELDS, CLIENT_FIELDS)) != 0)
 		return rc;
 	/* models.MinNanoTime and MaxNanoTime */
 	if (ns < INT64_MIN + 2 || ns > INT64_MAX - 1)
 		return point_spoil(r, INFLUX_RELAY_ETIME);
-	n = snprintf(text, sizeof(text), " %" PRId64, ns);
-	if ((rc = point_put(r, text, (size_t)n)) != 0)
+	text[0] = ' ';
+	if ((rc = point_put(r, text,
+	    1 + point_format_integer(text + 1, ns, ""))) != 0)
 		return point_spoil(r, rc);
 	r->stage = CLIENT_TIMED;
 	return INFLUX_RELAY_OK;

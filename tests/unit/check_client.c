@@ -264,6 +264,7 @@ static const char *const rps[] = { NULL, "autogen", "r p" };
 static void
 gen_value(struct gen_field *fl)
 {
+	unsigned		 j;
 	static const double	 floats[] = { 0.0, -0.0, 1.0, 0.1, 1e300,
 	    5e-324, DBL_MAX, -DBL_MIN, 123456789.125, -2.5e-10 };
 	uint64_t		 bits;
@@ -271,6 +272,15 @@ gen_value(struct gen_field *fl)
 	switch (rng_below(4)) {
 	case 0:
 		fl->type = PROTO_T_FLOAT;
+		if (rng_below(3) == 0) {	/* decimals, as measured */
+			fl->f = (double)((int64_t)(rng() % 2000000001) -
+			    1000000000) / pow(10, rng_below(12));
+			/* or an ulp or two off one, which has no short form */
+			for (j = rng_below(3); j > 0; j--)
+				fl->f = nextafter(fl->f, rng_below(2) ?
+				    INFINITY : -INFINITY);
+			break;
+		}
 		if (rng_below(2)) {
 			fl->f = floats[rng_below(sizeof(floats) /
 			    sizeof(floats[0]))];
