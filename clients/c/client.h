@@ -68,13 +68,17 @@ struct influx_relay {
 	size_t		 tags;		/* where its tags start */
 };
 
+/*
+ * Shared by the two files, not exported: the ir_ prefix keeps them out
+ * of an application's way when the static library is linked in.
+ */
 /* conn.c: room for `n` more bytes of the open point, 0 or an error. */
-int	 conn_reserve(struct influx_relay *, size_t n);
+int	 ir_conn_reserve(struct influx_relay *, size_t n);
 /* conn.c: records a complete line ending at `used`. */
-int	 conn_line_done(struct influx_relay *, bool directive);
+int	 ir_conn_line_done(struct influx_relay *, bool directive);
 /* conn.c: after fork(), the child drops the parent's state. */
-void	 conn_check_owner(struct influx_relay *);
+void	 ir_conn_check_owner(struct influx_relay *);
 /* conn.c: sends waiting lines when the buffer is past half full. */
-void	 conn_flush_if_full(struct influx_relay *);
+void	 ir_conn_flush_if_full(struct influx_relay *);
 
 #endif

@@ -253,7 +253,7 @@ conn_flush(struct influx_relay *r)
 }
 
 void
-conn_check_owner(struct influx_relay *r)
+ir_conn_check_owner(struct influx_relay *r)
 {
 	if (r->forks == conn_forks)
 		return;
@@ -271,21 +271,21 @@ influx_relay_flush(struct influx_relay *r)
 {
 	if (r == NULL)
 		return INFLUX_RELAY_EINVAL;
-	conn_check_owner(r);
+	ir_conn_check_owner(r);
 	if (r->done == r->sent && r->fd >= 0)
 		return INFLUX_RELAY_OK;
 	return conn_flush(r);
 }
 
 void
-conn_flush_if_full(struct influx_relay *r)
+ir_conn_flush_if_full(struct influx_relay *r)
 {
 	if (r->done - r->sent >= r->cap / 2 && conn_now_ms() >= r->retry_at)
 		(void)conn_flush(r);
 }
 
 int
-conn_reserve(struct influx_relay *r, size_t n)
+ir_conn_reserve(struct influx_relay *r, size_t n)
 {
 	int	 rc = INFLUX_RELAY_EFULL;
 
@@ -305,7 +305,7 @@ conn_reserve(struct influx_relay *r, size_t n)
 }
 
 int
-conn_line_done(struct influx_relay *r, bool directive)
+ir_conn_line_done(struct influx_relay *r, bool directive)
 {
 	uint32_t	*ends;
 	size_t		 cap;
@@ -381,7 +381,7 @@ influx_relay_close(struct influx_relay *r)
 
 	if (r == NULL)
 		return rc;
-	conn_check_owner(r);
+	ir_conn_check_owner(r);
 	if (r->done > r->sent)
 		rc = conn_flush(r);
 	influx_relay_free(r);

@@ -79,7 +79,7 @@ point_put(struct influx_relay *r, const char *s, size_t len)
 {
 	int	 rc;
 
-	if ((rc = conn_reserve(r, len)) != 0)
+	if ((rc = ir_conn_reserve(r, len)) != 0)
 		return rc;
 	memcpy(r->buf + r->used, s, len);
 	r->used += len;
@@ -95,7 +95,7 @@ point_put_name(struct influx_relay *r, const char *s, size_t len,
 	size_t	 i;
 	int	 rc;
 
-	if ((rc = conn_reserve(r, 2 * len)) != 0)
+	if ((rc = ir_conn_reserve(r, 2 * len)) != 0)
 		return rc;
 	out = r->buf + r->used;
 	for (i = 0; i < len; i++) {
@@ -149,7 +149,7 @@ point_route(struct influx_relay *r, const char *db, const char *rp)
 	point_put_route(&out, "rp", rp);
 	*out++ = '\n';
 	if ((rc = point_put(r, line, (size_t)(out - line))) != 0 ||
-	    (rc = conn_line_done(r, true)) != 0)
+	    (rc = ir_conn_line_done(r, true)) != 0)
 		return rc;
 	strcpy(r->db, db);
 	strcpy(r->rp, rp);
@@ -165,7 +165,7 @@ influx_relay_begin_rp(struct influx_relay *r, const char *db,
 
 	if (r == NULL || measurement == NULL)
 		return INFLUX_RELAY_EINVAL;
-	conn_check_owner(r);
+	ir_conn_check_owner(r);
 	if (r->stage != CLIENT_IDLE)
 		return INFLUX_RELAY_EINVAL;
 	rc = point_route(r, db == NULL ? "" : db, rp == NULL ? "" : rp);
@@ -443,7 +443,7 @@ influx_relay_string(struct influx_relay *r, const char *key,
 	if (value == NULL)
 		return point_spoil(r, INFLUX_RELAY_EINVAL);
 	len = strlen(value);
-	if ((rc = conn_reserve(r, 2 * len + 2)) != 0)
+	if ((rc = ir_conn_reserve(r, 2 * len + 2)) != 0)
 		return point_spoil(r, rc);
 	out = r->buf + r->used;
 	*out++ = '"';
@@ -496,13 +496,13 @@ influx_relay_end(struct influx_relay *r)
 	if (r->error == 0 && r->stage == CLIENT_TAGS)
 		point_spoil(r, INFLUX_RELAY_ENOFIELD);
 	if (r->error == 0 && ((rc = point_put(r, "\n", 1)) != 0 ||
-	    (rc = conn_line_done(r, false)) != 0))
+	    (rc = ir_conn_line_done(r, false)) != 0))
 		point_spoil(r, rc);
 	if ((rc = r->error) != 0) {
 		influx_relay_cancel(r);
 		return rc;
 	}
 	r->stage = CLIENT_IDLE;
-	conn_flush_if_full(r);
+	ir_conn_flush_if_full(r);
 	return INFLUX_RELAY_OK;
 }
