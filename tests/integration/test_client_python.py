@@ -4,7 +4,10 @@ relay and a real influxd: influx-client's quickstart with only the import
 changed, types and escaping stored exactly, ValueError before anything is
 sent, per-write databases with the sample listener settings (an
 application tag called db survives), threads, a forked child, a relay
-restart, and a relay that is not there.  Run by hand:
+restart, and a relay that is not there; the cached fast path of
+write_points (each point of a known shape, and every value it must hand
+to the checked path) stored exactly as the checked path writes it, and
+its caches bounded.  Run by hand:
 ./test_client_python.py [NAME...]
 """
 
@@ -174,6 +177,184 @@ def test_threads_fork_restart(influx):
         raise harness.TestFailure("no ConnectionError")
 
 
+class Int(int):
+    pass
+
+
+class Float(float):
+    pass
+
+
+class Str(str):
+    pass
+
+
+def test_fast_path_shapes(influx):
+    """Points of a shape seen before take the cached formatter; values
+    it was not made for (another type, a subclass, a datetime) take the
+    checked path: all are stored exactly.  One name escaped three ways
+    (measurement, tag key, field key) and a field key holding % too."""
+    db = unique_db("shapes")
+    quoted = 'q"u\\o,t e=\nx'
+    odd = "a b,c=d%s%%"
+    fields = {"f": 1.5, "i": 7, "b": True, "s": quoted}
+    aware = datetime.datetime(2023, 11, 14, 22, 13, 20, 123456,
+                              tzinfo=datetime.timezone(
+                                  datetime.timedelta(hours=2)))
+    batch = [
+        {"measurement": "a", "tags": {"h": "x", "r": "1"},
+         "fields": fields, "time": T0},
+        {"measurement": "a", "tags": {"h": "x", "r": "1"},
+         "fields": {"f": 1e-300, "i": -2 ** 63, "b": False, "s": ""},
+         "time": T0 + 1},
+        {"measurement": "a", "tags": {"r": "1", "h": "y"},
+         "fields": {"f": Float(2.5), "i": Int(-3), "b": True,
+                    "s": Str("sub")}, "time": Int(T0 + 2)},
+        {"measurement": "a", "tags": {"h": "x", "r": "1"},
+         "fields": {"f": -0.25, "i": 2 ** 63 - 1, "b": False, "s": "t"},
+         "time": datetime.datetime(2023, 11, 14, 22, 13, 20, 5)},
+        {"measurement": "a", "tags": {"h": "x", "r": "1"},
+         "fields": {"f": 3.0, "i": 0, "b": True, "s": "u"}, "time": aware},
+        # the keys of "a" with other types: stored as they are
+        {"measurement": "b", "fields": {"f": 3, "i": 4.5, "b": "str",
+                                        "s": False}, "time": T0},
+        {"measurement": "b", "fields": {"f": 4, "i": 5.5, "b": "str",
+                                        "s": True}, "time": T0 + 1},
+        {"measurement": odd, "tags": {odd: odd}, "fields": {odd: 1.0},
+         "time": T0},
+        {"measurement": odd, "tags": {odd: odd}, "fields": {odd: 2.0},
+         "time": T0 + 1},
+    ]
+    ns = [T0, T0 + 1, T0 + 2, T0 + 5000, T0 - 7200 * 10 ** 9 + 123456000,
+          T0, T0 + 1, T0, T0 + 1]
+    with Relay(relay_config(influx, "unused")) as relay:
+        c = fresh(influx, relay)
+        for _ in range(2):      # then every point's shape is known
+            c.write_points(db, batch)
+        for p in batch:         # the same bytes as the checked path's
+            args = (p["measurement"], p["fields"], p.get("tags"), p["time"])
+            check_equal(influx_relay._checked_line(*args),
+                        influx_relay.line(*args), "the line of %r" % (p,))
+        before = time.time_ns()
+        c.write_points(db, [{"measurement": "now", "fields": fields},
+                            {"measurement": "now",
+                             "fields": dict(fields, i=8)}])
+        c.write(db, "now", {"f": 2.5, "i": 9, "b": False, "s": "v"})
+        got = settle_points(influx, db, len(batch) + 3)
+        after = time.time_ns()      # the relay reads after write returns
+    expected = [point(p["measurement"], p.get("tags", {}),
+                      {k: type(v).__mro__[-2](v) if type(v) in (
+                          Int, Float, Str) else v
+                       for k, v in p["fields"].items()}, t)
+                for p, t in zip(batch, ns)]
+    now = [p for p in got if p["measurement"] == "now"]
+    harness.assert_same_points(
+        expected, [p for p in got if p["measurement"] != "now"],
+        "the points stored")
+    check_equal([fields, dict(fields, i=8),
+                 {"f": 2.5, "i": 9, "b": False, "s": "v"}],
+                sorted((p["fields"] for p in now), key=lambda f: f["i"]),
+                "the fields of the points without a time")
+    check(all(before <= p["time"] <= after for p in now),
+          "the relay's receipt times: %r" % now)
+    check_equal({"f": "float", "i": "integer", "b": "boolean",
+                 "s": "string"}, influx.field_types(db, "a"),
+                "field types of a")
+    check_equal({"f": "integer", "i": "float", "b": "string",
+                 "s": "boolean"}, influx.field_types(db, "b"),
+                "field types of b")
+
+
+def test_fast_path_value_errors(influx):
+    """A value the cached formatter of its shape was not made for is
+    refused as the checked path refuses it, and nothing of the call is
+    sent."""
+    db = unique_db("fastbad")
+    good = {"measurement": "m", "tags": {"h": "a"},
+            "fields": {"f": 1.5, "i": 1}, "time": T0}
+    bad = [({"f": float("nan"), "i": 1}, T0), ({"f": float("inf"), "i": 1},
+                                               T0),
+           ({"f": -float("inf"), "i": 1}, T0), ({"f": 1.5, "i": 2 ** 63}, T0),
+           ({"f": 1.5, "i": -2 ** 63 - 1}, T0), ({"f": 1.5, "i": [1]}, T0),
+           ({"f": 1.5, "i": 1}, True), ({"f": 1.5, "i": 1}, 1.5),
+           ({"f": 1.5, "i": 1}, "now")]
+    with Relay(relay_config(influx, "unused")) as relay:
+        c = fresh(influx, relay)
+        c.write_points(db, [good])
+        for fields, t in bad:
+            p = {"measurement": "m", "tags": {"h": "a"}, "fields": fields,
+                 "time": t}
+            try:
+                c.write_points(db, [dict(good, time=T0 + 1), p])
+            except ValueError as e:
+                check(str(e), "an empty message")
+                continue
+            raise harness.TestFailure("no ValueError for %r" % p)
+        for tags in ({"h": 1}, {"h": ""}, {"time": "a"}, {"h": ["a"]}):
+            try:
+                c.write_points(db, [dict(good, time=T0 + 1),
+                                    dict(good, tags=tags)])
+            except ValueError:
+                continue
+            raise harness.TestFailure("no ValueError for tags %r" % tags)
+        got = settle_points(influx, db, 1)
+        check_equal(1, harness.listener_stats(relay)["accepted"],
+                    "points the relay accepted")
+    harness.assert_same_points([point("m", {"h": "a"}, good["fields"], T0)],
+                               got, "the points stored")
+
+
+def test_fast_path_caches_bounded(influx):
+    """With every cache bounded to 3 entries, 4 threads writing points of
+    60 tag sets, 7 field shapes and 5 tuples of value types (each call
+    emptying caches the others use) store every point exactly, and the
+    caches stay within their bound."""
+    db = unique_db("caches")
+    shapes = [{"f": 0.5}, {"i": 1}, {"f": 0.5, "i": 1}, {"s": "x", "b": True},
+              {"i": 1, "f": 0.5}, {"g": 0.5}, {"f": 0.5, "g": 0.5, "b": True}]
+    saved = (influx_relay._ESCAPED_MAX, influx_relay._SHAPES_MAX,
+             influx_relay._MAKERS_MAX)
+
+    def make(k, i):
+        n = k * 1000 + i
+        fields = {key: (v if isinstance(v, (bool, str)) else
+                        type(v)(n) + v) for key, v in shapes[n % 7].items()}
+        return {"measurement": "m%d" % (n % 2),
+                "tags": {"h": "h%d" % (n % 60), "t": "a b,c"},
+                "fields": fields, "time": T0 + n}
+    points = [make(k, i) for k in range(4) for i in range(300)]
+    try:
+        influx_relay._ESCAPED_MAX = influx_relay._SHAPES_MAX = \
+            influx_relay._MAKERS_MAX = 3
+        with Relay(relay_config(influx, "unused")) as relay:
+            c = fresh(influx, relay)
+
+            def writer(k):
+                mine = points[k * 300:(k + 1) * 300]
+                for i in range(0, 300, 10):
+                    c.write_points(db, mine[i:i + 5])
+                    for p in mine[i + 5:i + 10]:
+                        c.write(db, p["measurement"], p["fields"],
+                                tags=p["tags"], time=p["time"])
+            threads = [threading.Thread(target=writer, args=(k,))
+                       for k in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            writer(0)           # alone: the bound holds exactly
+            sizes = [len(influx_relay._ESCAPED), len(influx_relay._HEADS),
+                     len(influx_relay._SHAPES), len(influx_relay._MAKERS)]
+            got = settle_points(influx, db, len(points))
+    finally:
+        (influx_relay._ESCAPED_MAX, influx_relay._SHAPES_MAX,
+         influx_relay._MAKERS_MAX) = saved
+    harness.assert_same_points([point(p["measurement"], p["tags"],
+                                      p["fields"], p["time"])
+                                for p in points], got, "the points stored")
+    check(all(n <= 3 for n in sizes), "cache sizes %r within 3" % sizes)
+
+
 def test_pip_install(influx):
     """`pip install ./clients/python` into a fresh virtualenv (Debian's
     python3, offline: no build isolation) gives an importable package."""
@@ -203,4 +384,6 @@ def test_pip_install(influx):
 if __name__ == "__main__":
     harness.main([test_pip_install, test_quickstart, test_types_and_escaping,
                   test_value_errors, test_per_write_databases,
-                  test_threads_fork_restart])
+                  test_threads_fork_restart, test_fast_path_shapes,
+                  test_fast_path_value_errors,
+                  test_fast_path_caches_bounded])

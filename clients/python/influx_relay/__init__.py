@@ -13,6 +13,11 @@ Writes go to the relay's UNIX socket (the ``socket=`` argument, else
 and never wait for InfluxDB: the relay batches them, creates a missing
 database and retries.  ``create_database`` and ``drop_database`` are sent
 to the URL's ``/query`` as influx-client did.  Standard library only.
+
+A point whose measurement and tag set, and whose field keys with the
+types of their values, were seen before is formatted from caches (about
+twice as fast); any other point is checked and formatted field by field,
+with the same result.
 """
 
 import datetime
@@ -79,8 +84,12 @@ def _fmt_float(key, v):
     return repr(v)
 
 
-def _fmt_str(key, v):
+def _str_value(v):
     return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _fmt_str(key, v):
+    return _str_value(v)
 
 
 # by exact type: a bool is an int to isinstance(), never here
@@ -115,38 +124,119 @@ def _time_ns(time):
     _bad("time", time, "must be a datetime or nanoseconds")
 
 
-_TAG_SETS = {}           # tags.items() -> ",k=v,...": tag sets repeat
+# The fast path.  Points repeat their measurement and tag set, and their
+# field keys and the types of their values, so a point is formatted by two
+# cache hits and one %-format:
+#   _HEADS:  (measurement, tag keys..., tag values...) -> "cpu,host=a"
+#            (the key's length tells the keys from the values)
+#   _SHAPES: field keys -> a formatter for points with those keys and the
+#            value types first seen with them (see _formatter_maker)
+# A formatter checks each value's exact type and range and returns None
+# for anything it was not made for (another type, a subclass, NaN, an
+# integer beyond 64 bits): such a point, and every cache miss, takes
+# _checked_line(), which checks everything, raises the ValueError naming
+# the problem and fills the caches.  Caches are emptied when full, so
+# names that never repeat cost memory only up to the bound.
+_HEADS = {}
+_SHAPES = {}
+_MAKERS = {}              # value types -> function making formatters
+_SHAPES_MAX = 10000
+_MAKERS_MAX = 1000
+
+# per exact value type: its check and its %-format argument in the
+# generated source (of a local {v}), and its conversion in the template
+_KINDS = {float: ("type({v}) is float and -INF < {v} < INF", "{v}", "%r"),
+          int: ("type({v}) is int and MIN <= {v} <= MAX", "{v}", "%di"),
+          bool: ("type({v}) is bool", "BOOL[{v}]", "%s"),
+          str: ("type({v}) is str", "STR({v})", "%s")}
 
 
-def _tag_set(tags):
-    key = tuple(tags.items())
+def _formatter_maker(types):
+    """The function making formatters for fields whose values have exact
+    `types`, in order: generated as source once per tuple of types (as
+    collections.namedtuple and dataclasses do), since unpacking the values
+    into locals, checking each inline and formatting them with one %
+    takes half the time of a loop over the fields.  The source holds only
+    names it makes (v0, v1...), never a field key or value: those reach
+    the formatter as its templates T and TN and its arguments."""
     try:
-        return _TAG_SETS[key]
+        return _MAKERS[types]
+    except KeyError:
+        pass
+    names = ["v%d" % i for i in range(len(types))]
+    checks = " and ".join(_KINDS[t][0].format(v=v)
+                          for t, v in zip(types, names))
+    args = ", ".join(_KINDS[t][1].format(v=v) for t, v in zip(types, names))
+    src = ("def make(T, TN):\n"
+           "    def fmt(head, fields, t):\n"
+           "        %s, = fields.values()\n"
+           "        if %s:\n"
+           "            if type(t) is int:\n"
+           "                return T %% (head, %s, t)\n"
+           "            if t is None:\n"
+           "                return TN %% (head, %s)\n"
+           "            return T %% (head, %s, TIME_NS(t))\n"
+           "        return None\n"
+           "    return fmt\n" % (", ".join(names), checks, args, args, args))
+    env = {"INF": math.inf, "MIN": _INT_MIN, "MAX": _INT_MAX,
+           "BOOL": ("false", "true"), "STR": _str_value,
+           "TIME_NS": _time_ns}
+    exec(compile(src, "<influx_relay formatter>", "exec"), env)
+    if len(_MAKERS) >= _MAKERS_MAX:
+        _MAKERS.clear()
+    _MAKERS[types] = env["make"]
+    return env["make"]
+
+
+def _learn_shape(fields, keys):
+    """Makes the formatter for `fields`, a valid point's, if it has none
+    (a point of another type keeps the first: no flapping)."""
+    if keys in _SHAPES:
+        return
+    types = tuple(map(type, fields.values()))
+    if not all(t in _KINDS for t in types):
+        return              # subclasses: the checked path converts them
+    template = "%s" + "".join(
+        (" " if i == 0 else ",") +
+        _name("field", k, ",= ").replace("%", "%%") + "=" + _KINDS[t][2]
+        for i, (k, t) in enumerate(zip(keys, types)))
+    fmt = _formatter_maker(types)(template + " %d\n", template + "\n")
+    if len(_SHAPES) >= _SHAPES_MAX:
+        _SHAPES.clear()
+    _SHAPES[keys] = fmt
+
+
+def _head(measurement, tags):
+    """The escaped measurement and tag set ("cpu,host=a"), cached."""
+    key = ((measurement, *tags, *tags.values()) if tags else
+           (measurement,))
+    try:
+        return _HEADS[key]
     except KeyError:
         pass
     except TypeError:       # an unhashable tag value: refused below
         key = None
-    out = []
-    for k, v in tags.items():
-        if k == "time":
-            _bad("tag", k, "'time' cannot be a tag")
-        out.append("," + _name("tag", k, ",= ") + "=" +
-                   _name("tag value", v, ",= "))
-    text = "".join(out)
-    if key is not None:
-        if len(_TAG_SETS) >= _ESCAPED_MAX:
-            _TAG_SETS.clear()
-        _TAG_SETS[key] = text
-    return text
-
-
-def line(measurement, fields, tags=None, time=None):
-    """One point as a line of line protocol (with its newline)."""
-    parts = [_name("measurement", measurement, ", ")]
+    out = [_name("measurement", measurement, ", ")]
     if measurement.startswith("#"):
         _bad("measurement", measurement, "starts with '#' (a comment)")
     if tags:
-        parts.append(_tag_set(tags))
+        for k, v in tags.items():
+            if k == "time":
+                _bad("tag", k, "'time' cannot be a tag")
+            out.append("," + _name("tag", k, ",= ") + "=" +
+                       _name("tag value", v, ",= "))
+    head = "".join(out)
+    if key is not None:
+        if len(_HEADS) >= _ESCAPED_MAX:
+            _HEADS.clear()
+        _HEADS[key] = head
+    return head
+
+
+def _checked_line(measurement, fields, tags, time):
+    """line() the slow way: every name and value checked, in order, and
+    the point's formatter learnt for the next one of its shape."""
+    head = _head(measurement, tags)
     if not fields:
         _bad("fields", fields, "a point needs at least one field")
     out = []
@@ -154,13 +244,24 @@ def line(measurement, fields, tags=None, time=None):
         if k == "time":
             _bad("field", k, "'time' cannot be a field")
         out.append(_name("field", k, ",= ") + "=" + _field_value(k, v))
-    parts.append(" " + ",".join(out))
     if time is not None:
-        parts.append(" %d\n" % (time if type(time) is int else
-                                 _time_ns(time)))
+        end = " %d\n" % (time if type(time) is int else _time_ns(time))
     else:
-        parts.append("\n")
-    return "".join(parts)
+        end = "\n"
+    _learn_shape(fields, tuple(fields))
+    return head + " " + ",".join(out) + end
+
+
+def line(measurement, fields, tags=None, time=None):
+    """One point as a line of line protocol (with its newline)."""
+    try:
+        fmt = _SHAPES[tuple(fields)]
+        head = _HEADS[(measurement, *tags, *tags.values()) if tags else
+                      (measurement,)]
+    except (KeyError, TypeError):       # a miss, or nothing to hash
+        return _checked_line(measurement, fields, tags, time)
+    return (fmt(head, fields, time) or
+            _checked_line(measurement, fields, tags, time))
 
 
 def _directive(database, rp):
@@ -277,9 +378,9 @@ class InfluxDB:
         """Queues many points in one send: each a dict with measurement,
         fields, and optionally tags and time.  Nothing is sent if one is
         invalid."""
-        payload = "".join(line(p["measurement"], p["fields"],
-                               p.get("tags"), p.get("time"))
-                          for p in points)
+        payload = "".join([line(p["measurement"], p["fields"],
+                                p.get("tags"), p.get("time"))
+                           for p in points])
         if payload:
             self._conn.send(self._route(database, retention_policy),
                             payload)
