@@ -93,7 +93,10 @@ def test_value_errors(influx):
            ("m", {"v": 1}, {"t": 1}), ("m", {"v": 1}, {"time": "x"}),
            ("m", {"v": [1]}, {}), ("", {"v": 1}, {}),
            ("m", {"v": 2 ** 63}, {}), ("m", {"v": 1}, {"t": ""}),
-           ("m\n", {"v": 1}, {})]
+           ("m\n", {"v": 1}, {}), ("m\\,x", {"v": 1}, {}),
+           ("m", {"a\\=b": 1}, {}), ("m", {'a\\"b': 1}, {}),
+           ("m", {"v": 1}, {"t": "a\\ b"}), ("\tm", {"v": 1}, {}),
+           ("m", {"\tv": 1}, {})]
     with Relay(relay_config(influx, "unused")) as relay:
         c = fresh(influx, relay)
         for measurement, fields, tags in bad:

@@ -59,6 +59,14 @@ def _name(what, value, specials):
         _bad(what, value, "holds a newline")
     if value.endswith("\\"):
         _bad(what, value, "ends with a backslash")
+    # InfluxDB's scanners and its unescaping read a backslash before an
+    # escaped byte differently; in a field key it unescapes '\\"' too
+    for c in specials + ('"' if what == "field" else ""):
+        if "\\" + c in value:
+            _bad(what, value, "has a backslash before %r, which line "
+                 "protocol cannot carry" % c)
+    if value[0] == "\t" and what in ("measurement", "field"):
+        _bad(what, value, "starts with a tab, which InfluxDB trims")
     escaped = value
     for c in specials:
         escaped = escaped.replace(c, "\\" + c)
