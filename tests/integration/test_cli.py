@@ -201,7 +201,122 @@ def test_help_and_version(influx):
     check(out.startswith("usage: influx-relayctl"), "send --help: %r" % out)
 
 
+# ------------------------------------------------------------- send
+
+
+def relayctl_send(relay, data, *args, path=None):
+    """influx-relayctl send of `data` (bytes) to the relay's listener."""
+    return run([harness.relayctl_path(), "send", "-s",
+                path or relay.socket_path] + list(args), stdin=data)
+
+
+def test_send_reports_rejects(influx):
+    """send exits 0 in silence when the relay accepted every line (they
+    reach InfluxDB); a rejected line makes it exit 1 and say on stderr
+    how many lines were accepted and rejected, with the first reasons
+    and line numbers (the user's: its own directive is not counted);
+    -v reports all the same, -j prints the relay's JSON summary."""
+    db = unique_db("send")
+    with Relay(relay_config(influx, db)) as relay:
+        code, out, err = relayctl_send(relay, b"s v=1i\ns v=2i\n")
+        check_equal((0, "", ""), (code, out, err), "all accepted")
+        check_equal(2, len(settle_points(influx, db, 2)), "points")
+        code, out, err = relayctl_send(relay, b"cpu,db=mydb value=\n")
+        check_equal((1, ""), (code, out), "a rejected line (%r)" % err)
+        check_equal("influx-relayctl: 1 line: 0 accepted, 1 rejected, 0 "
+                    "skipped\n  line 1: missing field value: cpu,db=mydb "
+                    "value=\n", err, "the report")
+        check("rejected line (missing field value)" in relay.log(),
+              "the daemon's log lost the reject")
+        data = b"# a comment\ns v=3i\n" + b"bad\n" * 10 + b"s v=4i"
+        code, out, err = relayctl_send(relay, data)
+        check_equal(1, code, "exit code")
+        check_equal(["influx-relayctl: 13 lines: 2 accepted, 10 rejected, "
+                     "1 skipped", "  line 3: missing fields: bad",
+                     "  line 4: missing fields: bad",
+                     "  line 5: missing fields: bad", "  ... and 7 more"],
+                    err.splitlines(), "the report of many rejects")
+        code, out, err = relayctl_send(relay, b"s v=5i\n", "-v")
+        check_equal((0, "", "influx-relayctl: 1 line: 1 accepted, 0 "
+                     "rejected, 0 skipped\n"), (code, out, err), "-v")
+        code, out, err = relayctl_send(relay, b"s v=6i\nx\n", "-j")
+        check_equal((1, ""), (code, err), "-j")
+        check_equal({"ok": False, "lines": 2, "accepted": 1, "skipped": 0,
+                     "rejected": 1, "rejects": [
+                         {"line": 2, "reason": "missing fields",
+                          "text": "x"}]}, json.loads(out), "-j summary")
+        check_equal(6, len(settle_points(influx, db, 6)), "points")
+
+
+def test_summary_never_blocks(influx):
+    """The summary is for clients that ask: one that asks and never
+    reads, one that asks and is gone, one that does not ask (as the
+    Python client) all leave the relay serving others; a client still
+    connected at shutdown gets its summary after the drain; an idle
+    timeout ends a slow send with the summary of what came, and send
+    says the relay stopped reading."""
+    db = unique_db("noblock")
+    with Relay(relay_config(influx, db, listener={
+            "idle_timeout": "700ms"})) as relay:
+        quiet = []
+        for ask in (True, True, False):
+            s = relay.connect()
+            s.sendall((b"#relay reply=summary\n" if ask else b"") +
+                      b"q v=1i\n" * 1000)
+            s.shutdown(socket.SHUT_WR)
+            quiet.append(s)     # never read
+        quiet.pop(1).close()    # gone before the answer
+        code, out, err = relayctl_send(relay, b"q v=2i\n")
+        check_equal((0, ""), (code, err), "a send beside them")
+        check_equal(3001, len(settle_points(influx, db, 3001)), "points")
+        # a slow sender cut by idle_timeout
+        proc = subprocess.Popen([harness.relayctl_path(), "send", "-s",
+                                 relay.socket_path], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        proc.stdin.write(b"q v=3i\n")
+        proc.stdin.flush()
+        time.sleep(1.5)
+        try:
+            proc.stdin.write(b"q v=4i\n" * 100000)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        out, err = proc.communicate(timeout=10)
+        check_equal(1, proc.returncode, "exit code after the idle cut")
+        check("influx-relayctl: 1 line: 1 accepted, 0 rejected" in
+              err.decode() and "the relay stopped reading" in err.decode(),
+              "report: %r" % err)
+        # connected at shutdown: the summary comes after the drain
+        s = relay.connect()
+        s.sendall(b"#relay reply=summary\nq v=5i\nhalf")
+        time.sleep(0.2)
+        relay.proc.send_signal(harness.signal.SIGTERM)
+        answer = json.loads(s.makefile("rb").readline())
+        s.close()
+        check_equal((1, 1, "incomplete line at shutdown"),
+                    (answer["accepted"], answer["rejected"],
+                     answer["rejects"][0]["reason"]), "summary at shutdown")
+        for s in quiet:
+            s.close()
+
+
+def test_send_to_datagram_listener(influx):
+    """A datagram listener cannot answer: send says so and fails."""
+    cfg = relay_config(influx, "x")
+    cfg["listener:dg"] = {"path": "@DIR@/dg.sock", "type": "datagram",
+                          "target": "local"}
+    with Relay(cfg) as relay:
+        path = relay.sections["listener:dg"]["path"]
+        wait_until(lambda: os.path.exists(path), 10, "the datagram socket")
+        code, out, err = relayctl_send(relay, b"d v=1i\n", path=path)
+    check_equal(1, code, "exit code")
+    check("a datagram listener" in err, "message: %r" % err)
+
+
 if __name__ == "__main__":
     harness.main([test_start_failure_is_an_error, test_bad_file_at_start,
                   test_creates_socket_directory, test_check_reports_host,
-                  test_check_plurals_and_file_errors, test_help_and_version])
+                  test_check_plurals_and_file_errors, test_help_and_version,
+                  test_send_reports_rejects, test_summary_never_blocks,
+                  test_send_to_datagram_listener])
