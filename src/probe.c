@@ -145,12 +145,12 @@ probe_conf(const struct conf *conf, struct conf_errors *w)
 		l = conf->listeners[i];
 		if (probe_socket(l->path, why, sizeof(why)))
 			probe_warn(conf, w, l->lineno, "[listener:%s] the "
-			    "daemon could not start: %s", l->name, why);
+			    "daemon would not start: %s", l->name, why);
 	}
 	if (conf->control_socket[0] != '\0' &&
 	    probe_socket(conf->control_socket, why, sizeof(why)))
 		probe_warn(conf, w, 0, "[relayd] control_socket: the daemon "
-		    "could not start: %s", why);
+		    "would not start: %s", why);
 	if (probe_spools(conf) && probe_dir(conf->spool_dir, why, sizeof(why)))
 		probe_warn(conf, w, 0, "[relayd] spool_dir: %s; the targets "
 		    "would keep their points in memory only until it can be "

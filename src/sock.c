@@ -79,9 +79,9 @@ sock_make_dir(const char *path, char *err, size_t errlen)
 	if (mkdir(dir, 0755) == -1) {
 		if (errno == EEXIST)
 			return 0;
-		snprintf(err, errlen, "cannot create directory %s: %s%s", dir,
-		    strerror(errno), errno == ENOENT ? " (only the socket's "
-		    "own directory is created, not its parents)" : "");
+		snprintf(err, errlen, "%s: cannot create directory %s: %s%s",
+		    path, dir, strerror(errno), errno == ENOENT ? " (only the "
+		    "socket's own directory is created, not its parents)" : "");
 		return -1;
 	}
 	if (chmod(dir, 0755) == -1)

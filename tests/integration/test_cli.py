@@ -44,7 +44,7 @@ def test_start_failure_is_an_error(influx):
         "path": "@DIR@/no/such/relay.sock"}))
     code, out, err = check_config(relay)
     check_equal(0, code, "-t exit code (%r %r)" % (out, err))
-    check("warning: [listener:main] the daemon could not start: directory "
+    check("warning: [listener:main] the daemon would not start: directory "
           "%s/no/such does not exist, nor does %s/no" % (relay.dir, relay.dir)
           in err, "-t warning: %r" % err)
     check("1 warning about this host" in out, "-t summary: %r" % out)
@@ -56,8 +56,9 @@ def test_start_failure_is_an_error(influx):
           % (time.monotonic() - started))
     errors = [l for l in relay.log().splitlines() if " error: " in l or
               l.startswith("error: ")]
-    want = ("influx-relayd could not start: cannot create directory "
-            "%s/no/such: No such file or directory" % relay.dir)
+    want = ("influx-relayd could not start: %s/no/such/relay.sock: cannot "
+            "create directory %s/no/such: No such file or directory"
+            % (relay.dir, relay.dir))
     check(any(want in l for l in errors), "no error line %r in:\n%s"
           % (want, harness.tail(relay.log())))
     check("warn: " not in relay.log(), "a warning about the failure:\n"

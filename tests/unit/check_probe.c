@@ -134,7 +134,7 @@ START_TEST(test_conf)
 	ck_assert_msg(conf != NULL, "%s", errs.count ? errs.msgs[0] : "");
 	ck_assert_uint_eq(probe_conf(conf, &w), 2);
 	snprintf(want, sizeof(want), "t.ini:7: warning: [listener:bad] the "
-	    "daemon could not start: directory %s/a/b does not exist, nor "
+	    "daemon would not start: directory %s/a/b does not exist, nor "
 	    "does %s/a", dir, dir);
 	ck_assert_msg(strncmp(w.msgs[0], want, strlen(want)) == 0, "%s",
 	    w.msgs[0]);
