@@ -34,6 +34,7 @@ struct json {
  * fine); NULL if they are not valid JSON or nest deeper than 64.
  */
 struct json	*json_parse(const char *text, size_t len);
+/* Frees a document from json_parse(); NULL is fine. */
 void		 json_free(struct json *);
 /* The member `key` of object `j`, or NULL (also if `j` is NULL). */
 const struct json *json_get(const struct json *j, const char *key);
@@ -43,6 +44,7 @@ uint64_t	 json_uint(const struct json *j);
 double		 json_double(const struct json *j);
 /* A string's value; "" if `j` is not a string. */
 const char	*json_str(const struct json *j);
+/* True for the literal true only. */
 bool		 json_is_true(const struct json *j);
 /* The member `key` of `j`, as those read it. */
 int64_t		 json_get_int(const struct json *j, const char *key);

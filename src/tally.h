@@ -36,7 +36,9 @@ struct tally {
 	struct tally_reject	 first[TALLY_FIRST];
 };
 
+/* A line at least one target queued. */
 void	 tally_accept(struct tally *);
+/* A blank line, a comment or a directive. */
 void	 tally_skip(struct tally *);
 /* A rejected line: `reason` static, `head` its first `len` bytes or more. */
 void	 tally_reject(struct tally *, const char *reason, const char *head,
