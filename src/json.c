@@ -145,7 +145,8 @@ json_unicode(struct json_in *in, char **o)
 		if (lo >= 0xdc00 && lo <= 0xdfff)
 			c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
 		else {
-			*o = json_utf8(*o, 0xfffd);	/* the lone high one */
+			/* the high one was alone */
+			*o = json_utf8(*o, 0xfffd);
 			c = lo;
 		}
 	}
@@ -157,7 +158,8 @@ json_unicode(struct json_in *in, char **o)
 static bool
 json_escape(struct json_in *in, char **o)
 {
-	static const char	 from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	static const char	 from[] = "\"\\/bfnrt";
+	static const char	 to[] = "\"\\/\b\f\n\r\t";
 	const char		*e;
 
 	if (in->p == in->end)

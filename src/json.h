@@ -23,10 +23,10 @@ enum json_type {
 
 struct json {
 	enum json_type	 type;
-	char		*key;		/* its name, in an object; else NULL */
-	char		*text;		/* a string's value, a number's text */
-	struct json	*child;		/* an array's or object's first */
-	struct json	*next;		/* the next in its array or object */
+	char		*key;	/* its name in an object, or NULL */
+	char		*text;	/* a string, or a number's text */
+	struct json	*child;	/* first of an array or object */
+	struct json	*next;	/* next in its array or object */
 };
 
 /*

@@ -38,8 +38,8 @@ usage(FILE *out)
 {
 	fprintf(out, "usage: influx-relayd [-c FILE] [-t] [-d] [-V] [-h]\n"
 	    "  -c FILE        configuration (default: %s)\n"
-	    "  -t             check the configuration and exit 0 (valid) or 1;\n"
-	    "                 also warn about what would stop a start here\n"
+	    "  -t             check the configuration, exit 0 (valid) or 1;\n"
+	    "                 warn about what would stop a start here\n"
 	    "  -d             debug logging\n"
 	    "  -V, --version  print the version\n"
 	    "  -h, --help     this help\n", RELAYD_CONF_FILE);
@@ -223,7 +223,8 @@ main(int argc, char *argv[])
 		return 1;
 	if (check)
 		return check_conf(file, conf);
-	log_set_level(debug ? LOG_LEVEL_DEBUG : (enum log_level)conf->log_level);
+	log_set_level(debug ? LOG_LEVEL_DEBUG :
+	    (enum log_level)conf->log_level);
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)

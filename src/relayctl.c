@@ -33,7 +33,7 @@
 
 /* What the command line asked for. */
 struct ctl_opts {
-	const char	*sock;		/* -s, or NULL for the default */
+	const char	*sock;		/* -s, or NULL: the default */
 	bool		 json;		/* -j */
 	bool		 verbose;	/* -v */
 	double		 interval;	/* -i */
@@ -50,8 +50,8 @@ usage(FILE *out)
 	    "          drop-database TARGET DB\n"
 	    "  -s PATH        the control socket (default %s);\n"
 	    "                 for send, the data socket (default %s)\n"
-	    "  -j             stats: print the JSON answer, even on a terminal\n"
-	    "                 (it is printed whenever stdout is not one);\n"
+	    "  -j             stats: print the JSON answer even on a terminal\n"
+	    "                 (as whenever stdout is not one);\n"
 	    "                 send: print the relay's summary as JSON\n"
 	    "  -i SECONDS     stats on a terminal: rates over this interval\n"
 	    "                 (default 1; 0: averages since the daemon "
@@ -218,7 +218,10 @@ monotonic(void)
 static void
 sleep_seconds(double s)
 {
-	struct timespec	 ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
+	struct timespec	 ts;
+
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;

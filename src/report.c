@@ -21,8 +21,8 @@
 struct report_ctx {
 	FILE			*out;
 	const struct json	*before;	/* the same object earlier */
-	double			 seconds;	/* since then, or the uptime */
-	int64_t			 now;		/* the answer's time */
+	double			 seconds;	/* since, or the uptime */
+	int64_t			 now;		/* of the answer */
 };
 
 /* A reason the daemon names, and how a person reads it. */
@@ -68,7 +68,9 @@ report_safe(FILE *out, const char *s)
 static const char *
 report_bytes(char *buf, size_t size, uint64_t n)
 {
-	static const char	*const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	static const char	*const units[] = {
+		"KiB", "MiB", "GiB", "TiB",
+	};
 	double			 v = (double)n;
 	size_t			 i;
 
@@ -212,7 +214,8 @@ report_health(const struct report_ctx *c, const struct json *t)
 	else if (failing == 0)
 		fprintf(c->out, "backing off after a failure\n");
 	else
-		fprintf(c->out, "%s%" PRId64 " of %" PRId64 " queue%s failing\n",
+		fprintf(c->out, "%s%" PRId64 " of %" PRId64
+		    " queue%s failing\n",
 		    backoff ? "backing off, " : "", failing,
 		    json_get_int(t, "queues"),
 		    json_get_int(t, "queues") == 1 ? "" : "s");

@@ -14,7 +14,7 @@
 struct evbuffer;
 
 #define TALLY_FIRST	3	/* rejected lines a summary describes */
-#define TALLY_TEXT	64	/* bytes kept of each (FRAME_HEAD at most) */
+#define TALLY_TEXT	64	/* bytes kept of each (<= FRAME_HEAD) */
 
 struct tally_reject {
 	uint64_t	 line;		/* 1 = the sender's first line */
