@@ -134,7 +134,7 @@ struct conf_seen {
 	enum conf_section	 section;
 	char			*header;	/* "target:local" */
 	void			*obj;
-	bool			 keys[NKEYS];
+	int			 lines[NKEYS];	/* where each key is set, or 0 */
 };
 
 struct conf_parser {
@@ -176,8 +176,12 @@ conf_error(struct conf_parser *cp, int lineno, const char *fmt, ...)
 	va_end(ap);
 	errs->msgs = xreallocarray(errs->msgs, errs->count + 1,
 	    sizeof(*errs->msgs));
-	errs->msgs[errs->count++] = xasprintf("%s:%d: %s", cp->name, lineno,
-	    msg);
+	/* line 0: the file as a whole (it cannot be opened, lacks a section) */
+	if (lineno > 0)
+		errs->msgs[errs->count++] = xasprintf("%s:%d: %s", cp->name,
+		    lineno, msg);
+	else
+		errs->msgs[errs->count++] = xasprintf("%s: %s", cp->name, msg);
 	free(msg);
 }
 
@@ -604,12 +608,12 @@ conf_handler_cb(void *arg, const char *section, const char *name,
 		    section);
 		return 1;
 	}
-	if (seen->keys[idx]) {
+	if (seen->lines[idx] != 0) {
 		conf_error(cp, cp->lineno, "duplicate key '%s' in [%s]", name,
 		    section);
 		return 1;
 	}
-	seen->keys[idx] = true;
+	seen->lines[idx] = cp->lineno;
 	if (conf_store(k, seen->obj, value, why, sizeof(why)) == -1) {
 		if (why[0] == '\0')
 			snprintf(why, sizeof(why), "%s",
@@ -790,7 +794,7 @@ conf_listener_has(struct conf_parser *cp, const struct conf_listener *l,
 		return false;
 	snprintf(header, sizeof(header), "listener:%s", l->name);
 	seen = conf_find_seen(cp, header);
-	return seen != NULL && seen->obj == l && seen->keys[idx];
+	return seen != NULL && seen->obj == l && seen->lines[idx] != 0;
 }
 
 static void
@@ -1133,6 +1137,22 @@ conf_check_target(struct conf_parser *cp, struct conf_target *t)
 		    "must be always, never or a duration", t->name);
 }
 
+/*
+ * The line where [relayd] set `name`; 0 (the file as a whole) when the
+ * default applies.
+ */
+static int
+conf_relayd_line(struct conf_parser *cp, const char *name)
+{
+	const struct conf_seen	*seen;
+	size_t			 idx;
+
+	if (conf_find_key(SEC_RELAYD, name, &idx) == NULL ||
+	    (seen = conf_find_seen(cp, "relayd")) == NULL)
+		return 0;
+	return seen->lines[idx];
+}
+
 static void
 conf_check(struct conf_parser *cp)
 {
@@ -1140,15 +1160,17 @@ conf_check(struct conf_parser *cp)
 	size_t		 i;
 
 	if (conf->nlisteners == 0)
-		conf_error(cp, cp->lineno, "no [listener:NAME] section");
+		conf_error(cp, 0, "no [listener:NAME] section");
 	if (conf->internal_database[0] != '\0' && conf->stats_interval_ms == 0)
-		conf_error(cp, cp->lineno, "internal_database is written every "
+		conf_error(cp, conf_relayd_line(cp, "internal_database"),
+		    "[relayd] internal_database is written every "
 		    "stats_interval, which is 0");
 	if (conf->ntargets == 0)
-		conf_error(cp, cp->lineno, "no [target:NAME] section");
+		conf_error(cp, 0, "no [target:NAME] section");
 	if (conf->control_socket[0] != '\0' && conf->control_socket[0] != '/')
-		conf_error(cp, cp->lineno, "control_socket '%s' is not an "
-		    "absolute path", conf->control_socket);
+		conf_error(cp, conf_relayd_line(cp, "control_socket"),
+		    "[relayd] control_socket '%s' is not an absolute path",
+		    conf->control_socket);
 	for (i = 0; i < conf->ntargets; i++) {
 		conf_index_put(cp->targets, conf_target_is,
 		    conf->targets[i]->name, conf->targets[i]);

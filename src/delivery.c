@@ -703,6 +703,7 @@ delivery_note_error(struct delivery *d, const struct sender_result *res)
 	size_t			 len = res->body_len;
 
 	s->last_error_time = time(NULL);
+	s->last_error_cleared = 0;
 	while (len > 0 && (res->body[len - 1] == '\n' ||
 	    res->body[len - 1] == '\r'))
 		len--;
@@ -808,6 +809,9 @@ delivery_stored(struct delivery_queue *dq)
 
 	d->stats->batches_written++;
 	d->stats->last_success = time(NULL);
+	/* the last error is history now, though its text stays */
+	if (d->stats->last_error_time != 0 && d->stats->last_error_cleared == 0)
+		d->stats->last_error_cleared = d->stats->last_success;
 	/* the database exists now: a later 404 means it was dropped */
 	dq->db->may_create = true;
 	delivery_recovered(dq);

@@ -13,6 +13,10 @@
  * SO_PEERCRED (+ SO_PEERGROUPS for supplementary groups) on accept and
  * datagram senders with SCM_CREDENTIALS, which the kernel attaches to
  * every datagram once SO_PASSCRED is on.
+ *
+ * Feedback: a stream client that sent "#relay reply=summary" gets one
+ * JSON line (tally.c) when its connection ends, written without ever
+ * blocking; a datagram sender cannot be answered.
  */
 #include "config.h"
 
@@ -46,6 +50,7 @@
 #include "service.h"
 #include "sock.h"
 #include "stamp.h"
+#include "tally.h"
 #include "target.h"
 
 struct listener_client {
@@ -55,7 +60,9 @@ struct listener_client {
 	struct frame		*frame;
 	int64_t			 now;		/* when the input was read */
 	bool			 paused;	/* overflow = block: not reading */
+	bool			 reply;		/* "#relay reply=summary" */
 	uint32_t		 origin;	/* who, for the server's refusals */
+	struct tally		 tally;		/* what its lines became */
 	/* what "#relay" directives chose for its next lines ("": none) */
 	char			 route_db[ROUTE_MAX_NAME + 1];
 	char			 route_rp[ROUTE_MAX_NAME + 1];
@@ -151,21 +158,29 @@ listener_log_reject(struct listener *l, const char *reason, const char *line,
 	    log_escape(excerpt, sizeof(excerpt), line, len));
 }
 
-/* Counts what ingest made of a line, and logs a refused one. */
+/*
+ * Counts what ingest made of a line of client `c`, for the listener and
+ * the client's own tally, and logs a refused one.
+ */
 static void
-listener_count(struct listener *l, enum ingest_result r, const char *reason,
-    const char *line, size_t len)
+listener_count(struct listener_client *c, enum ingest_result r,
+    const char *reason, const char *line, size_t len)
 {
+	struct listener	*l = c->listener;
+
 	switch (r) {
 	case INGEST_ACCEPTED:
 		l->stats.accepted++;
+		tally_accept(&c->tally);
 		break;
 	case INGEST_SKIPPED:
 		l->stats.skipped++;
+		tally_skip(&c->tally);
 		break;
 	case INGEST_REJECTED:
 		listener_count_reject(l, reason);
 		listener_log_reject(l, reason, line, len);
+		tally_reject(&c->tally, reason, line, len);
 		break;
 	}
 }
@@ -175,7 +190,8 @@ static const char	 listener_bad_directive[] = "bad relay directive";
 /*
  * A "#relay db=... rp=..." line sets where the sender's next lines go
  * (on a stream connection, until the next one; in a datagram, for the
- * rest of it).  True if the line was one, good or bad.
+ * rest of it); "reply=summary" asks for a summary at the end.  True if
+ * the line was one, good or bad.
  */
 static bool
 listener_directive(struct listener_client *c, const char *line, size_t len)
@@ -187,7 +203,7 @@ listener_directive(struct listener_client *c, const char *line, size_t len)
 	case ROUTE_LINE_DATA:
 		return false;
 	case ROUTE_LINE_BAD:
-		listener_count(l, INGEST_REJECTED, listener_bad_directive,
+		listener_count(c, INGEST_REJECTED, listener_bad_directive,
 		    line, len);
 		return true;
 	case ROUTE_LINE_DIRECTIVE:
@@ -197,7 +213,13 @@ listener_directive(struct listener_client *c, const char *line, size_t len)
 		memcpy(c->route_db, d.db, sizeof(c->route_db));
 	if (d.has_rp)
 		memcpy(c->route_rp, d.rp, sizeof(c->route_rp));
-	listener_count(l, INGEST_SKIPPED, NULL, line, len);
+	if (!d.reply) {
+		listener_count(c, INGEST_SKIPPED, NULL, line, len);
+		return true;
+	}
+	/* not the sender's data: its summary leaves this line out */
+	c->reply = true;	/* a datagram's sender gets none */
+	l->stats.skipped++;
 	return true;
 }
 
@@ -215,7 +237,7 @@ listener_record_cb(void *arg, const char *line, size_t len)
 		return;
 	ingest_route(l->ingest, c->route_db, c->route_rp);
 	r = ingest_line(l->ingest, line, len, c->now, c->origin, &reason);
-	listener_count(l, r, reason, line, len);
+	listener_count(c, r, reason, line, len);
 }
 
 /* A line framing refused (too long, cut by shutdown). */
@@ -229,6 +251,7 @@ listener_reject_cb(void *arg, const char *reason, const char *head,
 	l->stats.lines++;
 	listener_count_reject(l, reason);
 	listener_log_reject(l, reason, head, len);
+	tally_reject(&c->tally, reason, head, len);
 }
 
 /* Parses a line while it is framed: a valid one is parsed only once. */
@@ -256,7 +279,7 @@ listener_commit_cb(void *arg, const char *line, size_t len)
 	l->stats.lines++;
 	ingest_route(l->ingest, c->route_db, c->route_rp);
 	r = ingest_commit(l->ingest, c->now, c->origin, &reason);
-	listener_count(l, r, reason, line, len);
+	listener_count(c, r, reason, line, len);
 }
 
 static const struct frame_ops	 listener_frame_ops = {
@@ -302,6 +325,31 @@ listener_settle(struct listener_client *c, struct evbuffer *in, bool eof,
 	frame_close(c->frame);
 	listener_frame(c, in, eof);
 	frame_cut_rest(c->frame, in, reason);
+}
+
+/*
+ * The summary client `c` asked for, as its connection ends (after
+ * ingest_end(): what it calls accepted is in the spools).  One
+ * non-blocking send of a bounded line into a socket the relay never
+ * wrote to before, so it fits and never waits; a client that is gone or
+ * never reads just loses it.
+ */
+static void
+listener_reply(struct listener_client *c)
+{
+	struct evbuffer	*out;
+
+	if (!c->reply)
+		return;
+	if ((out = evbuffer_new()) == NULL)
+		fatalx("listener %s: evbuffer_new failed",
+		    c->listener->conf->name);
+	tally_json(&c->tally, out);
+	if (send(bufferevent_getfd(c->bev), evbuffer_pullup(out, -1),
+	    evbuffer_get_length(out), MSG_DONTWAIT | MSG_NOSIGNAL) == -1)
+		log_debug("listener %s: summary not sent: %s",
+		    c->listener->conf->name, strerror(errno));
+	evbuffer_free(out);
 }
 
 static void
@@ -395,8 +443,10 @@ listener_event_cb(struct bufferevent *bev, short what, void *arg)
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		listener_settle(c, bufferevent_get_input(bev), false,
 		    listener_error_cut);
+		c->reply = false;	/* the connection is broken */
 	}
 	ingest_end(l->ingest);
+	listener_reply(c);
 	listener_client_free(c);
 }
 
@@ -825,6 +875,10 @@ listener_close(struct listener *l)
 	listener_close_dgram(l);
 	while ((c = TAILQ_FIRST(&l->clients)) != NULL) {
 		listener_client_drain(c);
+		if (c->reply) {
+			ingest_end(l->ingest);
+			listener_reply(c);
+		}
 		listener_client_free(c);
 	}
 	/* what the drain accepted reaches the spools now, not at exit */

@@ -2,7 +2,8 @@
  * Listeners: the UNIX sockets applications write lines to, stream or
  * datagram.  Each owns its clients' bufferevents, checks their peer
  * credentials, frames their input into lines and hands the lines to its
- * ingest.
+ * ingest; a stream client that asks ("#relay reply=summary") gets a
+ * summary of what its lines became when its connection ends.
  */
 #ifndef RELAYD_LISTENER_H
 #define RELAYD_LISTENER_H

@@ -139,6 +139,12 @@ log_vwrite(enum log_level level, const char *errstr, const char *fmt,
 } while (0)
 
 void
+log_errorx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_ERROR, NULL);
+}
+
+void
 log_warn(const char *fmt, ...)
 {
 	const char	*errstr = strerror(errno);

@@ -37,6 +37,8 @@ int	 log_level_parse(const char *);
 /* True when messages of this level are printed (guard hot-path debug). */
 bool	 log_enabled(enum log_level);
 
+/* An error the daemon cannot go on after, logged before it exits. */
+void	 log_errorx(const char *, ...) LOG_PRINTF(1, 2);
 void	 log_warn(const char *, ...) LOG_PRINTF(1, 2);
 void	 log_warnx(const char *, ...) LOG_PRINTF(1, 2);
 void	 log_info(const char *, ...) LOG_PRINTF(1, 2);

@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 #include <event2/event.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "fdlimit.h"
 #include "log.h"
 #include "loop.h"
+#include "probe.h"
 #include "relay.h"
 #include "service.h"
 
@@ -35,11 +37,26 @@ static void
 usage(FILE *out)
 {
 	fprintf(out, "usage: influx-relayd [-c FILE] [-t] [-d] [-V] [-h]\n"
-	    "  -c FILE  configuration (default: %s)\n"
-	    "  -t       check the configuration and exit 0 (valid) or 1\n"
-	    "  -d       debug logging\n"
-	    "  -V       print the version\n"
-	    "  -h       this help\n", RELAYD_CONF_FILE);
+	    "  -c FILE        configuration (default: %s)\n"
+	    "  -t             check the configuration, exit 0 (valid) or 1;\n"
+	    "                 warn about what would stop a start here\n"
+	    "  -d             debug logging\n"
+	    "  -V, --version  print the version\n"
+	    "  -h, --help     this help\n", RELAYD_CONF_FILE);
+}
+
+static void
+version(void)
+{
+	printf("influx-relayd %s (systemd: %s)\n", PACKAGE_VERSION,
+	    RELAYD_SYSTEMD);
+}
+
+/* "1 listener", "2 listeners". */
+static const char *
+plural(size_t n)
+{
+	return n == 1 ? "" : "s";
 }
 
 static void
@@ -64,20 +81,54 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
-/* Loads the configuration or prints every problem; NULL on errors. */
+/*
+ * Loads the configuration or prints every problem, as "FILE:LINE:
+ * problem" for -t, else as error lines in the log; NULL on errors.
+ */
 static struct conf *
-load_conf(const char *file)
+load_conf(const char *file, bool check)
 {
 	struct conf_errors	 errs = { 0 };
 	struct conf		*conf;
 	size_t			 i;
 
-	if ((conf = conf_load(file, &errs)) == NULL) {
-		for (i = 0; i < errs.count; i++)
+	if ((conf = conf_load(file, &errs)) != NULL)
+		return conf;
+	for (i = 0; i < errs.count; i++) {
+		if (check)
 			fprintf(stderr, "%s\n", errs.msgs[i]);
-		conf_errors_clear(&errs);
+		else
+			log_errorx("%s", errs.msgs[i]);
 	}
-	return conf;
+	if (!check)
+		log_errorx("influx-relayd could not start: %zu error%s in %s",
+		    errs.count, plural(errs.count), file);
+	conf_errors_clear(&errs);
+	return NULL;
+}
+
+/*
+ * -t: the file is valid; says what it holds, and warns about what would
+ * stop a start on this host now (exit 0 all the same: systemd may create
+ * directories before the service starts, as another user).
+ */
+static int
+check_conf(const char *file, struct conf *conf)
+{
+	struct conf_errors	 warns = { 0 };
+	size_t			 i, n = probe_conf(conf, &warns);
+
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "%s\n", warns.msgs[i]);
+	printf("%s: configuration OK (%zu listener%s, %zu target%s)", file,
+	    conf->nlisteners, plural(conf->nlisteners), conf->ntargets,
+	    plural(conf->ntargets));
+	if (n > 0)
+		printf(", %zu warning%s about this host", n, plural(n));
+	printf("\n");
+	conf_errors_clear(&warns);
+	conf_free(conf);
+	return 0;
 }
 
 static int
@@ -103,7 +154,7 @@ run(struct conf *conf, bool debug)
 			fatalx("cannot watch signal %d", sigs[i]);
 	}
 	if (relay_start(r, err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
+		log_errorx("influx-relayd could not start: %s", err);
 		relay_free(r);
 		service_close_fds();
 		return 1;
@@ -132,11 +183,17 @@ run(struct conf *conf, bool debug)
 int
 main(int argc, char *argv[])
 {
-	const char	*file = RELAYD_CONF_FILE;
-	struct conf	*conf;
-	int		 ch, check = 0, debug = 0, rc;
+	static const struct option	 longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char			*file = RELAYD_CONF_FILE;
+	struct conf			*conf;
+	int				 ch, check = 0, debug = 0, rc;
 
-	while ((ch = getopt(argc, argv, "c:tdVh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:tdVh", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
@@ -148,8 +205,7 @@ main(int argc, char *argv[])
 			debug = 1;
 			break;
 		case 'V':
-			printf("influx-relayd %s (systemd: %s)\n",
-			    PACKAGE_VERSION, RELAYD_SYSTEMD);
+			version();
 			return 0;
 		case 'h':
 			usage(stdout);
@@ -163,14 +219,12 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return 1;
 	}
-	if ((conf = load_conf(file)) == NULL)
+	if ((conf = load_conf(file, check)) == NULL)
 		return 1;
-	if (check) {
-		printf("%s: configuration OK\n", file);
-		conf_free(conf);
-		return 0;
-	}
-	log_set_level(debug ? LOG_LEVEL_DEBUG : (enum log_level)conf->log_level);
+	if (check)
+		return check_conf(file, conf);
+	log_set_level(debug ? LOG_LEVEL_DEBUG :
+	    (enum log_level)conf->log_level);
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)

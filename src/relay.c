@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -70,6 +71,7 @@ struct relay {
 	bool			 draining;
 	bool			 debug;		/* -d: ignore log_level */
 	bool			 started;
+	int64_t			 started_at;	/* unix seconds, for stats */
 	/* spool_dir, as at start (a reload cannot move it), and its lock */
 	char			*spool_dir;
 	struct spool_lock	*spool_lock;
@@ -100,9 +102,10 @@ relay_status(const struct relay *r)
 
 	for (i = 0; i < r->conf->ntargets; i++)
 		written += target_stats(r->targets[i])->points_written;
-	service_status("%zu points buffered, %llu written; %zu listeners, "
-	    "%zu targets", relay_points(r), (unsigned long long)written,
-	    r->conf->nlisteners, r->conf->ntargets);
+	service_status("%zu points buffered, %llu written; %zu listener%s, "
+	    "%zu target%s", relay_points(r), (unsigned long long)written,
+	    r->conf->nlisteners, r->conf->nlisteners == 1 ? "" : "s",
+	    r->conf->ntargets, r->conf->ntargets == 1 ? "" : "s");
 }
 
 /* Queues one self-metrics line for every target. */
@@ -486,6 +489,7 @@ relay_start(struct relay *r, char *err, size_t errlen)
 	if (relay_lock_spool(r, err, errlen) == -1)
 		return -1;
 	r->started = true;
+	r->started_at = time(NULL);
 
 	for (i = 0; i < r->conf->nlisteners; i++)
 		if (listener_open(r->listeners[i], err, errlen) == -1)
@@ -633,6 +637,7 @@ relay_json_stats(const struct relay *r, struct evbuffer *out)
 		stats_json_target(out, r->targets[i]);
 	}
 	evbuffer_add(out, "]", 1);
+	stats_json_clock(out, time(NULL), r->started_at);
 }
 
 void
@@ -963,8 +968,10 @@ relay_reload(struct relay *r, char *err, size_t errlen)
 			relay_commit(r, &n);
 			rc = 0;
 			log_info("relay: configuration reloaded: %zu "
-			    "listeners, %zu targets", r->conf->nlisteners,
-			    r->conf->ntargets);
+			    "listener%s, %zu target%s", r->conf->nlisteners,
+			    r->conf->nlisteners == 1 ? "" : "s",
+			    r->conf->ntargets,
+			    r->conf->ntargets == 1 ? "" : "s");
 		}
 		relay_next_free(&n);
 	}

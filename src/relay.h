@@ -41,7 +41,10 @@ struct target	*relay_target(struct relay *, const char *name);
 void		 relay_flush(struct relay *);
 /* True once every queue is empty or backing off; `left` = points held. */
 bool		 relay_flushed(const struct relay *, size_t *left);
-/* Appends "listeners":[...],"targets":[...] (JSON members). */
+/*
+ * Appends "listeners":[...],"targets":[...] and the clock (time, started,
+ * uptime) as JSON members.
+ */
 void		 relay_json_stats(const struct relay *, struct evbuffer *);
 /* Points still held (in memory or spooled) across all targets. */
 size_t		 relay_points(const struct relay *);

@@ -198,10 +198,14 @@ route_directive(const char *line, size_t len, struct route_directive *d)
 		} else if (strcmp(key, "rp") == 0 && !d->has_rp) {
 			d->has_rp = true;
 			memcpy(d->rp, val, sizeof(d->rp));
-		} else
+		} else if (strcmp(key, "reply") == 0 && !d->reply &&
+		    strcmp(val, "summary") == 0)
+			d->reply = true;
+		else
 			return ROUTE_LINE_BAD;
 	}
-	return d->has_db || d->has_rp ? ROUTE_LINE_DIRECTIVE : ROUTE_LINE_BAD;
+	return d->has_db || d->has_rp || d->reply ? ROUTE_LINE_DIRECTIVE :
+	    ROUTE_LINE_BAD;
 }
 
 bool

@@ -40,13 +40,16 @@ bool	 route_tag_value(const struct route_span *, char *buf, size_t size);
  */
 bool	 route_name_ok(const char *name);
 /*
- * A directive line, "#relay db=NAME rp=NAME" (either key, in any order;
- * a backslash escapes the next byte, so "db=my\ db" names "my db"; an
- * empty value goes back to the listener's default).  To InfluxDB, and
- * to a relay that does not know it, it is a comment.
+ * A directive line, "#relay db=NAME rp=NAME reply=summary" (any of the
+ * keys, in any order; a backslash escapes the next byte, so "db=my\ db"
+ * names "my db"; an empty db or rp goes back to the listener's default).
+ * reply=summary asks for a summary of the connection when it ends
+ * (listener.c).  To InfluxDB, and to a relay that does not know it, it
+ * is a comment.
  */
 struct route_directive {
 	bool		 has_db, has_rp;
+	bool		 reply;		/* reply=summary */
 	char		 db[ROUTE_MAX_NAME + 1];
 	char		 rp[ROUTE_MAX_NAME + 1];
 };

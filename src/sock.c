@@ -1,4 +1,7 @@
-/* Binding UNIX socket files safely. */
+/*
+ * Binding UNIX socket files safely, creating the socket's own directory
+ * when it is missing (/run is emptied at every boot).
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -55,6 +58,38 @@ sock_clear_path(const struct sockaddr_un *sun, int type, char *err,
 	return 0;
 }
 
+/*
+ * Creates the directory that holds `path` if it is missing, mode 0755
+ * whatever the umask, as systemd's RuntimeDirectory= would.  Only that
+ * last component: its parent must exist, so a typo in a path fails at
+ * once instead of scattering directories.
+ */
+static int
+sock_make_dir(const char *path, char *err, size_t errlen)
+{
+	char		 dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char	*slash = strrchr(path, '/');
+	struct stat	 st;
+
+	if (slash == NULL || slash == path)
+		return 0;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (stat(dir, &st) == 0 || errno != ENOENT)
+		return 0;	/* bind() tells what else is wrong */
+	if (mkdir(dir, 0755) == -1) {
+		if (errno == EEXIST)
+			return 0;
+		snprintf(err, errlen, "%s: cannot create directory %s: %s%s",
+		    path, dir, strerror(errno), errno == ENOENT ? " (only the "
+		    "socket's own directory is created, not its parents)" : "");
+		return -1;
+	}
+	if (chmod(dir, 0755) == -1)
+		log_warn("chmod %s", dir);
+	log_info("created directory %s", dir);
+	return 0;
+}
+
 int
 sock_bind_unix(const char *path, int type, mode_t mode, char *err,
     size_t errlen)
@@ -68,7 +103,8 @@ sock_bind_unix(const char *path, int type, mode_t mode, char *err,
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
-	if (sock_clear_path(&sun, type, err, errlen) == -1)
+	if (sock_make_dir(path, err, errlen) == -1 ||
+	    sock_clear_path(&sun, type, err, errlen) == -1)
 		return -1;
 	if ((fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0)) == -1) {

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
@@ -114,6 +115,7 @@ static const struct stats_field stats_target_fields[] = {
 	T("spool_open_failures", COUNTER,	s.spool_open_failures),
 	T("last_success",	TIME,		s.last_success),
 	T("last_error_time",	TIME,		s.last_error_time),
+	T("last_error_cleared",	TIME,		s.last_error_cleared),
 	T("last_error",		STRING,		s.last_error),
 };
 
@@ -267,6 +269,34 @@ stats_json_map(struct evbuffer *out, const void *view,
 }
 
 void
+stats_json_time(struct evbuffer *out, int64_t t)
+{
+	time_t		 tt = (time_t)t;
+	struct tm	 tm;
+
+	if (t == 0 || gmtime_r(&tt, &tm) == NULL) {
+		evbuffer_add(out, "null", 4);
+		return;
+	}
+	evbuffer_add_printf(out, "\"%04d-%02d-%02dT%02d:%02d:%02dZ\"",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
+}
+
+void
+stats_json_clock(struct evbuffer *out, int64_t now, int64_t started)
+{
+	evbuffer_add_printf(out, ",\"time\":%lld,\"time_rfc3339\":",
+	    (long long)now);
+	stats_json_time(out, now);
+	evbuffer_add_printf(out, ",\"started\":%lld,\"started_rfc3339\":",
+	    (long long)started);
+	stats_json_time(out, started);
+	evbuffer_add_printf(out, ",\"uptime\":%lld", (long long)(now - started));
+}
+
+/* Times are unix seconds for programs, and RFC 3339 for people. */
+void
 stats_render_json(struct evbuffer *out, const struct stats_table *tb,
     const void *view)
 {
@@ -280,6 +310,10 @@ stats_render_json(struct evbuffer *out, const struct stats_table *tb,
 			stats_json_map(out, view, f);
 		else
 			stats_number(out, view, f);
+		if (f->kind == STATS_TIME) {
+			evbuffer_add_printf(out, ",\"%s_rfc3339\":", f->name);
+			stats_json_time(out, stats_i64(view, f));
+		}
 	}
 }
 

@@ -23,7 +23,8 @@ enum stats_kind {
 	STATS_COUNTER,	/* uint64_t that only grows */
 	STATS_GAUGE,	/* int64_t: what is held now */
 	STATS_FLAG,	/* bool */
-	STATS_TIME,	/* int64_t unix seconds, 0 = never */
+	STATS_TIME,	/* int64_t unix seconds, 0 = never; the JSON adds
+			   NAME_rfc3339, a UTC time string or null */
 	STATS_STRING,	/* char[size], cut at its size; not in the points */
 	STATS_MAP,	/* struct listener_reason[]: counters by key */
 };
@@ -104,6 +105,17 @@ void	 stats_render_line(struct evbuffer *, const struct stats_table *,
 void	 stats_json_string(struct evbuffer *, const char *s);
 /* The same for a string cut at a fixed size: a split last character goes. */
 void	 stats_json_cut_string(struct evbuffer *, const char *s);
+/*
+ * Appends `t` (unix seconds) as a JSON string in RFC 3339, UTC
+ * ("2023-11-14T22:13:20Z"), or null for 0 (never).
+ */
+void	 stats_json_time(struct evbuffer *, int64_t t);
+/*
+ * Appends the members that date a stats answer, each after a comma:
+ * time, started (both unix seconds, with their _rfc3339 forms) and
+ * uptime (seconds).
+ */
+void	 stats_json_clock(struct evbuffer *, int64_t now, int64_t started);
 /* Appends one listener's counters as a JSON object. */
 void	 stats_json_listener(struct evbuffer *, const struct listener *);
 /* Appends one target's counters, gauges and queues as a JSON object. */

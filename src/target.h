@@ -70,6 +70,7 @@ struct target_stats {
 	uint64_t	 spool_open_failures;	/* spool unusable: memory only */
 	int64_t		 last_success;		/* unix seconds, 0 = never */
 	int64_t		 last_error_time;	/* unix seconds, 0 = never */
+	int64_t		 last_error_cleared;	/* first success after it */
 	char		 last_error[160];
 };
 

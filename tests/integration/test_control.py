@@ -6,10 +6,12 @@ Run by hand: ./test_control.py [NAME...]
 
 import json
 import os
+import pty
 import re
 import signal
 import stat
 import subprocess
+import time
 
 import harness
 from harness import (Relay, check, check_equal, relay_config, unique_db,
@@ -92,15 +94,22 @@ def test_stats_count(influx):
     check_equal(tgt["requests"], sum(by_status),
                 "requests = answers by status + no answer")
     check_same_names(relay_log, lis, tgt)
-    check_readme_lists(lis, tgt)
+    check_readme_lists(answer, lis, tgt)
+    # the answer is dated: now, the start and the uptime
+    check(abs(answer["time"] - time.time()) < 5, "time %r" % answer["time"])
+    check_equal(answer["time"] - answer["started"], answer["uptime"],
+                "uptime")
+    time_companions(answer)
+    check_equal(rfc3339(tgt["last_success"]), tgt["last_success_rfc3339"],
+                "last_success_rfc3339")
 
 
-def check_readme_lists(*objects):
+def check_readme_lists(answer, *objects):
     """The README, the user's reference, names every key of the stats
-    answer as `key`."""
+    answer as `key`: the answer's own, its objects' and their queues'."""
     readme = open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                "..", "..", "README.md")).read()
-    keys = set()
+    keys = {k for k in answer if k not in ("listeners", "targets")}
     for js in objects:
         keys.update(js)
         for q in js.get("queue_list", []):
@@ -113,14 +122,40 @@ def check_readme_lists(*objects):
 JSON_ONLY = {"name", "queue_list"}
 
 
+def rfc3339(t):
+    """Unix seconds as the relay writes them in RFC 3339; None for 0."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if t else None
+
+
+def time_companions(js):
+    """The JSON-only NAME_rfc3339 members of an object, each checked
+    against its unix-seconds NAME: the same time, or null for never."""
+    out = set()
+    for k in (k for k in js if k.endswith("_rfc3339")):
+        base = k[:-len("_rfc3339")]
+        check(isinstance(js.get(base), int), "%s without its %s" % (k, base))
+        check_equal(rfc3339(js[base]), js[k], "%s for %s=%r"
+                    % (k, base, js[base]))
+        out.add(k)
+    return out
+
+
+def counter_keys(js):
+    """The keys of an object's table fields that are numbers or flags
+    (the log's and the points' NAME=VALUE), maps and strings left out."""
+    extra = JSON_ONLY | time_companions(js)
+    return {k for k, v in js.items()
+            if k not in extra and not isinstance(v, (dict, str))}
+
+
 def check_same_names(logged, lis, tgt):
     """The SIGUSR1 log lines name the same fields as the JSON (one stats
     table renders both): the log lines' keys, up to the free-text
-    last_error, are the JSON keys but maps, shown as NAME[KEY]=N."""
+    last_error, are the JSON keys but maps, shown as NAME[KEY]=N, and
+    the RFC 3339 forms of times the JSON adds."""
     for what, js in (("listener main", lis), ("target local", tgt)):
         words = logged[what]
-        keys = {k for k, v in js.items()
-                if k not in JSON_ONLY and not isinstance(v, (dict, str))}
+        keys = counter_keys(js)
         check_equal(sorted(keys), sorted(k for k in words if "[" not in k),
                     "log keys of %s vs JSON" % what)
         for m in (k for k, v in js.items() if isinstance(v, dict)):
@@ -404,14 +439,125 @@ def test_internal_database(influx):
         answer = ctl(relay, "stats")[1]
     want = {}
     for js in answer["listeners"] + answer["targets"]:
+        keys = counter_keys(js)
         for k, v in js.items():
             if isinstance(v, dict):
                 want.update(("%s[%s]" % (k, e), "integer") for e in v)
-            elif k not in JSON_ONLY and not isinstance(v, str):
+            elif k in keys:
                 want[k] = "boolean" if isinstance(v, bool) else "integer"
     check("rejected_by_reason[missing fields]" in want, "%r" % want)
     check_equal(want, influx.field_types(selfdb, "influx_relayd"),
                 "fields of the self-metrics")
+
+
+def run_tty(args, timeout=30):
+    """Run a program with its stdout on a terminal (a pty); returns (exit
+    code, stdout with CRLF as LF, stderr)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=slave,
+                            stderr=subprocess.PIPE)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:         # EIO: the program closed its terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    code = proc.wait(timeout)
+    err = proc.stderr.read()
+    proc.stderr.close()
+    return (code, out.decode("utf-8", "replace").replace("\r\n", "\n"),
+            err.decode("utf-8", "replace"))
+
+
+def test_stats_report_on_terminal(influx):
+    """On a terminal, stats is a report for people: per listener and
+    target the counts, rates from two answers a second apart (lines a
+    sender writes meanwhile show), rejects by reason, the last error
+    with its time and whether it cleared (a new database's 404 did);
+    -j, or a stdout that is not a terminal, keeps the JSON for scripts;
+    -i 0 gives averages since the start."""
+    db = unique_db("report")
+    with Relay(control_config(influx, db)) as relay:
+        sock = relay.sections["relayd"]["control_socket"]
+        relay.send(["r v=1i", "r v=2i", "r v=3i", "broken"])
+        wait_until(lambda: ctl(relay, "stats")[1]["targets"][0]["written"]
+                   == 3, 10, "3 points written")
+        stop = []
+
+        def trickle():
+            with relay.connect() as s:
+                while not stop:
+                    s.sendall(b"t v=1i\n")
+                    time.sleep(0.01)
+        sender = harness.threading.Thread(target=trickle)
+        sender.start()
+        try:
+            time.sleep(0.3)
+            code, out, err = run_tty([harness.relayctl_path(), "-s", sock,
+                                      "stats"])
+        finally:
+            stop.append(True)
+            sender.join()
+        check_equal((0, ""), (code, err), "relayctl stats on a terminal")
+        check(out.startswith("influx-relayd %s, up " % ctl(relay, "ping")
+                             [1]["version"]) and
+              "rates over the last 1.0 s" in out.splitlines()[0],
+              "header: %r" % out[:200])
+        check("listener main: 1 client connected" in out, out)
+        m = re.search(r"lines +(\d+) \(([\d.]+)/s\): (\d+) accepted", out)
+        check(m and 10 < float(m.group(2)) < 1000,
+              "a rate of lines from the trickle: %r" % out)
+        check("\n  rejected     missing fields 1\n" in out,
+              "rejects by reason: %r" % out)
+        check("target local: ok" in out, out)
+        check(re.search(r"\n  last error   \d{4}-\d\d-\d\dT[\d:]+Z "
+                        r"\(\d+s ago, cleared \d+s ago\): HTTP 404 "
+                        r".*database not found", out),
+              "the 404 of the new database, cleared: %r" % out)
+        check(re.search(r"\n  queues       %s: \d+ points" % db, out),
+              "the queue: %r" % out)
+        for args in (["stats", "-j"], ["-j", "stats"]):
+            code, out, err = run_tty([harness.relayctl_path(), "-s", sock]
+                                     + args)
+            check_equal(True, json.loads(out)["ok"], "%s on a terminal"
+                        % args)
+        code, answer = ctl(relay, "stats")     # a pipe: JSON
+        check_equal((0, True), (code, answer["ok"]), "stats in a pipe")
+        code, out, err = run_tty([harness.relayctl_path(), "-s", sock, "-i",
+                                  "0", "stats"])
+        check("rates are averages since the start" in out, out[:300])
+
+
+def test_last_error_clears(influx):
+    """last_error keeps its text and time once delivery succeeds again,
+    and last_error_cleared says when it did: 0 (null in RFC 3339)
+    while the target still fails."""
+    db = unique_db("clears")
+    with Relay(control_config(influx, db, create_database="false",
+                              retry_initial="100ms",
+                              retry_max="300ms")) as relay:
+        relay.send(["c v=1i"])
+        tgt = wait_until(lambda: (lambda t: t["last_error_time"] and t)(
+            ctl(relay, "stats")[1]["targets"][0]), 10, "the 404")
+        check_equal((0, None), (tgt["last_error_cleared"],
+                                tgt["last_error_cleared_rfc3339"]),
+                    "cleared while failing")
+        check("database not found" in tgt["last_error"], tgt["last_error"])
+        influx.create_database(db)
+        tgt = wait_until(lambda: (lambda t: t["written"] == 1 and t)(
+            ctl(relay, "stats")[1]["targets"][0]), 10, "the point written")
+    check(tgt["last_error_cleared"] >= tgt["last_error_time"] > 0,
+          "cleared %r, error %r" % (tgt["last_error_cleared"],
+                                    tgt["last_error_time"]))
+    check_equal(rfc3339(tgt["last_error_cleared"]),
+                tgt["last_error_cleared_rfc3339"], "its RFC 3339 form")
+    check("database not found" in tgt["last_error"], "text kept: %r"
+          % tgt["last_error"])
 
 
 if __name__ == "__main__":
@@ -421,4 +567,5 @@ if __name__ == "__main__":
                   test_nul_and_long_lines,
                   test_clients_and_unread_answers_bounded,
                   test_stats_always_json, test_relayctl_incomplete_answer,
-                  test_internal_database])
+                  test_internal_database, test_stats_report_on_terminal,
+                  test_last_error_clears])

@@ -397,13 +397,45 @@ START_TEST(test_nul_byte)
 }
 END_TEST
 
+/*
+ * A problem of the file as a whole has no line ("t.ini: ...", never
+ * "t.ini:0:"); a [relayd] key's problem names the line that set it.
+ */
+static const struct {
+	const char	*text;
+	const char	*want;		/* the first error, exactly */
+} file_errors[] = {
+	{ "", "t.ini: no [listener:NAME] section" },
+	{ "; only a comment\n\n", "t.ini: no [listener:NAME] section" },
+	{ MINIMAL_LISTENER, "t.ini: no [target:NAME] section" },
+	{ "[relayd]\nlog_level = info\ncontrol_socket = c.sock\n" MINIMAL,
+	    "t.ini:3: [relayd] control_socket 'c.sock' is not an absolute "
+	    "path" },
+	{ "[relayd]\ninternal_database = self\nstats_interval = 0\n"
+	    MINIMAL, "t.ini:2: [relayd] internal_database is written every "
+	    "stats_interval, which is 0" },
+};
+
+START_TEST(test_file_level_error)
+{
+	struct conf_errors	 errs = { 0 };
+
+	ck_assert_ptr_null(conf_load_string(file_errors[_i].text, "t.ini",
+	    &errs));
+	ck_assert_uint_ge(errs.count, 1);
+	ck_assert_str_eq(errs.msgs[0], file_errors[_i].want);
+	conf_errors_clear(&errs);
+}
+END_TEST
+
 START_TEST(test_missing_file)
 {
 	struct conf_errors	 errs = { 0 };
 
 	ck_assert_ptr_null(conf_load("/nonexistent/relayd.ini", &errs));
 	ck_assert_uint_eq(errs.count, 1);
-	ck_assert(strstr(errs.msgs[0], "cannot open") != NULL);
+	ck_assert_str_eq(errs.msgs[0], "/nonexistent/relayd.ini: cannot open: "
+	    "No such file or directory");
 	conf_errors_clear(&errs);
 }
 END_TEST
@@ -424,6 +456,8 @@ conf_suite(void)
 	tcase_add_test(tc, test_every_error_reported);
 	tcase_add_test(tc, test_inline_comments_and_values);
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_loop_test(tc, test_file_level_error, 0,
+	    sizeof(file_errors) / sizeof(file_errors[0]));
 	tcase_add_test(tc, test_bom);
 	tcase_add_test(tc, test_nul_byte);
 	tcase_add_test(tc, test_listener_inputs);

@@ -110,22 +110,30 @@ static const struct {
 	const char		*line;
 	enum route_line		 what;
 	const char		*db, *rp;	/* NULL: not set */
+	bool			 reply;
 } directives[] = {
-	{ "#relay db=app", ROUTE_LINE_DIRECTIVE, "app", NULL },
-	{ "#relay rp=week db=app", ROUTE_LINE_DIRECTIVE, "app", "week" },
-	{ "#relay\tdb=app  rp=\r", ROUTE_LINE_DIRECTIVE, "app", "" },
-	{ "#relay db=", ROUTE_LINE_DIRECTIVE, "", NULL },
-	{ "#relay db=my\\ db", ROUTE_LINE_DIRECTIVE, "my db", NULL },
-	{ "#relay db=a\\=b,c", ROUTE_LINE_DIRECTIVE, "a=b,c", NULL },
-	{ "# relay db=app", ROUTE_LINE_DATA, NULL, NULL },
-	{ "#relayed db=app", ROUTE_LINE_DATA, NULL, NULL },
-	{ "cpu v=1", ROUTE_LINE_DATA, NULL, NULL },
-	{ "#rel", ROUTE_LINE_DATA, NULL, NULL },
-	{ "#relay", ROUTE_LINE_BAD, NULL, NULL },
-	{ "#relay db", ROUTE_LINE_BAD, NULL, NULL },
-	{ "#relay host=a", ROUTE_LINE_BAD, NULL, NULL },
-	{ "#relay db=a db=b", ROUTE_LINE_BAD, NULL, NULL },
-	{ "#relay db=a\x01", ROUTE_LINE_BAD, NULL, NULL },
+	{ "#relay db=app", ROUTE_LINE_DIRECTIVE, "app", NULL, false },
+	{ "#relay reply=summary", ROUTE_LINE_DIRECTIVE, NULL, NULL, true },
+	{ "#relay db=app reply=summary\r", ROUTE_LINE_DIRECTIVE, "app", NULL,
+	    true },
+	{ "#relay reply=", ROUTE_LINE_BAD, NULL, NULL, false },
+	{ "#relay reply=each", ROUTE_LINE_BAD, NULL, NULL, false },
+	{ "#relay reply=summary reply=summary", ROUTE_LINE_BAD, NULL, NULL,
+	    false },
+	{ "#relay rp=week db=app", ROUTE_LINE_DIRECTIVE, "app", "week", false },
+	{ "#relay\tdb=app  rp=\r", ROUTE_LINE_DIRECTIVE, "app", "", false },
+	{ "#relay db=", ROUTE_LINE_DIRECTIVE, "", NULL, false },
+	{ "#relay db=my\\ db", ROUTE_LINE_DIRECTIVE, "my db", NULL, false },
+	{ "#relay db=a\\=b,c", ROUTE_LINE_DIRECTIVE, "a=b,c", NULL, false },
+	{ "# relay db=app", ROUTE_LINE_DATA, NULL, NULL, false },
+	{ "#relayed db=app", ROUTE_LINE_DATA, NULL, NULL, false },
+	{ "cpu v=1", ROUTE_LINE_DATA, NULL, NULL, false },
+	{ "#rel", ROUTE_LINE_DATA, NULL, NULL, false },
+	{ "#relay", ROUTE_LINE_BAD, NULL, NULL, false },
+	{ "#relay db", ROUTE_LINE_BAD, NULL, NULL, false },
+	{ "#relay host=a", ROUTE_LINE_BAD, NULL, NULL, false },
+	{ "#relay db=a db=b", ROUTE_LINE_BAD, NULL, NULL, false },
+	{ "#relay db=a\x01", ROUTE_LINE_BAD, NULL, NULL, false },
 };
 
 START_TEST(test_directive)
@@ -139,6 +147,7 @@ START_TEST(test_directive)
 		return;
 	ck_assert_int_eq(d.has_db, directives[_i].db != NULL);
 	ck_assert_int_eq(d.has_rp, directives[_i].rp != NULL);
+	ck_assert_int_eq(d.reply, directives[_i].reply);
 	if (d.has_db)
 		ck_assert_str_eq(d.db, directives[_i].db);
 	if (d.has_rp)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -444,6 +445,13 @@ START_TEST(test_render_every_field)
 		default:
 			snprintf(tok, sizeof(tok), "\"%s\":%s", f->name, num[i]);
 			assert_token("JSON", json, ",", tok, ",");
+			/* a time also as RFC 3339 in the JSON, and only there */
+			snprintf(tok, sizeof(tok), "\"%s_rfc3339\":\"", f->name);
+			ck_assert_msg((strstr(json, tok) != NULL) ==
+			    (f->kind == STATS_TIME), "JSON: %s", tok);
+			snprintf(tok, sizeof(tok), "%s_rfc3339", f->name);
+			ck_assert_ptr_null(strstr(words, tok));
+			ck_assert_ptr_null(strstr(line, tok));
 			snprintf(tok, sizeof(tok), "%s=%s", f->name, num[i]);
 			assert_token("log", words, " ", tok, " ");
 			snprintf(tok, sizeof(tok), "%s=%s%s", f->name, num[i],
@@ -644,6 +652,147 @@ START_TEST(test_status_rows)
 }
 END_TEST
 
+
+static const struct {
+	int64_t		 t;
+	const char	*want;
+} time_cases[] = {
+	{ 0, "null" },				/* never */
+	{ 1, "\"1970-01-01T00:00:01Z\"" },
+	{ 951782400, "\"2000-02-29T00:00:00Z\"" },
+	{ 1700000000, "\"2023-11-14T22:13:20Z\"" },
+	{ 4102444799, "\"2099-12-31T23:59:59Z\"" },
+};
+
+START_TEST(test_json_time)
+{
+	struct evbuffer	*out = evbuffer_new();
+	char		*got;
+
+	stats_json_time(out, time_cases[_i].t);
+	got = drain(out);
+	ck_assert_str_eq(got, time_cases[_i].want);
+	free(got);
+	evbuffer_free(out);
+}
+END_TEST
+
+/* The answer's clock: now, the start, both forms, and the uptime. */
+START_TEST(test_json_clock)
+{
+	struct evbuffer	*out = evbuffer_new();
+	char		*got;
+
+	stats_json_clock(out, 1700000000, 1699996400);
+	got = drain(out);
+	ck_assert_str_eq(got, ",\"time\":1700000000,\"time_rfc3339\":"
+	    "\"2023-11-14T22:13:20Z\",\"started\":1699996400,"
+	    "\"started_rfc3339\":\"2023-11-14T21:13:20Z\",\"uptime\":3600");
+	free(got);
+	evbuffer_free(out);
+}
+END_TEST
+
+/*
+ * Undoes log_escape() on the log word NAME="..." in `words`: what a
+ * logfmt reader would make of it.  Stops at the closing quote, so a
+ * nested quote left raw would end the value early.
+ */
+static char *
+log_value(const char *words, const char *name)
+{
+	char		 tok[64], *out, *o;
+	const char	*p;
+	unsigned	 byte;
+
+	snprintf(tok, sizeof(tok), " %s=\"", name);
+	ck_assert_ptr_nonnull(p = strstr(words, tok));
+	o = out = calloc(1, strlen(p) + 1);
+	for (p += strlen(tok); *p != '"'; p++) {
+		ck_assert_int_ne(*p, '\0');
+		if (*p != '\\')
+			*o++ = *p;
+		else if (p[1] == 'x') {
+			ck_assert_int_eq(sscanf(p + 2, "%2x", &byte), 1);
+			*o++ = (char)byte;
+			p += 3;
+		} else
+			*o++ = *++p;
+	}
+	ck_assert_str_eq(p, "\"");	/* strings come last */
+	return out;
+}
+
+/*
+ * A server's answer with quotes nested in quotes, as InfluxDB writes
+ * them, reads back whole from the stats log line.
+ */
+START_TEST(test_log_nested_quotes)
+{
+	static const char	 err[] = "HTTP 400 {\"error\":\"partial write: "
+	    "field type conflict: input field \\\"v\\\" on measurement "
+	    "\\\"m\\\" is type integer\"}\x1b";
+	struct stats_target	 v;
+	struct evbuffer		*out = evbuffer_new();
+	char			*words, *got;
+
+	memset(&v, 0, sizeof(v));
+	snprintf(v.s.last_error, sizeof(v.s.last_error), "%s", err);
+	stats_render_log(out, &stats_target_table, &v);
+	words = drain(out);
+	ck_assert_ptr_null(strchr(words, '\x1b'));
+	got = log_value(words, "last_error");
+	ck_assert_str_eq(got, err);
+	free(got);
+	free(words);
+	evbuffer_free(out);
+}
+END_TEST
+
+/* Runs the loop for `ms`. */
+static void
+status_rig_run(struct status_rig *r, unsigned ms)
+{
+	struct timeval	 limit = { 0, (suseconds_t)ms * 1000 };
+
+	event_base_loopexit(r->base, &limit);
+	event_base_dispatch(r->base);
+}
+
+/*
+ * last_error keeps its text and time, and last_error_cleared says when
+ * a delivery first succeeded after it: 0 while the target still fails.
+ */
+START_TEST(test_last_error_cleared)
+{
+	static const struct faultd_step	 fail = { 503, NULL, NULL, 0 };
+	static const struct faultd_step	 ok = { 204, NULL, NULL, 0 };
+	struct status_rig		 r;
+	struct stats_target		 v;
+	int64_t				 before = time(NULL);
+
+	status_rig_start(&r);
+	stats_target_view(r.t, &v);
+	ck_assert_int_eq(v.s.last_error_time, 0);
+	ck_assert_int_eq(v.s.last_error_cleared, 0);
+	faultd_default(r.fd, &fail);
+	status_rig_send(&r, 3);
+	status_rig_run(&r, 200);
+	stats_target_view(r.t, &v);
+	ck_assert_int_ge(v.s.last_error_time, before);
+	ck_assert_int_eq(v.s.last_error_cleared, 0);
+	ck_assert_str_eq(v.s.last_error, "HTTP 503 ");
+	faultd_default(r.fd, &ok);
+	status_rig_settle(&r);
+	stats_target_view(r.t, &v);
+	ck_assert_uint_eq(v.s.points_written, 3);
+	ck_assert_int_ge(v.s.last_error_cleared, v.s.last_error_time);
+	ck_assert_int_le(v.s.last_error_cleared, time(NULL));
+	ck_assert_str_eq(v.s.last_error, "HTTP 503 ");	/* kept */
+	status_rig_stop(&r);
+}
+END_TEST
+
 static Suite *
 stats_suite(void)
 {
@@ -654,6 +803,9 @@ stats_suite(void)
 	    sizeof(json_cases) / sizeof(json_cases[0]));
 	tcase_add_loop_test(tc, test_json_checker, 0,
 	    sizeof(json_checks) / sizeof(json_checks[0]));
+	tcase_add_loop_test(tc, test_json_time, 0,
+	    sizeof(time_cases) / sizeof(time_cases[0]));
+	tcase_add_test(tc, test_json_clock);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("table");
 	tcase_add_loop_test(tc, test_table_rows, 0,
@@ -662,11 +814,13 @@ stats_suite(void)
 	    sizeof(tables) / sizeof(tables[0]));
 	tcase_add_loop_test(tc, test_render_every_field, 0,
 	    sizeof(tables) / sizeof(tables[0]));
+	tcase_add_test(tc, test_log_nested_quotes);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("status");
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_status_rows, 0,
 	    sizeof(statuses) / sizeof(statuses[0]));
+	tcase_add_test(tc, test_last_error_cleared);
 	suite_add_tcase(s, tc);
 	return s;
 }
