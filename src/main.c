@@ -60,11 +60,30 @@ plural(size_t n)
 }
 
 static void
+signals_block(const int *sigs, size_t n)
+{
+	sigset_t	 set;
+	size_t		 i;
+
+	sigemptyset(&set);
+	for (i = 0; i < n; i++)
+		sigaddset(&set, sigs[i]);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+/*
+ * `arg` points to the running relay, NULL once it is freed: a signal
+ * that arrives while the process tears down (a second SIGTERM from an
+ * impatient supervisor) has nothing left to act on.
+ */
+static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct relay	*r = arg;
+	struct relay	*r = *(struct relay **)arg;
 	char		 err[512];
 
+	if (r == NULL)
+		return;
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
@@ -149,7 +168,7 @@ run(struct conf *conf, bool debug)
 	relay_set_debug(r, debug);
 	service_inherit_fds();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		ev_sig[i] = evsignal_new(base, sigs[i], signal_cb, r);
+		ev_sig[i] = evsignal_new(base, sigs[i], signal_cb, &r);
 		if (ev_sig[i] == NULL || evsignal_add(ev_sig[i], NULL) == -1)
 			fatalx("cannot watch signal %d", sigs[i]);
 	}
@@ -163,9 +182,15 @@ run(struct conf *conf, bool debug)
 	service_notify("READY=1");
 	service_watchdog_start(base);
 	event_base_dispatch(base);
+	/*
+	 * Tearing down: more signals stay pending until the exit (freeing
+	 * the signal events would give them back their default action).
+	 */
+	signals_block(sigs, sizeof(sigs) / sizeof(sigs[0]));
 	left = relay_volatile(r);
 	service_watchdog_stop();
 	relay_free(r);
+	r = NULL;
 	/*
 	 * A bufferevent freed while its deferred callbacks were queued (a
 	 * control client with answers pending) is released only when they

@@ -295,11 +295,32 @@ def test_summary_never_blocks(influx):
         relay.proc.send_signal(harness.signal.SIGTERM)
         answer = json.loads(s.makefile("rb").readline())
         s.close()
+        # leave only once it exited: the with block would signal again
+        check_equal(0, relay.proc.wait(15), "exit code after the drain")
         check_equal((1, 1, "incomplete line at shutdown"),
                     (answer["accepted"], answer["rejected"],
                      answer["rejects"][0]["reason"]), "summary at shutdown")
         for s in quiet:
             s.close()
+
+
+def test_signals_while_exiting(influx):
+    """SIGTERMs keep coming while the relay drains and tears down (an
+    impatient supervisor): the second ends the drain, the rest find
+    nothing to act on, and the relay exits 0.  Freed memory is poisoned,
+    so a signal handled after the relay was freed crashes."""
+    for _ in range(5):
+        relay = Relay(relay_config(influx, unique_db("sigs")),
+                      env=harness.POISON_FREED)
+        with relay:
+            relay.send(["m v=%di" % i for i in range(1000)])
+            while relay.proc.poll() is None:
+                try:
+                    relay.proc.send_signal(harness.signal.SIGTERM)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.0005)
+            check_equal(0, relay.proc.wait(15), "exit code")
 
 
 def test_send_to_datagram_listener(influx):
@@ -318,6 +339,7 @@ def test_send_to_datagram_listener(influx):
 if __name__ == "__main__":
     harness.main([test_start_failure_is_an_error, test_bad_file_at_start,
                   test_creates_socket_directory, test_check_reports_host,
+                  test_signals_while_exiting,
                   test_check_plurals_and_file_errors, test_help_and_version,
                   test_send_reports_rejects, test_summary_never_blocks,
                   test_send_to_datagram_listener])
