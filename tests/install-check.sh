@@ -4,7 +4,7 @@
 # with the new sample next to it), then uninstalls (which must keep the
 # edited configuration and remove everything else).  The directories come
 # from the Makefile, in the environment: MAKE bindir relaydconfdir docdir
-# systemdsystemunitdir tmpfilesdir sysusersdir (each `no` when left out)
+# mandir systemdsystemunitdir tmpfilesdir sysusersdir (each `no` when left out)
 # and sample (the source of the sample configuration).
 set -eu
 tmp=$(mktemp -d)
@@ -36,6 +36,9 @@ if [ "$systemdsystemunitdir" != no ]; then
 	    fail "the unit's ExecStart does not run $bindir/influx-relayd" \
 		"with $relaydconfdir/influx-relayd.ini"
 fi
+for f in man8/influx-relayd.8 man8/influx-relayctl.8 man5/influx-relayd.ini.5; do
+	has "$mandir/$f"
+done
 [ "$tmpfilesdir" = no ] || has "$tmpfilesdir/influx-relayd.conf"
 [ "$sysusersdir" = no ] || has "$sysusersdir/influx-relayd.conf"
 
