@@ -702,10 +702,16 @@ START_TEST(test_transient_rows)
 	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 2);
 	ck_assert_uint_eq(stats()->retries, 1);
 	ck_assert_uint_eq(stats()->points_written, 10);
-	/* full jitter between retry_initial and its first cap */
-	ck_assert_msg(req(1)->t - req(0)->t >= (_i == 5 ? 2.0 : 0.019),
+	/*
+	 * Full jitter: the first retry comes within retry_initial (20 ms,
+	 * slack for a loaded host) of the failure, which the timeout row
+	 * waited 2 s for.
+	 */
+	if (_i == 5)
+		ck_assert_msg(req(1)->t - req(0)->t >= 2.0, "waited %.4f s",
+		    req(1)->t - req(0)->t);
+	ck_assert_msg(req(1)->t - req(0)->t < (_i == 5 ? 2.5 : 0.2),
 	    "waited %.4f s", req(1)->t - req(0)->t);
-	ck_assert(req(1)->t - req(0)->t < (_i == 5 ? 2.5 : 0.2));
 	rig_stop();
 }
 END_TEST
@@ -723,8 +729,6 @@ START_TEST(test_acceptance_sequence)
 		{ 500, "{\"error\":\"timeout\"}", NULL, 0 },
 		{ 429, NULL, "2", 0 },
 	};
-	size_t				 i;
-
 	rig_start(BASE "retry_initial = 20ms\nretry_max = 10s\n");
 	faultd_script(rig.fd[0], st, 4);
 	rig_send(rig.t[0], "", 1000);
@@ -736,18 +740,10 @@ START_TEST(test_acceptance_sequence)
 	ck_assert_msg(req(4)->t - req(3)->t >= 2.0, "waited %.4f s",
 	    req(4)->t - req(3)->t);
 	/*
-	 * Every failure is followed by a backoff wait, but one: libcurl
-	 * itself resends once, on a fresh connection, a request whose reused
-	 * keep-alive connection died before any answer (lib/transfer.c,
-	 * Curl_retry_request, "Connection died, retrying a fresh connect"),
-	 * so the dropped connection (request 1) is retried at once and that
-	 * retry met the 500 timeout.  Never more than that one.
+	 * Retry-After plus at most the fourth step's jitter (160 ms), not
+	 * retry_max (10 s); slack for a loaded CI host.  The waits before
+	 * are jittered from 0, so only their order is certain.
 	 */
-	for (i = 1; i < 4; i++)
-		ck_assert_msg(i == 2 || req(i)->t - req(i - 1)->t >= 0.02,
-		    "requests %zu and %zu %.4f s apart", i - 1, i,
-		    req(i)->t - req(i - 1)->t);
-	/* Retry-After, not retry_max (10 s); slack for a loaded CI host */
 	ck_assert(req(4)->t - req(3)->t < 3.0);
 	ck_assert_uint_eq(faultd_max_concurrent(rig.fd[0]), 1);
 	rig_stop();
@@ -775,11 +771,16 @@ START_TEST(test_no_storm)
 	target_flush(rig.t[0]);
 	rig_run(NULL, 2.0);
 	n = faultd_nreqs(rig.fd[0]);
-	/* every step waits 100..400 ms plus the 30 ms answer */
-	ck_assert_msg(n <= 1 + 2.1 / 0.13, "%zu requests in 2.1 s", n);
+	/*
+	 * Every step waits 0..100, 0..200, then 0..400 ms (full jitter) plus
+	 * the 30 ms answer: about 11 requests in 2.1 s; 25 would take 22
+	 * waits averaging 55 ms where they average 180 ms.  One queue per
+	 * step would be three times as many.
+	 */
+	ck_assert_msg(n <= 25, "%zu requests in 2.1 s", n);
 	ck_assert_msg(n >= 2.1 / 0.43, "%zu requests in 2.1 s", n);
 	for (i = 1; i < n; i++)
-		ck_assert_msg(req(i)->t - req(i - 1)->t >= 0.125,
+		ck_assert_msg(req(i)->t - req(i - 1)->t >= 0.029,
 		    "requests %zu and %zu %.3fs apart", i - 1, i,
 		    req(i)->t - req(i - 1)->t);
 	ck_assert_uint_eq(faultd_max_concurrent(rig.fd[0]), 1);
@@ -810,9 +811,12 @@ START_TEST(test_refused)
 	rig_send(rig.t[0], "b", 10);
 	target_flush(rig.t[0]);
 	rig_run(NULL, 1.5);
-	/* one first try per queue, then one per step of 100..400 ms */
+	/*
+	 * One first try per queue, then one per step of 0..100, 0..200,
+	 * then 0..400 ms: about 9; 30 would need 27 waits averaging 45 ms.
+	 */
 	ck_assert_uint_ge(stats()->http_errors, 1 + 1.5 / 0.4);
-	ck_assert_uint_le(stats()->http_errors, 2 + 1.5 / 0.1);
+	ck_assert_uint_le(stats()->http_errors, 30);
 	ck_assert_uint_eq(stats()->points_written, 0);
 	ck_assert_uint_eq(target_points(rig.t[0]), 20);
 	ck_assert(strstr(stats()->last_error, "onnect") != NULL);
@@ -1019,7 +1023,8 @@ END_TEST
 /* Shutdown: a queue waiting out retry_max gets one attempt at once. */
 START_TEST(test_drain_last_attempt)
 {
-	static const struct faultd_step	 st = { 503, NULL, NULL, 0 };
+	/* Retry-After: the wait is 30 s at least, jitter or not */
+	static const struct faultd_step	 st = { 503, NULL, "30", 0 };
 
 	rig_start("retry_initial = 20s\nretry_max = 60s\nflush_interval = 1s\n");
 	faultd_script(rig.fd[0], &st, 1);
