@@ -3,7 +3,8 @@
  * sender code against faultd, one test per row of the response table plus
  * the no-storm, keep-alive, flushing, fan-out, auth, gzip, v2, UNIX socket
  * and shutdown behaviours.  Timings are scaled down (retry_initial 20ms,
- * retry_max 300ms) except where a test checks a real wait (Retry-After).
+ * retry_max 300ms, no flush_jitter) except where a test checks a real
+ * wait (Retry-After).
  */
 #include "config.h"
 
@@ -28,7 +29,8 @@
 #include "stamp.h"
 #include "target.h"
 
-#define BASE	"flush_interval = 50ms\ntimeout = 2s\n"
+/* the flush timings these tests check are exact: no flush_jitter */
+#define BASE	"flush_interval = 50ms\nflush_jitter = 0s\ntimeout = 2s\n"
 #define FAST	BASE "retry_initial = 20ms\nretry_max = 300ms\n"
 
 struct rig {
@@ -61,9 +63,9 @@ load(const char *text)
 	return conf;
 }
 
-/* One target "a" on faultd 0 with the extra keys `keys`. */
+/* One target "a" on faultd 0, its url ending in `path`, with `keys`. */
 static void
-rig_start(const char *keys)
+rig_start_at(const char *path, const char *keys)
 {
 	char	*text;
 
@@ -71,12 +73,19 @@ rig_start(const char *keys)
 	rig.fd[0] = faultd_new(rig.base, NULL);
 	rig.sender = sender_new(rig.base);
 	text = xasprintf("[listener:l]\npath = /tmp/x.sock\ntarget = a\n"
-	    "[target:a]\nurl = %s\ndatabase = db\n%s", faultd_url(rig.fd[0]),
-	    keys);
+	    "[target:a]\nurl = %s%s\ndatabase = db\n%s",
+	    faultd_url(rig.fd[0]), path, keys);
 	rig.conf = load(text);
 	free(text);
 	rig.t[0] = target_new(rig.base, rig.sender, rig.conf->targets[0]);
 	rig.nt = 1;
+}
+
+/* One target "a" on faultd 0 with the extra keys `keys`. */
+static void
+rig_start(const char *keys)
+{
+	rig_start_at("", keys);
 }
 
 static void
@@ -869,7 +878,7 @@ START_TEST(test_flush_waits_for_busy_queue)
 	static const struct faultd_step slow = { 204, NULL, NULL, 400 };
 	int	 i;
 
-	rig_start("flush_interval = 50ms\ntimeout = 2s\n");
+	rig_start(BASE);
 	faultd_default(rig.fd[0], &slow);
 	rig_send(rig.t[0], "", 1);
 	rig_run(NULL, 0.1);		/* first batch in flight for 400 ms */
@@ -976,6 +985,49 @@ START_TEST(test_v2_token)
 	ck_assert_str_eq(req(0)->uri, "/api/v2/write?org=acme&bucket=db%2F"
 	    "autogen&precision=ns");
 	ck_assert_str_eq(req(0)->auth, "Token s3cr3t-t0ken");
+	rig_stop();
+}
+END_TEST
+
+/*
+ * A url with a path (InfluxDB behind a reverse proxy at /influxdb,
+ * vminsert's /insert/0/influx): the write and the CREATE DATABASE keep
+ * it, a trailing '/' or not; the server answers nothing outside it.
+ */
+static const struct {
+	const char	*prefix;	/* where the server has its API */
+	const char	*path;		/* appended to the url */
+	const char	*api;
+	const char	*want[3];	/* the URIs the server sees */
+} prefixes[] = {
+	{ "/influxdb", "/influxdb", "v1", {
+	    "/influxdb/write?db=db&precision=ns", "/influxdb/query",
+	    "/influxdb/write?db=db&precision=ns" } },
+	{ "/influxdb", "/influxdb//", "v1", {
+	    "/influxdb/write?db=db&precision=ns", "/influxdb/query",
+	    "/influxdb/write?db=db&precision=ns" } },
+	{ "/insert/0/influx", "/insert/0/influx", "v2", {
+	    "/insert/0/influx/api/v2/write?bucket=db&precision=ns" } },
+};
+
+START_TEST(test_path_prefix)
+{
+	char	*keys = xasprintf(FAST "api = %s\n", prefixes[_i].api);
+	size_t	 i, n = prefixes[_i].want[1] != NULL ? 3 : 1;
+
+	rig_start_at(prefixes[_i].path, keys);
+	free(keys);
+	faultd_prefix(rig.fd[0], prefixes[_i].prefix);
+	/* v1 creates the database it lacks: its /query must find it */
+	faultd_require_db(rig.fd[0], n == 3, false);
+	rig_send(rig.t[0], "", 5);
+	target_flush(rig.t[0]);
+	ck_assert(rig_run(rig_empty, 3));
+	ck_assert_uint_eq(faultd_points(rig.fd[0]), 5);
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), n);
+	for (i = 0; i < n; i++)
+		ck_assert_str_eq(req(i)->uri, prefixes[_i].want[i]);
+	ck_assert_uint_eq(faultd_creates(rig.fd[0]), n == 3);
 	rig_stop();
 }
 END_TEST
@@ -1196,6 +1248,8 @@ delivery_suite(void)
 	tcase_add_test(tc, test_fanout);
 	tcase_add_test(tc, test_gzip);
 	tcase_add_test(tc, test_v2_token);
+	tcase_add_loop_test(tc, test_path_prefix, 0,
+	    sizeof(prefixes) / sizeof(prefixes[0]));
 	tcase_add_test(tc, test_basic_auth);
 	tcase_add_test(tc, test_unix_socket);
 	tcase_add_test(tc, test_drain_last_attempt);
