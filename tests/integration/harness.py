@@ -713,13 +713,16 @@ def relay_config(influx, database, target=None, listener=None,
 
     Values containing @DIR@ are replaced by the relay's temp dir.  The extra
     dicts override or add keys of the [target:local], [listener:main] and
-    [relayd] sections.
+    [relayd] sections.  The target flushes every 200 ms exactly (no
+    flush_jitter: tests time their flushes; test_fleet.py tests the
+    default jitter).
     """
     cfg = {
         "relayd": {"log_level": "debug", "control_socket": ""},
         "listener:main": {"path": "@DIR@/relay.sock", "target": "local"},
         "target:local": {"url": influx.url if influx else "http://127.0.0.1:9",
-                         "database": database, "flush_interval": "200ms"},
+                         "database": database, "flush_interval": "200ms",
+                         "flush_jitter": "0s"},
     }
     cfg["relayd"].update(relayd or {})
     cfg["listener:main"].update(listener or {})
