@@ -119,8 +119,9 @@ def test_path_prefix(vm):
 def test_create_database(vm):
     """CREATE DATABASE against VictoriaMetrics: with create_database =
     true the relay never sends one (no 404 ever asks for it); the control
-    socket's create-database is answered 200 by VictoriaMetrics' /query
-    stub, so it reports success and nothing changes."""
+    socket's create-database and drop-database are answered 200 by
+    VictoriaMetrics' /query stub, so they report success and nothing
+    changes (the data stays)."""
     db, m = name_of("vmcreate"), name_of("crt")
     t = now_ns()
     for create in ("true", "false"):
@@ -143,6 +144,17 @@ def test_create_database(vm):
                         "create-database answer %r" % answer)
             wait_until(lambda: vm.requests("/influx/query") == queries + 1,
                        5, "VictoriaMetrics counting the /query request")
+            # drop-database is answered ok the same way, and drops nothing
+            out = subprocess.run([harness.relayctl_path(), "-s",
+                                  relay.sections["relayd"]["control_socket"],
+                                  "drop-database", "local", db],
+                                 capture_output=True, timeout=30)
+            check_equal(0, out.returncode, "drop-database exit code")
+            wait_until(lambda: vm.requests("/influx/query") == queries + 2,
+                       5, "VictoriaMetrics counting the drop")
+            check_samples(vm, '{__name__="%s_v",c="%s"}' % (m, create),
+                          vm_samples(m, {"c": create}, {"v": 1}, t, db),
+                          "samples after drop-database")
 
 
 def test_skipped_lines_count_as_written(vm):
