@@ -12,6 +12,8 @@ Environment:
   NULLSINK, LOADGEN     the helpers of tests/bench (set by `make check`)
   abs_top_builddir      used to find src/influx-relayd when RELAYD is unset
   INFLUXD               influxd binary (default /usr/bin/influxd)
+  VICTORIA_METRICS      victoria-metrics binary, for test_vm.py (default
+                        /usr/bin/victoria-metrics)
   KEEP_TMP=1            keep temp dirs (logs, configs) for post-mortem
 """
 

@@ -47,30 +47,37 @@ START_TEST(test_huge_attempt_does_not_overflow)
 }
 END_TEST
 
-/* Retry-After is a floor the jitter is added to. */
+/*
+ * Retry-After is a floor the jitter is added to; the jitter spans the
+ * step's cap or half the Retry-After, whichever is longer.
+ */
 START_TEST(test_retry_after_is_a_floor)
 {
 	uint64_t	 rnd, d;
 
 	ck_assert_uint_eq(backoff_delay(0, 500, 60000, 2000, 0), 2000);
-	ck_assert_uint_eq(backoff_delay(0, 500, 60000, 2000, 500), 2500);
+	ck_assert_uint_eq(backoff_delay(0, 500, 60000, 2000, 1000), 3000);
+	ck_assert_uint_eq(backoff_delay(0, 500, 60000, 2000, 1001), 2000);
 	ck_assert_uint_eq(backoff_delay(3, 500, 60000, 100, 4000), 4100);
 	for (rnd = 0; rnd < 100000; rnd += 13) {
 		d = backoff_delay(2, 500, 60000, 10000, rnd);
 		ck_assert_uint_ge(d, 10000);
-		ck_assert_uint_le(d, 12000);
+		ck_assert_uint_le(d, 15000);
+		d = backoff_delay(6, 500, 60000, 10000, rnd);
+		ck_assert_uint_le(d, 10000 + 32000);
 	}
 }
 END_TEST
 
 /*
- * 10,000 relays that failed in the same instant (and, with a server's
- * Retry-After, were told the same wait) come back spread out: no tenth
- * of the first step gets more than 1.2 times its share.
+ * 10,000 relays that failed in the same instant come back spread over
+ * the first step (500 ms); told to wait 10 s by a Retry-After, over 5 s
+ * after it: no tenth of the span gets more than 1.2 times its share.
  */
 START_TEST(test_fleet_spreads)
 {
 	static const uint64_t	 floors[] = { 0, 10000 };
+	static const uint64_t	 spans[] = { 500, 5000 };
 	unsigned		 bucket[10], i, f;
 	uint64_t		 d;
 
@@ -81,7 +88,8 @@ START_TEST(test_fleet_spreads)
 		for (i = 0; i < 10000; i++) {
 			d = backoff_delay(0, 500, 60000, floors[f],
 			    (uint64_t)random()) - floors[f];
-			bucket[d >= 500 ? 9 : d / 50]++;
+			ck_assert_uint_le(d, spans[f]);
+			bucket[d >= spans[f] ? 9 : d * 10 / spans[f]]++;
 		}
 		for (i = 0; i < 10; i++)
 			ck_assert_msg(bucket[i] <= 1200, "bucket %u of 10: %u "
