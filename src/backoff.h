@@ -9,8 +9,9 @@
 
 /*
  * The delay before retry number `attempt` (0 for the first retry): a
- * uniform pick from [initial, min(max, initial * 2^attempt)] using the
- * random value `rnd`, never below `floor_ms` (a server's Retry-After).
+ * uniform pick from [0, min(max, initial * 2^attempt)] using the random
+ * value `rnd`, added to `floor_ms` (a server's Retry-After); after a
+ * floor the pick spans floor_ms / 2 at least.
  */
 uint64_t backoff_delay(unsigned attempt, uint64_t initial_ms,
 	    uint64_t max_ms, uint64_t floor_ms, uint64_t rnd);

@@ -104,7 +104,7 @@ static const struct conf_key conf_keys[] = {
 	{ T(batch_size, K_UINT), "5000", NULL, NULL, 1, 10000000 },
 	{ T(batch_bytes, K_SIZE), "4M", NULL, NULL, 1024, 1 << 30 },
 	{ T(flush_interval_ms, K_DURATION), "1s", NULL, NULL, 1, NOMAX },
-	{ T(flush_jitter_ms, K_DURATION), "0s", NULL, NULL, 0, NOMAX },
+	{ T(flush_jitter_ms, K_DURATION), "1s", NULL, NULL, 0, NOMAX },
 	{ T(buffer_size, K_SIZE), "64M", NULL, NULL, 1024, NOMAX },
 	{ T(overflow, K_ENUM), "drop_oldest", "drop_oldest|drop_newest|block",
 	    NULL, 0, 0 },

@@ -764,7 +764,7 @@ delivery_retry_slowly(struct delivery_queue *dq,
 
 /*
  * A transient failure: the whole target waits, with exponential backoff
- * and full jitter, never less than the server's Retry-After.
+ * and full jitter (backoff.c says why), after the server's Retry-After.
  */
 static void
 delivery_backoff(struct delivery_queue *dq, const struct sender_result *res)

@@ -48,7 +48,7 @@ def write_config(tmp, url):
                 "spool_dir = %s\n"
                 "[listener:main]\npath = %s\nmode = 0666\n"
                 "[target:local]\nurl = %s\ndatabase = relayd_demo\n"
-                "flush_interval = %s\n"
+                "flush_interval = %s\nflush_jitter = 0s\n"
                 % (control, os.path.join(tmp, "spool"), sock, url,
                    FLUSH_INTERVAL))
     return conf, sock, control

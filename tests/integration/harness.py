@@ -12,6 +12,8 @@ Environment:
   NULLSINK, LOADGEN     the helpers of tests/bench (set by `make check`)
   abs_top_builddir      used to find src/influx-relayd when RELAYD is unset
   INFLUXD               influxd binary (default /usr/bin/influxd)
+  VICTORIA_METRICS      victoria-metrics binary, for test_vm.py (default
+                        /usr/bin/victoria-metrics)
   KEEP_TMP=1            keep temp dirs (logs, configs) for post-mortem
 """
 
@@ -79,6 +81,12 @@ def relayctl_path():
 def influxd_path():
     """Path of the real influxd the tests write through to."""
     return os.environ.get("INFLUXD", "/usr/bin/influxd")
+
+
+def victoria_metrics_path():
+    """Path of the VictoriaMetrics single-node binary (Debian's
+    victoria-metrics package)."""
+    return os.environ.get("VICTORIA_METRICS", "/usr/bin/victoria-metrics")
 
 
 # ---------------------------------------------------------------- utilities
@@ -299,6 +307,11 @@ class InfluxD:
 
     START_TIMEOUT = 20.0
     START_TRIES = 3
+    NAME, PACKAGE = "influxd", "influxdb"
+
+    @staticmethod
+    def binary():
+        return influxd_path()
 
     def __init__(self, max_body_size=None):
         """Start influxd; raises InfluxError with the log tail on failure."""
@@ -526,6 +539,173 @@ def _typed(value, influx_type):
     return value
 
 
+# ------------------------------------------------------- VictoriaMetrics
+
+
+class VictoriaMetrics:
+    """A private VictoriaMetrics single node (Debian's victoria-metrics,
+    1.79) on a free loopback port, with its own data directory.
+
+    It takes line protocol at /write (v1: `db` becomes a label),
+    /api/v2/write, and the same under /influx/.  It keeps numbers only,
+    names a field MEASUREMENT_FIELD and keeps milliseconds.  samples()
+    reads back exactly what it stored, through /api/v1/export.
+    Like InfluxD it has url, proc, log() and stop(), so influxd_down() and
+    influxd_up() stop and restart it on the same port and data.
+    """
+
+    START_TIMEOUT = 20.0
+    START_TRIES = 3
+    NAME, PACKAGE = "victoria-metrics", "victoria-metrics"
+
+    @staticmethod
+    def binary():
+        return victoria_metrics_path()
+
+    def __init__(self, args=()):
+        """Start it (args: extra flags, e.g. -dedup.minScrapeInterval=1ms);
+        raises InfluxError with the log tail on failure."""
+        self.args = list(args)
+        self.dir = tempfile.mkdtemp(prefix="vm-")
+        self.log_path = os.path.join(self.dir, "vm.log")
+        self.proc = None
+        self._log_file = None
+        try:
+            for attempt in range(self.START_TRIES):
+                self.port = free_port()
+                if self._start_once():
+                    return
+                log = _read_text(self.log_path)
+                if "address already in use" not in log or \
+                        attempt == self.START_TRIES - 1:
+                    raise InfluxError("victoria-metrics did not answer "
+                                      "/health on %s\n%s"
+                                      % (self.url, tail(log)))
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_once(self):
+        """Launch it once; True when /health answers 200.  The search
+        flags make a point readable as soon as it is flushed (no cache,
+        no "too recent" offset); memory is capped for parallel tests."""
+        if self._log_file:
+            self._log_file.close()
+        self._log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [self.binary(), "-storageDataPath", os.path.join(self.dir, "data"),
+             "-httpListenAddr", "127.0.0.1:%d" % self.port,
+             "-search.latencyOffset=0", "-search.disableCache",
+             "-memory.allowedBytes=256MB", "-loggerLevel=WARN"] + self.args,
+            stdin=subprocess.DEVNULL, stdout=self._log_file,
+            stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + self.START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            if self._get("/health")[0] == 200:
+                return True
+            time.sleep(0.05)
+        _kill_wait(self.proc, signal.SIGKILL)
+        return False
+
+    def stop(self):
+        """SIGTERM it, wait, and remove its temp dir."""
+        if self.proc is not None:
+            _kill_wait(self.proc, signal.SIGTERM, timeout=10)
+        if self._log_file:
+            self._log_file.close()
+            self._log_file = None
+        if self.dir:
+            _rmtree(self.dir)
+            self.dir = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    @property
+    def url(self):
+        """Base URL, e.g. http://127.0.0.1:40123 (no trailing slash)."""
+        return "http://127.0.0.1:%d" % self.port
+
+    def log(self):
+        return _read_text(self.log_path)
+
+    def _get(self, path, data=None):
+        """(status, body text) of a GET, or a POST of form data; (None,
+        '') while nothing answers."""
+        body = None if data is None else \
+            urllib.parse.urlencode(data, doseq=True).encode()
+        try:
+            with urllib.request.urlopen(self.url + path, data=body,
+                                        timeout=30) as r:
+                return r.status, r.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode("utf-8", "replace")
+        except (urllib.error.URLError, OSError):
+            return None, ""
+
+    def export(self, match='{__name__!=""}'):
+        """The stored series matching a selector, as /api/v1/export gives
+        them: [{"metric": {...}, "values": [...], "timestamps": [...]}].
+        Recent points are flushed to searchable storage first."""
+        self._get("/internal/force_flush")
+        status, text = self._get("/api/v1/export", {"match[]": match})
+        if status != 200:
+            raise InfluxError("export %s: HTTP %s %s" % (match, status, text))
+        return [json.loads(l) for l in text.splitlines() if l.strip()]
+
+    def samples(self, match='{__name__!=""}'):
+        """Every stored sample as (name, labels, value, ms), sorted;
+        labels a sorted tuple of (key, value) pairs, value a float."""
+        out = []
+        for s in self.export(match):
+            m = dict(s["metric"])
+            name = m.pop("__name__")
+            labels = tuple(sorted(m.items()))
+            out.extend((name, labels, float(v), t)
+                       for v, t in zip(s["values"], s["timestamps"]))
+        return sorted(out)
+
+    def settle_samples(self, match, count, timeout=15):
+        """samples(match) once there are count of them, or what there is
+        at the timeout; a short re-read after reaching count also catches
+        late extras (duplicates)."""
+        deadline = time.monotonic() + timeout
+        while len(self.samples(match)) < count and \
+                time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.5)
+        return self.samples(match)
+
+    def requests(self, path):
+        """VictoriaMetrics' own count of HTTP requests to `path` (its
+        metric names every influx write path /influx/write)."""
+        status, text = self._get("/metrics")
+        total = 0
+        for line in text.splitlines():
+            if line.startswith("vm_http_requests_total{") and \
+                    'path="%s"' % path in line:
+                total += int(float(line.rsplit(" ", 1)[1]))
+        return total
+
+
+def vm_samples(measurement, tags, fields, time_ns, db=None):
+    """The samples VictoriaMetrics stores for one point, as samples()
+    lists them: one per field, named MEASUREMENT_FIELD, the tags (and the
+    v1 database as label `db`) as labels, numbers only (a boolean is 1 or
+    0), the time cut to milliseconds."""
+    labels = dict(tags)
+    if db is not None:
+        labels["db"] = db
+    return [("%s_%s" % (measurement, k), tuple(sorted(labels.items())),
+             float(v), time_ns // 1000000) for k, v in fields.items()]
+
+
 # ---------------------------------------------------------------- Relay
 
 
@@ -535,13 +715,16 @@ def relay_config(influx, database, target=None, listener=None,
 
     Values containing @DIR@ are replaced by the relay's temp dir.  The extra
     dicts override or add keys of the [target:local], [listener:main] and
-    [relayd] sections.
+    [relayd] sections.  The target flushes every 200 ms exactly (no
+    flush_jitter: tests time their flushes; test_fleet.py tests the
+    default jitter).
     """
     cfg = {
         "relayd": {"log_level": "debug", "control_socket": ""},
         "listener:main": {"path": "@DIR@/relay.sock", "target": "local"},
         "target:local": {"url": influx.url if influx else "http://127.0.0.1:9",
-                         "database": database, "flush_interval": "200ms"},
+                         "database": database, "flush_interval": "200ms",
+                         "flush_jitter": "0s"},
     }
     cfg["relayd"].update(relayd or {})
     cfg["listener:main"].update(listener or {})
@@ -817,17 +1000,19 @@ def _run_one(test, influx):
     return result
 
 
-def main(tests, needs_relay=True):
+def main(tests, needs_relay=True, backend=None):
     """Run test functions taking an InfluxD; exit with automake codes.
 
     Command-line words select tests by name substring.  One influxd serves
     every test of the file (tests use distinct databases) to keep the
-    runtime low.
+    runtime low.  backend=VictoriaMetrics gives the tests a private
+    VictoriaMetrics instead (skipped where it is not installed).
     """
     name = os.path.basename(sys.argv[0])
-    if not os.access(influxd_path(), os.X_OK):
-        print("SKIP: %s: no influxd at %s (install Debian's influxdb)"
-              % (name, influxd_path()))
+    backend = backend or InfluxD
+    if not os.access(backend.binary(), os.X_OK):
+        print("SKIP: %s: no %s at %s (install Debian's %s)"
+              % (name, backend.NAME, backend.binary(), backend.PACKAGE))
         sys.exit(EXIT_SKIP)
     if needs_relay and not os.access(relayd_path(), os.X_OK):
         print("ERROR: %s: influx-relayd not built at %s (set RELAYD)"
@@ -838,7 +1023,7 @@ def main(tests, needs_relay=True):
     # make `kill` (e.g. a make check timeout) unwind and clean up children
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(EXIT_FAIL))
     try:
-        influx = InfluxD()
+        influx = backend()
     except InfluxError as e:
         print("ERROR: %s: %s" % (name, e))
         sys.exit(EXIT_ERROR)

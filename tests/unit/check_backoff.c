@@ -1,32 +1,40 @@
-/* Backoff schedule: bounds, growth, cap, Retry-After floor. */
+/* Backoff schedule: full jitter, growth, cap, Retry-After floor. */
 #include "config.h"
+
+#include <stdlib.h>
 
 #include "backoff.h"
 #include "check_main.h"
 
-START_TEST(test_first_retry_is_initial)
+/* The first retry is jittered too: anywhere from 0 to retry_initial. */
+START_TEST(test_first_retry_jittered)
 {
-	ck_assert_uint_eq(backoff_delay(0, 500, 60000, 0, 12345), 500);
+	uint64_t	 rnd;
+
+	ck_assert_uint_eq(backoff_delay(0, 500, 60000, 0, 0), 0);
+	ck_assert_uint_eq(backoff_delay(0, 500, 60000, 0, 500), 500);
+	ck_assert_uint_eq(backoff_delay(0, 500, 60000, 0, 501), 0);
+	for (rnd = 0; rnd < 100000; rnd += 7)
+		ck_assert_uint_le(backoff_delay(0, 500, 60000, 0, rnd), 500);
 }
 END_TEST
 
 START_TEST(test_growth_within_bounds)
 {
 	unsigned	 attempt;
-	uint64_t	 rnd, d, cap;
+	uint64_t	 rnd, cap;
 
 	for (attempt = 1; attempt < 20; attempt++) {
 		cap = 500ULL << attempt;
 		if (cap > 60000)
 			cap = 60000;
-		for (rnd = 0; rnd < 100000; rnd += 997) {
-			d = backoff_delay(attempt, 500, 60000, 0, rnd);
-			ck_assert_uint_ge(d, 500);
-			ck_assert_uint_le(d, cap);
-		}
-		/* the largest random pick reaches the cap exactly */
-		ck_assert_uint_eq(backoff_delay(attempt, 500, 60000, 0,
-		    cap - 500), cap);
+		for (rnd = 0; rnd < 100000; rnd += 997)
+			ck_assert_uint_le(backoff_delay(attempt, 500, 60000, 0,
+			    rnd), cap);
+		/* the whole range, from no wait to the step's cap */
+		ck_assert_uint_eq(backoff_delay(attempt, 500, 60000, 0, 0), 0);
+		ck_assert_uint_eq(backoff_delay(attempt, 500, 60000, 0, cap),
+		    cap);
 	}
 }
 END_TEST
@@ -34,13 +42,59 @@ END_TEST
 START_TEST(test_huge_attempt_does_not_overflow)
 {
 	ck_assert_uint_le(backoff_delay(1000, 500, 60000, 0, ~0ULL), 60000);
+	ck_assert_uint_le(backoff_delay(1000, 500, ~0ULL / 2, 0, ~0ULL),
+	    ~0ULL / 2);
 }
 END_TEST
 
+/*
+ * Retry-After is a floor the jitter is added to; the jitter spans the
+ * step's cap or half the Retry-After, whichever is longer.
+ */
 START_TEST(test_retry_after_is_a_floor)
 {
+	uint64_t	 rnd, d;
+
 	ck_assert_uint_eq(backoff_delay(0, 500, 60000, 2000, 0), 2000);
-	ck_assert_uint_eq(backoff_delay(0, 500, 60000, 100, 0), 500);
+	ck_assert_uint_eq(backoff_delay(0, 500, 60000, 2000, 1000), 3000);
+	ck_assert_uint_eq(backoff_delay(0, 500, 60000, 2000, 1001), 2000);
+	ck_assert_uint_eq(backoff_delay(3, 500, 60000, 100, 4000), 4100);
+	for (rnd = 0; rnd < 100000; rnd += 13) {
+		d = backoff_delay(2, 500, 60000, 10000, rnd);
+		ck_assert_uint_ge(d, 10000);
+		ck_assert_uint_le(d, 15000);
+		d = backoff_delay(6, 500, 60000, 10000, rnd);
+		ck_assert_uint_le(d, 10000 + 32000);
+	}
+}
+END_TEST
+
+/*
+ * 10,000 relays that failed in the same instant come back spread over
+ * the first step (500 ms); told to wait 10 s by a Retry-After, over 5 s
+ * after it: no tenth of the span gets more than 1.2 times its share.
+ */
+START_TEST(test_fleet_spreads)
+{
+	static const uint64_t	 floors[] = { 0, 10000 };
+	static const uint64_t	 spans[] = { 500, 5000 };
+	unsigned		 bucket[10], i, f;
+	uint64_t		 d;
+
+	srandom(7);
+	for (f = 0; f < 2; f++) {
+		for (i = 0; i < 10; i++)
+			bucket[i] = 0;
+		for (i = 0; i < 10000; i++) {
+			d = backoff_delay(0, 500, 60000, floors[f],
+			    (uint64_t)random()) - floors[f];
+			ck_assert_uint_le(d, spans[f]);
+			bucket[d >= spans[f] ? 9 : d * 10 / spans[f]]++;
+		}
+		for (i = 0; i < 10; i++)
+			ck_assert_msg(bucket[i] <= 1200, "bucket %u of 10: %u "
+			    "of 10000", i, bucket[i]);
+	}
 }
 END_TEST
 
@@ -50,10 +104,11 @@ backoff_suite(void)
 	Suite	*s = suite_create("backoff");
 	TCase	*tc = tcase_create("delay");
 
-	tcase_add_test(tc, test_first_retry_is_initial);
+	tcase_add_test(tc, test_first_retry_jittered);
 	tcase_add_test(tc, test_growth_within_bounds);
 	tcase_add_test(tc, test_huge_attempt_does_not_overflow);
 	tcase_add_test(tc, test_retry_after_is_a_floor);
+	tcase_add_test(tc, test_fleet_spreads);
 	suite_add_tcase(s, tc);
 	return s;
 }

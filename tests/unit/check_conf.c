@@ -58,6 +58,9 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(t->batch_size, 5000);
 	ck_assert_uint_eq(t->batch_bytes, 4 << 20);
 	ck_assert_uint_eq(t->buffer_size, 64 << 20);
+	ck_assert_uint_eq(t->flush_interval_ms, 1000);
+	/* relays on many hosts must not flush in step (README) */
+	ck_assert_uint_eq(t->flush_jitter_ms, 1000);
 	ck_assert_uint_eq(t->retry_initial_ms, 500);
 	ck_assert_uint_eq(t->retry_max_ms, 60000);
 	ck_assert(t->create_database);

@@ -12,6 +12,7 @@
 #include "check_main.h"
 #include "conf.h"
 #include "endpoint.h"
+#include "mem.h"
 
 #define HEAD \
 	"[listener:main]\n" \
@@ -126,6 +127,48 @@ static const struct {
 	    "&precision=ns" },
 };
 
+/* A url with a path keeps it: a reverse proxy's, or vminsert's. */
+static const struct {
+	const char	*url;
+	int		 api;
+	const char	*write, *query;
+} prefixed[] = {
+	{ "http://proxy/influxdb", API_V1,
+	    "http://proxy/influxdb/write?db=d&precision=ns",
+	    "http://proxy/influxdb/query" },
+	{ "https://proxy:8443/influxdb/", API_V1,
+	    "https://proxy:8443/influxdb/write?db=d&precision=ns",
+	    "https://proxy:8443/influxdb/query" },
+	{ "http://vminsert:8480/insert/0/influx", API_V1,
+	    "http://vminsert:8480/insert/0/influx/write?db=d&precision=ns",
+	    "http://vminsert:8480/insert/0/influx/query" },
+	{ "http://vminsert:8480/insert/0/influx/", API_V2,
+	    "http://vminsert:8480/insert/0/influx/api/v2/write?bucket=d"
+	    "&precision=ns", "http://vminsert:8480/insert/0/influx/query" },
+	{ "http://vm:8428/influx", API_V2,
+	    "http://vm:8428/influx/api/v2/write?bucket=d&precision=ns",
+	    "http://vm:8428/influx/query" },
+};
+
+START_TEST(test_prefixed_urls)
+{
+	char	*path, *base = endpoint_base(prefixed[_i].url, &path);
+	char	*write = endpoint_write_url(base,
+		    prefixed[_i].api == API_V2, "", "d", "");
+	char	*query = endpoint_query_url(base);
+	char	*text = xasprintf(HEAD "url = %s\n", prefixed[_i].url);
+
+	conf_free(load_ok(text));	/* -t accepts it */
+	free(text);
+	ck_assert_ptr_null(path);
+	ck_assert_str_eq(write, prefixed[_i].write);
+	ck_assert_str_eq(query, prefixed[_i].query);
+	free(base);
+	free(write);
+	free(query);
+}
+END_TEST
+
 START_TEST(test_write_url)
 {
 	char	*url = endpoint_write_url("http://h", urls[_i].api == API_V2,
@@ -201,6 +244,8 @@ conf_target_suite(void)
 	tcase_add_test(tc, test_tls_ok);
 	tcase_add_loop_test(tc, test_write_url, 0,
 	    sizeof(urls) / sizeof(urls[0]));
+	tcase_add_loop_test(tc, test_prefixed_urls, 0,
+	    sizeof(prefixed) / sizeof(prefixed[0]));
 	tcase_add_test(tc, test_endpoint_misc);
 	tcase_add_test(tc, test_target_dup);
 	suite_add_tcase(s, tc);

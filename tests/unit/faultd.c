@@ -47,6 +47,7 @@ struct faultd {
 	bool			 require_db;
 	bool			 refuse_create;
 	unsigned		 query_delay_ms;	/* answer /query late */
+	const char		*prefix;	/* the API's path prefix */
 	char			**dbs;		/* created databases */
 	size_t			 ndbs;
 	size_t			 creates;
@@ -152,6 +153,20 @@ faultd_conn_id(struct faultd *fd, struct evhttp_request *req)
 	return ++fd->nconns;
 }
 
+/* The URI without the API's prefix; NULL if it is not under it. */
+static const char *
+faultd_path(const struct faultd *fd, const char *uri)
+{
+	size_t	 n;
+
+	if (fd->prefix == NULL)
+		return uri;
+	n = strlen(fd->prefix);
+	if (strncmp(uri, fd->prefix, n) != 0 || uri[n] != '/')
+		return NULL;
+	return uri + n;
+}
+
 static struct faultd_req *
 faultd_record(struct faultd *fd, struct evhttp_request *req)
 {
@@ -159,14 +174,16 @@ faultd_record(struct faultd *fd, struct evhttp_request *req)
 	struct faultd_req	*r;
 	size_t			 len = evbuffer_get_length(in), dlen;
 	char			*dec;
+	const char		*path;
 
 	fd->reqs = xreallocarray(fd->reqs, fd->nreqs + 1, sizeof(*fd->reqs));
 	r = &fd->reqs[fd->nreqs++];
 	memset(r, 0, sizeof(*r));
 	r->t = faultd_now() - fd->start;
 	r->uri = xstrdup(evhttp_request_get_uri(req));
-	r->write = strncmp(r->uri, "/write?", 7) == 0 ||
-	    strncmp(r->uri, "/api/v2/write?", 14) == 0;
+	path = faultd_path(fd, r->uri);
+	r->write = path != NULL && (strncmp(path, "/write?", 7) == 0 ||
+	    strncmp(path, "/api/v2/write?", 14) == 0);
 	r->expect = faultd_header(req, "Expect");
 	r->auth = faultd_header(req, "Authorization");
 	r->encoding = faultd_header(req, "Content-Encoding");
@@ -331,7 +348,11 @@ faultd_request_cb(struct evhttp_request *req, void *arg)
 
 	if (++fd->concurrent > fd->max_concurrent)
 		fd->max_concurrent = fd->concurrent;
-	if (!r->write)
+	if (faultd_path(fd, r->uri) == NULL) {
+		memset(&st, 0, sizeof(st));
+		st.status = 404;
+		st.body = "404 page not found\n";
+	} else if (!r->write)
 		faultd_query(fd, r, &st);
 	else if (fd->next < fd->nscript)
 		st = fd->script[fd->next++];
@@ -409,6 +430,12 @@ faultd_new(struct event_base *base, const char *unix_path)
 		faultd_bind_tcp(fd);
 	evhttp_set_gencb(fd->http, faultd_request_cb, fd);
 	return fd;
+}
+
+void
+faultd_prefix(struct faultd *fd, const char *prefix)
+{
+	fd->prefix = prefix;
 }
 
 void

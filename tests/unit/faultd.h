@@ -54,6 +54,11 @@ void		 faultd_default(struct faultd *, const struct faultd_step *);
 void		 faultd_max_body(struct faultd *, size_t bytes);
 /* Databases must be created first (404 before); `refuse` CREATEs. */
 void		 faultd_require_db(struct faultd *, bool require, bool refuse);
+/*
+ * Serves the API under `prefix` only (static, e.g. "/influxdb"), as
+ * behind a reverse proxy: any other path is answered 404 page not found.
+ */
+void		 faultd_prefix(struct faultd *, const char *prefix);
 /* Answers every /query (CREATE DATABASE...) `ms` late. */
 void		 faultd_query_delay(struct faultd *, unsigned ms);
 /*
