@@ -61,6 +61,7 @@ struct listener_client {
 	int64_t			 now;		/* when the input was read */
 	bool			 paused;	/* overflow = block: not reading */
 	bool			 reply;		/* "#relay reply=summary" */
+	bool			 partial_reject; /* "#relay partial=reject" */
 	uint32_t		 origin;	/* who, for the server's refusals */
 	struct tally		 tally;		/* what its lines became */
 	/* what "#relay" directives chose for its next lines ("": none) */
@@ -99,6 +100,8 @@ struct listener {
 static const char	 listener_dgram_too_long[] = "datagram too large";
 static const char	 listener_cut[] = "incomplete line at shutdown";
 static const char	 listener_idle_cut[] = "incomplete line at idle timeout";
+/* a client that said "#relay partial=reject" closed in mid-line */
+static const char	 listener_eof_cut[] = "incomplete line at close";
 static const char	 listener_error_cut[] = "incomplete line at client error";
 
 struct listener *
@@ -213,6 +216,8 @@ listener_directive(struct listener_client *c, const char *line, size_t len)
 		memcpy(c->route_db, d.db, sizeof(c->route_db));
 	if (d.has_rp)
 		memcpy(c->route_rp, d.rp, sizeof(c->route_rp));
+	if (d.partial_reject)
+		c->partial_reject = true;
 	if (!d.reply) {
 		listener_count(c, INGEST_SKIPPED, NULL, line, len);
 		return true;
@@ -432,7 +437,10 @@ listener_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct listener_client	*c = arg;
 	struct listener		*l = c->listener;
 
-	if (what & BEV_EVENT_EOF)
+	if ((what & BEV_EVENT_EOF) && c->partial_reject)
+		listener_settle(c, bufferevent_get_input(bev), false,
+		    listener_eof_cut);
+	else if (what & BEV_EVENT_EOF)
 		listener_frame(c, bufferevent_get_input(bev), true);
 	else if (what & BEV_EVENT_TIMEOUT) {
 		log_debug("listener %s: closing idle client", l->conf->name);

@@ -201,11 +201,14 @@ route_directive(const char *line, size_t len, struct route_directive *d)
 		} else if (strcmp(key, "reply") == 0 && !d->reply &&
 		    strcmp(val, "summary") == 0)
 			d->reply = true;
+		else if (strcmp(key, "partial") == 0 && !d->partial_reject &&
+		    strcmp(val, "reject") == 0)
+			d->partial_reject = true;
 		else
 			return ROUTE_LINE_BAD;
 	}
-	return d->has_db || d->has_rp || d->reply ? ROUTE_LINE_DIRECTIVE :
-	    ROUTE_LINE_BAD;
+	return d->has_db || d->has_rp || d->reply || d->partial_reject ?
+	    ROUTE_LINE_DIRECTIVE : ROUTE_LINE_BAD;
 }
 
 bool

@@ -40,16 +40,21 @@ bool	 route_tag_value(const struct route_span *, char *buf, size_t size);
  */
 bool	 route_name_ok(const char *name);
 /*
- * A directive line, "#relay db=NAME rp=NAME reply=summary" (any of the
- * keys, in any order; a backslash escapes the next byte, so "db=my\ db"
- * names "my db"; an empty db or rp goes back to the listener's default).
- * reply=summary asks for a summary of the connection when it ends
- * (listener.c).  To InfluxDB, and to a relay that does not know it, it
+ * A directive line, "#relay db=NAME rp=NAME reply=summary partial=reject"
+ * (any of the keys, in any order; a backslash escapes the next byte, so
+ * "db=my\ db" names "my db"; an empty db or rp goes back to the
+ * listener's default).
+ * reply=summary asks for a summary of the connection when it ends;
+ * partial=reject, that an unterminated last line at the end of the
+ * connection be refused as cut rather than taken (listener.c: a client
+ * library that only ever writes whole lines, and may close mid-send,
+ * says so).  To InfluxDB, and to a relay that does not know it, it
  * is a comment.
  */
 struct route_directive {
 	bool		 has_db, has_rp;
 	bool		 reply;		/* reply=summary */
+	bool		 partial_reject;	/* partial=reject */
 	char		 db[ROUTE_MAX_NAME + 1];
 	char		 rp[ROUTE_MAX_NAME + 1];
 };

@@ -74,8 +74,10 @@ struct influx_relay {
  */
 /* conn.c: room for `n` more bytes of the open point, 0 or an error. */
 int	 ir_conn_reserve(struct influx_relay *, size_t n);
-/* conn.c: records a complete line ending at `used`. */
-int	 ir_conn_line_done(struct influx_relay *, bool directive);
+/* conn.c: room in `ends` for `n` more lines, 0 or ENOMEM. */
+int	 ir_conn_room_for_lines(struct influx_relay *, size_t n);
+/* conn.c: records a complete line ending at `used` (room made before). */
+void	 ir_conn_line_done(struct influx_relay *, bool directive);
 /* conn.c: after fork(), the child drops the parent's state. */
 void	 ir_conn_check_owner(struct influx_relay *);
 /* conn.c: sends waiting lines when the buffer is past half full. */

@@ -7,9 +7,10 @@
  * deadline of the call, so no call blocks longer than the timeout.
  * Lines the socket took are forgotten only once the line is whole on
  * the relay's side; a line cut by a broken connection is sent again
- * whole on the next one (the relay drops a cut last line of a closed
- * connection as malformed, or never read it), after the routing
- * directive in force where it starts.
+ * whole on the next one, after the routing directive in force where it
+ * starts.  Each connection starts with "#relay partial=reject": when
+ * the client closes (or dies) while the socket holds part of a line,
+ * the relay refuses that part as cut instead of storing it truncated.
  */
 #include "config.h"
 
@@ -169,7 +170,9 @@ conn_compact(struct influx_relay *r)
 		end = r->ends[k] & ~CLIENT_END_DIRECTIVE;
 		if (end > r->sent)
 			break;
-		if (r->ends[k] & CLIENT_END_DIRECTIVE) {
+		/* point.c writes no directive longer than resume[] */
+		if ((r->ends[k] & CLIENT_END_DIRECTIVE) &&
+		    end - start <= sizeof(r->resume)) {
 			memcpy(r->resume, r->buf + start, end - start);
 			r->resume_len = end - start;
 		}
@@ -200,19 +203,26 @@ conn_rewind(struct influx_relay *r)
 	r->sent = 0;
 }
 
-/* On a new connection, the directive in force at the buffer's start. */
+#define CONN_PREAMBLE	"#relay partial=reject\n"
+
+/*
+ * On a new connection: "partial=reject", then the directive in force at
+ * the buffer's start.
+ */
 static int
 conn_resume(struct influx_relay *r, int64_t deadline)
 {
-	size_t	 n;
+	char	 text[sizeof(CONN_PREAMBLE) + sizeof(r->resume)];
+	size_t	 len = sizeof(CONN_PREAMBLE) - 1, n;
 	int	 rc;
 
-	if (r->resume_len > 0) {
-		rc = conn_write(r, r->resume, r->resume_len, deadline, &n);
-		if (rc != INFLUX_RELAY_OK)
-			/* a cut directive: start over */
-			return n > 0 ? CONN_BROKEN : rc;
-	}
+	memcpy(text, CONN_PREAMBLE, len);
+	memcpy(text + len, r->resume, r->resume_len);
+	len += r->resume_len;
+	rc = conn_write(r, text, len, deadline, &n);
+	if (rc != INFLUX_RELAY_OK)
+		/* a cut directive: start over */
+		return n > 0 ? CONN_BROKEN : rc;
 	r->fresh = false;
 	return INFLUX_RELAY_OK;
 }
@@ -305,22 +315,28 @@ ir_conn_reserve(struct influx_relay *r, size_t n)
 }
 
 int
-ir_conn_line_done(struct influx_relay *r, bool directive)
+ir_conn_room_for_lines(struct influx_relay *r, size_t n)
 {
 	uint32_t	*ends;
-	size_t		 cap;
+	size_t		 cap = r->ends_cap;
 
-	if (r->nends == r->ends_cap) {
-		cap = r->ends_cap * 2;
-		if ((ends = realloc(r->ends, cap * sizeof(*ends))) == NULL)
-			return INFLUX_RELAY_ENOMEM;
-		r->ends = ends;
-		r->ends_cap = cap;
-	}
+	while (cap < r->nends + n)
+		cap *= 2;
+	if (cap == r->ends_cap)
+		return INFLUX_RELAY_OK;
+	if ((ends = realloc(r->ends, cap * sizeof(*ends))) == NULL)
+		return INFLUX_RELAY_ENOMEM;
+	r->ends = ends;
+	r->ends_cap = cap;
+	return INFLUX_RELAY_OK;
+}
+
+void
+ir_conn_line_done(struct influx_relay *r, bool directive)
+{
 	r->ends[r->nends++] = (uint32_t)r->used |
 	    (directive ? CLIENT_END_DIRECTIVE : 0);
 	r->done = r->used;
-	return INFLUX_RELAY_OK;
 }
 
 struct influx_relay *
@@ -331,10 +347,14 @@ influx_relay_open(const char *path, int timeout_ms, int *error)
 
 	if (path == NULL && (path = getenv("INFLUX_RELAYD_SOCKET")) == NULL)
 		path = INFLUX_RELAY_DEFAULT_SOCKET;
-	if (strlen(path) >= sizeof(r->path) ||
-	    (r = calloc(1, sizeof(*r))) == NULL) {
+	if (strlen(path) >= sizeof(r->path)) {
 		if (error != NULL)
 			*error = INFLUX_RELAY_EINVAL;
+		return NULL;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		if (error != NULL)
+			*error = INFLUX_RELAY_ENOMEM;
 		return NULL;
 	}
 	strcpy(r->path, path);

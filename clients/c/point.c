@@ -92,10 +92,12 @@ point_put_name(struct influx_relay *r, const char *s, size_t len,
     unsigned escaped)
 {
 	char	*out;
-	size_t	 i;
+	size_t	 i, n = len;
 	int	 rc;
 
-	if ((rc = ir_conn_reserve(r, 2 * len)) != 0)
+	for (i = 0; i < len; i++)
+		n += (POINT_CLASS(s[i]) & escaped) != 0;
+	if ((rc = ir_conn_reserve(r, n)) != 0)
 		return rc;
 	out = r->buf + r->used;
 	for (i = 0; i < len; i++) {
@@ -107,13 +109,17 @@ point_put_name(struct influx_relay *r, const char *s, size_t len,
 	return INFLUX_RELAY_OK;
 }
 
-/* Appends a directive's value: a backslash before blanks and itself. */
+/*
+ * Appends a directive's value: a backslash before blanks and itself, and
+ * before '"', which the relay's framing would take for an open quote.
+ */
 static void
 point_put_route(char **out, const char *key, const char *name)
 {
 	*out += sprintf(*out, " %s=", key);
 	for (; *name != '\0'; name++) {
-		if (*name == ' ' || *name == '\t' || *name == '\\')
+		if (*name == ' ' || *name == '\t' || *name == '\\' ||
+		    *name == '"')
 			*(*out)++ = '\\';
 		*(*out)++ = *name;
 	}
@@ -148,9 +154,9 @@ point_route(struct influx_relay *r, const char *db, const char *rp)
 	point_put_route(&out, "db", db);
 	point_put_route(&out, "rp", rp);
 	*out++ = '\n';
-	if ((rc = point_put(r, line, (size_t)(out - line))) != 0 ||
-	    (rc = ir_conn_line_done(r, true)) != 0)
+	if ((rc = point_put(r, line, (size_t)(out - line))) != 0)
 		return rc;
+	ir_conn_line_done(r, true);
 	strcpy(r->db, db);
 	strcpy(r->rp, rp);
 	return INFLUX_RELAY_OK;
@@ -167,8 +173,11 @@ influx_relay_begin_rp(struct influx_relay *r, const char *db,
 		return INFLUX_RELAY_EINVAL;
 	ir_conn_check_owner(r);
 	if (r->stage != CLIENT_IDLE)
-		return INFLUX_RELAY_EINVAL;
-	rc = point_route(r, db == NULL ? "" : db, rp == NULL ? "" : rp);
+		return point_spoil(r, INFLUX_RELAY_EINVAL);
+	/* a directive and the point: then ending them cannot fail */
+	if ((rc = ir_conn_room_for_lines(r, 2)) == 0)
+		rc = point_route(r, db == NULL ? "" : db,
+		    rp == NULL ? "" : rp);
 	r->stage = CLIENT_TAGS;
 	r->point = r->tags = r->used;
 	if (rc != 0)
@@ -243,7 +252,10 @@ static int
 point_open(struct influx_relay *r, enum client_stage from,
     enum client_stage to)
 {
-	if (r == NULL || r->stage == CLIENT_IDLE)
+	if (r == NULL)
+		return INFLUX_RELAY_EINVAL;
+	ir_conn_check_owner(r);		/* a child drops an inherited point */
+	if (r->stage == CLIENT_IDLE)
 		return INFLUX_RELAY_EINVAL;
 	if (r->error != 0)
 		return r->error;
@@ -435,7 +447,7 @@ influx_relay_string(struct influx_relay *r, const char *key,
     const char *value)
 {
 	char	*out;
-	size_t	 len, i;
+	size_t	 len, i, n;
 	int	 rc;
 
 	if ((rc = point_field_key(r, key)) != 0)
@@ -443,7 +455,9 @@ influx_relay_string(struct influx_relay *r, const char *key,
 	if (value == NULL)
 		return point_spoil(r, INFLUX_RELAY_EINVAL);
 	len = strlen(value);
-	if ((rc = ir_conn_reserve(r, 2 * len + 2)) != 0)
+	for (i = 0, n = len + 2; i < len; i++)
+		n += value[i] == '"' || value[i] == '\\';
+	if ((rc = ir_conn_reserve(r, n)) != 0)
 		return point_spoil(r, rc);
 	out = r->buf + r->used;
 	*out++ = '"';
@@ -491,13 +505,17 @@ influx_relay_end(struct influx_relay *r)
 {
 	int	 rc;
 
-	if (r == NULL || r->stage == CLIENT_IDLE)
+	if (r == NULL)
+		return INFLUX_RELAY_EINVAL;
+	ir_conn_check_owner(r);
+	if (r->stage == CLIENT_IDLE)
 		return INFLUX_RELAY_EINVAL;
 	if (r->error == 0 && r->stage == CLIENT_TAGS)
 		point_spoil(r, INFLUX_RELAY_ENOFIELD);
-	if (r->error == 0 && ((rc = point_put(r, "\n", 1)) != 0 ||
-	    (rc = ir_conn_line_done(r, false)) != 0))
+	if (r->error == 0 && (rc = point_put(r, "\n", 1)) != 0)
 		point_spoil(r, rc);
+	if (r->error == 0)
+		ir_conn_line_done(r, false);
 	if ((rc = r->error) != 0) {
 		influx_relay_cancel(r);
 		return rc;

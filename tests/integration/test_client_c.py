@@ -182,6 +182,45 @@ def test_restart(influx):
                 "points stored")
 
 
+def test_close_mid_line(influx):
+    """The client gives up while the socket holds part of a line (the
+    relay is stopped, the flush and the close time out): the relay,
+    told so by the client's "#relay partial=reject", refuses the cut
+    line instead of storing it truncated, and every point it stores has
+    its value whole."""
+    db = unique_db("ccut")
+    relay = Relay(relay_config(influx, "unused"))
+    with relay:
+        w = Writer(relay.socket_path, timeout_ms=300)
+        relay.proc.send_signal(harness.signal.SIGSTOP)
+        try:
+            # sends of many socket buffers (skbs), so one is taken in
+            # part: the kernel cuts a line where a buffer ends
+            n, rc = 0, 0
+            while rc == 0 and n < 200000:
+                for _ in range(2500):
+                    w.point(db, "cut", {"host": "server-number-%04d" % n},
+                            {"value": 123456789}, T0 + n)
+                    n += 1
+                rc = w.cmd("flush")[0]
+            check_equal(10, rc, "a flush into a stopped relay times out")
+            w.close()
+        finally:
+            relay.proc.send_signal(harness.signal.SIGCONT)
+        harness.wait_until(lambda: harness.listener_stats(relay)[
+            "clients"] == 0, 10, "the client gone")
+        st = harness.listener_stats(relay)
+        got = settle_points(influx, db, st["accepted"])
+    check(st["accepted"] > 0, "some points accepted")
+    check_equal({123456789}, {p["fields"]["value"] for p in got},
+                "stored values")
+    check_equal(st["accepted"], len(got), "points stored")
+    check(st["rejected"] <= 1, "rejected %d lines" % st["rejected"])
+    if st["rejected"]:
+        check("rejected_by_reason[incomplete line at close]=1" in
+              relay.log(), "the cut line refused as such")
+
+
 def test_no_relay(influx):
     """No relay: open and flush say so, the point waits in the buffer."""
     w = Writer("/nonexistent/influx-relayd.sock", timeout_ms=100)
@@ -193,4 +232,4 @@ def test_no_relay(influx):
 
 if __name__ == "__main__":
     harness.main([test_example, test_escaping_in_influxdb, test_routes,
-                  test_restart, test_no_relay])
+                  test_restart, test_close_mid_line, test_no_relay])

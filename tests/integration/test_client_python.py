@@ -107,8 +107,29 @@ def test_value_errors(influx):
                 continue
             raise harness.TestFailure("no ValueError for %r %r %r"
                                       % (measurement, fields, tags))
+        for db, rp in (("a\tb", None), (unique_db("ok"), "r\x01")):
+            try:
+                c.write(db, "m", {"v": 1}, retention_policy=rp)
+            except ValueError:
+                continue
+            raise harness.TestFailure("no ValueError for %r %r" % (db, rp))
         st = harness.listener_stats(relay)
         check_equal(0, st["lines"], "lines the relay received")
+
+
+def test_database_with_quote(influx):
+    """A database name with a quote and a space: its #relay line is
+    escaped so that the relay's framing reads it whole, and the points
+    that follow arrive at once, not when the connection closes."""
+    db = unique_db("q") + '"x y'
+    with Relay(relay_config(influx, "unused")) as relay:
+        c = fresh(influx, relay)
+        c.write(db, "m", {"v": 1}, time=T0)
+        c.write(db, "m", {"v": 2}, time=T0 + 1)
+        got = settle_points(influx, db, 2)      # while still connected
+    harness.assert_same_points([point("m", {}, {"v": 1}, T0),
+                                point("m", {}, {"v": 2}, T0 + 1)], got,
+                               "points in %r" % db)
 
 
 def test_per_write_databases(influx):
@@ -386,7 +407,8 @@ def test_pip_install(influx):
 
 if __name__ == "__main__":
     harness.main([test_pip_install, test_quickstart, test_types_and_escaping,
-                  test_value_errors, test_per_write_databases,
+                  test_value_errors, test_database_with_quote,
+                  test_per_write_databases,
                   test_threads_fork_restart, test_fast_path_shapes,
                   test_fast_path_value_errors,
                   test_fast_path_caches_bounded])

@@ -63,6 +63,9 @@ __wrap_realloc(void *p, size_t n)
 	return __real_realloc(p, n);
 }
 
+/* What the client sends first on every connection. */
+#define PREAMBLE	"#relay partial=reject\n"
+
 /* --- a relay stand-in: a listening socket and what it read --- */
 
 struct fake {
@@ -258,6 +261,7 @@ gen_name(char *out, size_t size)
 
 static const char *const dbs[] = {
 	NULL, "db1", "my db", "back\\slash", "\xe6\x97\xa5" "db", "", "a\tb",
+	"q\"uote=d",
 };
 static const char *const rps[] = { NULL, "autogen", "r p" };
 
@@ -640,7 +644,8 @@ START_TEST(test_escaping)
 {
 	struct fake		 f = { .lfd = -1 };
 	struct influx_relay	*r;
-	const char		*want = "#relay db=my\\ db rp=\n"
+	const char		*want = "#relay partial=reject\n"
+	    "#relay db=my\\ db rp=\n"
 	    "c\\,p\\ u=\",t\\ a\\=g\\,=v\\=a\\,l\\ \"\\x,k=\xc3\xa9 "
 	    "f\\ i\\=e\\,ld=\"q\\\"uo\\\\te\",n=-3i,b=true,x=0.5 -7\n";
 
@@ -683,6 +688,8 @@ START_TEST(test_errors)
 	influx_relay_begin(r, NULL, "m");
 	ck_assert_int_eq(influx_relay_begin(r, NULL, "m"),
 	    INFLUX_RELAY_EINVAL);
+	ck_assert_int_eq(influx_relay_end(r), INFLUX_RELAY_EINVAL);
+	influx_relay_begin(r, NULL, "m");
 	ck_assert_int_eq(influx_relay_end(r), INFLUX_RELAY_ENOFIELD);
 	influx_relay_begin(r, NULL, "m");
 	ck_assert_int_eq(influx_relay_float(r, "v", NAN), INFLUX_RELAY_EVALUE);
@@ -712,8 +719,8 @@ START_TEST(test_errors)
 	influx_relay_integer(r, "ok", 1);
 	ck_assert_int_eq(influx_relay_end(r), 0);
 	finish(r, &f);
-	ck_assert_uint_eq(f.len, strlen("m ok=1i\n"));
-	ck_assert(memcmp(f.sink, "m ok=1i\n", f.len) == 0);
+	ck_assert_uint_eq(f.len, strlen(PREAMBLE "m ok=1i\n"));
+	ck_assert(memcmp(f.sink, PREAMBLE "m ok=1i\n", f.len) == 0);
 	/* every code has its own words */
 	for (e = INFLUX_RELAY_OK; e <= INFLUX_RELAY_EIO; e++) {
 		ck_assert_str_ne(influx_relay_strerror(e), "unknown error");
@@ -916,8 +923,8 @@ START_TEST(test_fork)
 	f.len = 0;
 	for (i = 0; i < 1000 && !fake_drain(&f); i++)
 		(void)poll(NULL, 0, 2);
-	ck_assert_uint_eq(f.len, strlen("child v=1i\n"));
-	ck_assert(memcmp(f.sink, "child v=1i\n", f.len) == 0);
+	ck_assert_uint_eq(f.len, strlen(PREAMBLE "child v=1i\n"));
+	ck_assert(memcmp(f.sink, PREAMBLE "child v=1i\n", f.len) == 0);
 	fake_free(&f);
 }
 END_TEST

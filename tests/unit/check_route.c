@@ -111,29 +111,37 @@ static const struct {
 	enum route_line		 what;
 	const char		*db, *rp;	/* NULL: not set */
 	bool			 reply;
+	bool			 partial_reject;
 } directives[] = {
-	{ "#relay db=app", ROUTE_LINE_DIRECTIVE, "app", NULL, false },
-	{ "#relay reply=summary", ROUTE_LINE_DIRECTIVE, NULL, NULL, true },
-	{ "#relay db=app reply=summary\r", ROUTE_LINE_DIRECTIVE, "app", NULL,
+	{ "#relay partial=reject", ROUTE_LINE_DIRECTIVE, NULL, NULL, false,
 	    true },
-	{ "#relay reply=", ROUTE_LINE_BAD, NULL, NULL, false },
-	{ "#relay reply=each", ROUTE_LINE_BAD, NULL, NULL, false },
+	{ "#relay partial=reject db=a\\\"b rp=", ROUTE_LINE_DIRECTIVE,
+	    "a\"b", "", false, true },
+	{ "#relay partial=keep", ROUTE_LINE_BAD, NULL, NULL, false, false },
+	{ "#relay partial=reject partial=reject", ROUTE_LINE_BAD, NULL, NULL,
+	    false, false },
+	{ "#relay db=app", ROUTE_LINE_DIRECTIVE, "app", NULL, false, false },
+	{ "#relay reply=summary", ROUTE_LINE_DIRECTIVE, NULL, NULL, true, false },
+	{ "#relay db=app reply=summary\r", ROUTE_LINE_DIRECTIVE, "app", NULL,
+	    true, false },
+	{ "#relay reply=", ROUTE_LINE_BAD, NULL, NULL, false, false },
+	{ "#relay reply=each", ROUTE_LINE_BAD, NULL, NULL, false, false },
 	{ "#relay reply=summary reply=summary", ROUTE_LINE_BAD, NULL, NULL,
-	    false },
-	{ "#relay rp=week db=app", ROUTE_LINE_DIRECTIVE, "app", "week", false },
-	{ "#relay\tdb=app  rp=\r", ROUTE_LINE_DIRECTIVE, "app", "", false },
-	{ "#relay db=", ROUTE_LINE_DIRECTIVE, "", NULL, false },
-	{ "#relay db=my\\ db", ROUTE_LINE_DIRECTIVE, "my db", NULL, false },
-	{ "#relay db=a\\=b,c", ROUTE_LINE_DIRECTIVE, "a=b,c", NULL, false },
-	{ "# relay db=app", ROUTE_LINE_DATA, NULL, NULL, false },
-	{ "#relayed db=app", ROUTE_LINE_DATA, NULL, NULL, false },
-	{ "cpu v=1", ROUTE_LINE_DATA, NULL, NULL, false },
-	{ "#rel", ROUTE_LINE_DATA, NULL, NULL, false },
-	{ "#relay", ROUTE_LINE_BAD, NULL, NULL, false },
-	{ "#relay db", ROUTE_LINE_BAD, NULL, NULL, false },
-	{ "#relay host=a", ROUTE_LINE_BAD, NULL, NULL, false },
-	{ "#relay db=a db=b", ROUTE_LINE_BAD, NULL, NULL, false },
-	{ "#relay db=a\x01", ROUTE_LINE_BAD, NULL, NULL, false },
+	    false, false },
+	{ "#relay rp=week db=app", ROUTE_LINE_DIRECTIVE, "app", "week", false, false },
+	{ "#relay\tdb=app  rp=\r", ROUTE_LINE_DIRECTIVE, "app", "", false, false },
+	{ "#relay db=", ROUTE_LINE_DIRECTIVE, "", NULL, false, false },
+	{ "#relay db=my\\ db", ROUTE_LINE_DIRECTIVE, "my db", NULL, false, false },
+	{ "#relay db=a\\=b,c", ROUTE_LINE_DIRECTIVE, "a=b,c", NULL, false, false },
+	{ "# relay db=app", ROUTE_LINE_DATA, NULL, NULL, false, false },
+	{ "#relayed db=app", ROUTE_LINE_DATA, NULL, NULL, false, false },
+	{ "cpu v=1", ROUTE_LINE_DATA, NULL, NULL, false, false },
+	{ "#rel", ROUTE_LINE_DATA, NULL, NULL, false, false },
+	{ "#relay", ROUTE_LINE_BAD, NULL, NULL, false, false },
+	{ "#relay db", ROUTE_LINE_BAD, NULL, NULL, false, false },
+	{ "#relay host=a", ROUTE_LINE_BAD, NULL, NULL, false, false },
+	{ "#relay db=a db=b", ROUTE_LINE_BAD, NULL, NULL, false, false },
+	{ "#relay db=a\x01", ROUTE_LINE_BAD, NULL, NULL, false, false },
 };
 
 START_TEST(test_directive)
@@ -148,6 +156,7 @@ START_TEST(test_directive)
 	ck_assert_int_eq(d.has_db, directives[_i].db != NULL);
 	ck_assert_int_eq(d.has_rp, directives[_i].rp != NULL);
 	ck_assert_int_eq(d.reply, directives[_i].reply);
+	ck_assert_int_eq(d.partial_reject, directives[_i].partial_reject);
 	if (d.has_db)
 		ck_assert_str_eq(d.db, directives[_i].db);
 	if (d.has_rp)

@@ -273,8 +273,14 @@ def line(measurement, fields, tags=None, time=None):
 
 
 def _directive(database, rp):
-    esc = lambda s: s.replace("\\", "\\\\").replace(" ", "\\ ")
-    return "#relay db=%s rp=%s\n" % (esc(database), esc(rp or ""))
+    """The routing line; partial=reject has the relay refuse, rather than
+    store truncated, a line cut off by this process dying mid-send.  A
+    quote is escaped: the relay's framing would take it for an open one."""
+    def esc(s):
+        return (s.replace("\\", "\\\\").replace(" ", "\\ ")
+                .replace("\t", "\\\t").replace('"', '\\"'))
+    return "#relay db=%s rp=%s partial=reject\n" % (esc(database),
+                                                     esc(rp or ""))
 
 
 class _Connection:
@@ -395,7 +401,13 @@ class InfluxDB:
 
     @staticmethod
     def _route(database, rp):
-        _name("database", database, "")
-        if rp:
-            _name("retention policy", rp, "")
+        for what, name in (("database", database),
+                           ("retention policy", rp)):
+            if name is None or (what != "database" and name == ""):
+                continue
+            _name(what, name, "")
+            # the relay refuses such a directive, and the points after it
+            # would go where the one before sent them
+            if any(c < " " or c == "\x7f" for c in name):
+                _bad(what, name, "holds a control character")
         return (database, rp or "")
