@@ -41,6 +41,7 @@ void	*__wrap_calloc(size_t, size_t);
 void	*__wrap_realloc(void *, size_t);
 
 static unsigned long	 allocations;
+static bool		 fail_realloc;	/* the next realloc() fails */
 
 void *
 __wrap_malloc(size_t n)
@@ -60,6 +61,10 @@ void *
 __wrap_realloc(void *p, size_t n)
 {
 	allocations++;
+	if (fail_realloc) {
+		fail_realloc = false;
+		return NULL;
+	}
 	return __real_realloc(p, n);
 }
 
@@ -789,6 +794,69 @@ check_sequence(const struct fake *f, int n)
 	ck_assert_int_eq(next, n);
 }
 
+/*
+ * Out of memory for the table of line ends, with a directive to write:
+ * the point is refused whole (nothing of it in the buffer), and the
+ * points after it arrive under the right routes.
+ */
+START_TEST(test_out_of_memory)
+{
+	struct fake		 f = { .lfd = -1 };
+	struct influx_relay	*r;
+	char			 db[256];
+	int			 i;
+
+	memset(db, ' ', 255);
+	db[255] = '\0';
+	fake_listen(&f);
+	r = open_client(&f, 1000);
+	/* lines until the table (1,024 at first) must grow */
+	for (i = 0; i < 1022; i++) {
+		influx_relay_begin(r, "a", "m");
+		influx_relay_integer(r, "v", i);
+		ck_assert_int_eq(influx_relay_end(r), 0);
+	}
+	fail_realloc = true;
+	ck_assert_int_eq(influx_relay_begin(r, db, "m"), INFLUX_RELAY_ENOMEM);
+	ck_assert_int_eq(influx_relay_end(r), INFLUX_RELAY_ENOMEM);
+	ck_assert_int_eq(influx_relay_begin(r, db, "m"), 0);
+	influx_relay_integer(r, "v", 1022);
+	ck_assert_int_eq(influx_relay_end(r), 0);
+	influx_relay_begin(r, "b", "m");
+	influx_relay_integer(r, "v", 1023);
+	ck_assert_int_eq(influx_relay_end(r), 0);
+	finish(r, &f);
+	check_sequence(&f, 1024);
+	ck_assert_ptr_nonnull(strstr(f.sink, "#relay db=\\ \\ "));
+	fake_free(&f);
+}
+END_TEST
+
+/* A point of nearly the limit fits, however much of it needs escaping. */
+START_TEST(test_long_point)
+{
+	static char		 text[INFLUX_RELAY_MAX_POINT];
+	struct fake		 f = { .lfd = -1 };
+	struct influx_relay	*r;
+
+	fake_listen(&f);
+	r = open_client(&f, 1000);
+	memset(text, 'x', 60000);
+	influx_relay_begin(r, NULL, "m");
+	influx_relay_string(r, "s", text);
+	ck_assert_int_eq(influx_relay_end(r), 0);
+	memset(text, '"', 40000);	/* 80,000 bytes escaped: too long */
+	text[40000] = '\0';
+	influx_relay_begin(r, NULL, "m");
+	influx_relay_string(r, "s", text);
+	ck_assert_int_eq(influx_relay_end(r), INFLUX_RELAY_ETOOBIG);
+	finish(r, &f);
+	ck_assert_uint_eq(f.len, strlen(PREAMBLE) + strlen("m s=\"\"\n") +
+	    60000);
+	fake_free(&f);
+}
+END_TEST
+
 /* A relay that stops reading: a flush waits no longer than the timeout. */
 START_TEST(test_timeout)
 {
@@ -974,6 +1042,8 @@ client_suite(void)
 	tcase_add_loop_test(tc, test_property, 0, 25);
 	tcase_add_test(tc, test_escaping);
 	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_out_of_memory);
+	tcase_add_test(tc, test_long_point);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_relay_away);
 	tcase_add_test(tc, test_restart);
