@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,6 +432,54 @@ listener_room_cb(struct target *t, void *arg)
 	}
 }
 
+/*
+ * Did the client end its stream (shut down its writing side, or close)?
+ * Asked of the socket's state, not by reading, so it holds even with
+ * bytes still queued.
+ */
+static bool
+listener_peer_ended(evutil_socket_t fd)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLRDHUP };
+
+	return poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLRDHUP | POLLHUP)) != 0;
+}
+
+/*
+ * The relay ends the connection (idle timeout, shutdown): frames every
+ * byte the client's writes have queued in the socket, without blocking.
+ * SHUT_RD first, so the queue is final: a write that succeeded is read,
+ * and a later one fails (EPIPE), so the client keeps and resends it
+ * instead of losing it in our close.  A client that keeps writing cannot
+ * hold us up either.
+ */
+static void
+listener_take_queued(struct listener_client *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	evutil_socket_t	 fd = bufferevent_getfd(c->bev);
+	int		 n, queued;
+
+	/*
+	 * A bufferevent freezes the end of its input buffer between its own
+	 * reads (bufferevent_sock.c), so evbuffer_read() would fail; the
+	 * bufferevent is about to be freed, so take over its reading.
+	 */
+	evbuffer_unfreeze(in, 0);
+	frame_close(c->frame);
+	if (shutdown(fd, SHUT_RD) == -1)
+		log_debug("listener %s: shutdown: %s", c->listener->conf->name,
+		    strerror(errno));
+	if (ioctl(fd, FIONREAD, &queued) == -1)
+		queued = 0;
+	while (queued > 0 && (n = evbuffer_read(in, fd,
+	    queued < LISTENER_READ_MAX ? queued : LISTENER_READ_MAX)) > 0) {
+		queued -= n;
+		listener_frame(c, in, false);
+	}
+}
+
 static void
 listener_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -444,6 +493,12 @@ listener_event_cb(struct bufferevent *bev, short what, void *arg)
 		listener_frame(c, bufferevent_get_input(bev), true);
 	else if (what & BEV_EVENT_TIMEOUT) {
 		log_debug("listener %s: closing idle client", l->conf->name);
+		/*
+		 * libevent reports only the timeout when bytes arrive in the
+		 * same loop turn: they wait in the socket, and the client's
+		 * send() succeeded.
+		 */
+		listener_take_queued(c);
 		listener_settle(c, bufferevent_get_input(bev), false,
 		    listener_idle_cut);
 	} else if (what & BEV_EVENT_ERROR) {
@@ -817,39 +872,19 @@ listener_close_dgram(struct listener *l)
 }
 
 /*
- * Reads whatever the client has already written, without blocking.  A
- * trailing fragment is a line only if the client ended its stream; else
- * shutdown cut it and it is rejected rather than forwarded truncated.
+ * Reads whatever the client has already written.  A trailing fragment is
+ * a line only if the client had ended its stream; else shutdown cut it
+ * and it is rejected rather than forwarded truncated.
  */
 static void
 listener_client_drain(struct listener_client *c)
 {
-	struct evbuffer	*in = bufferevent_get_input(c->bev);
-	evutil_socket_t	 fd = bufferevent_getfd(c->bev);
-	int		 n, queued;
-	char		 peek;
-	bool		 eof;
+	bool	 eof;
 
-	/*
-	 * A bufferevent freezes the end of its input buffer between its own
-	 * reads (bufferevent_sock.c), so evbuffer_read() would fail; the
-	 * bufferevent is about to be freed, so take over its reading.
-	 */
-	evbuffer_unfreeze(in, 0);
-	frame_close(c->frame);
-	/*
-	 * Only what was queued when shutdown began: a client that keeps
-	 * writing must not hold up the drain or push out accepted points.
-	 */
-	if (ioctl(fd, FIONREAD, &queued) == -1)
-		queued = 0;
-	while (queued > 0 && (n = evbuffer_read(in, fd, queued)) > 0) {
-		queued -= n;
-		listener_frame(c, in, false);
-	}
-	/* the rest is a last line only if the client had ended its stream */
-	eof = recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-	listener_settle(c, in, eof, listener_cut);
+	/* before listener_take_queued(): SHUT_RD makes every socket ended */
+	eof = listener_peer_ended(bufferevent_getfd(c->bev));
+	listener_take_queued(c);
+	listener_settle(c, bufferevent_get_input(c->bev), eof, listener_cut);
 }
 
 /* Accepts the connections still queued: their clients have sent too. */

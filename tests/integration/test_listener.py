@@ -7,11 +7,14 @@ it, silent clients are closed after idle_timeout and clients beyond
 max_clients are refused.  Run by hand: ./test_listener.py [NAME...]
 """
 
+import json
 import os
+import random
 import signal
 import socket
 import stat
 import subprocess
+import threading
 import time
 
 import harness
@@ -220,6 +223,110 @@ def test_idle_timeout_settles_input(influx):
           "cut line not reported:\n" + harness.tail(log))
 
 
+def _read_summary(s):
+    """The relay's reply=summary line on a connection that has ended (our
+    write failed, or we shut it down), or None: read to EOF or a reset."""
+    data = b""
+    s.settimeout(10)
+    while True:
+        try:
+            chunk = s.recv(4096)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return json.loads(data) if data else None
+
+
+def _race_idle_timeout(path, lines, pause, seed, conns):
+    """Sends `lines` one send() each, pausing about `pause` (the relay's
+    idle_timeout) after each, so the timeout often fires as a line
+    arrives.  A failed write means the relay ended the connection: the
+    line goes again on a new one.  Appends (who ended it, lines whose
+    send() succeeded, the summary or None) to `conns` per connection."""
+    rng = random.Random(seed)
+    pending = list(lines)
+    while pending:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        head, sent, ended = b"#relay reply=summary\n", 0, "client"
+        try:
+            while pending:
+                s.sendall(head + pending[0])
+                head = b""
+                pending.pop(0)
+                sent += 1
+                time.sleep(pause * rng.uniform(0.8, 1.2))
+            s.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            ended = "relay"
+        conns.append((ended, sent, None if head else _read_summary(s)))
+        s.close()
+
+
+def _run_threads(targets, meanwhile=None):
+    """Runs each (function, args) in a thread, and meanwhile() if given;
+    fails if one raised or has not returned after a minute."""
+    errors = []
+
+    def run(fn, args):
+        try:
+            fn(*args)
+        except BaseException as e:
+            errors.append(e)
+    threads = [threading.Thread(target=run, args=t) for t in targets]
+    for th in threads:
+        th.start()
+    if meanwhile is not None:
+        meanwhile()
+    for th in threads:
+        th.join(60)
+    check(not any(th.is_alive() for th in threads), "clients still running")
+    check(not errors, "clients failed: %r" % errors[:3])
+
+
+def _check_summaries(conns, log):
+    """Every connection that asked for a summary got one, counting as
+    accepted exactly the complete lines its writes carried (and a line cut
+    at the end, if any, as rejected).  conns: (lines, cut, summary)."""
+    wrong = [c for c in conns if c[2] is None or
+             (c[2]["lines"], c[2]["accepted"], c[2]["rejected"]) !=
+             (c[0] + c[1], c[0], c[1])]
+    check(not wrong, "%d of %d connections: (complete lines written, cut "
+          "lines, summary) %s\n%s" % (len(wrong), len(conns), wrong[:3],
+                                       harness.tail(log)))
+
+
+def test_idle_timeout_takes_queued_lines(influx):
+    """Clients writing at about the idle_timeout interval: a line whose
+    send() succeeded is read, even when it was still in the socket as the
+    timeout fired, and a write after the timeout fails (EPIPE), so the
+    client knows to send it again.  Every connection's summary counts
+    exactly the lines written to it, and every line arrives once."""
+    db = unique_db("idlerace")
+    cfg = relay_config(influx, db, listener={"idle_timeout": "50ms"})
+    nclients, nlines, t = 20, 100, 1700000000000000000
+    conns = []
+    with Relay(cfg) as relay:
+        _run_threads([(_race_idle_timeout, (
+            relay.socket_path,
+            [b"idlerace,c=%d v=%di %d\n" % (c, i, t + c * nlines + i)
+             for i in range(nlines)], 0.05, c, conns))
+            for c in range(nclients)])
+        got = settle_points(influx, db, nclients * nlines)
+        st = harness.check_listener_balance(harness.listener_stats(relay))
+        log = relay.log()
+    timed_out = sum(1 for c in conns if c[0] == "relay")
+    check(timed_out >= 20, "only %d connections ended by idle_timeout: the "
+          "test did not race it" % timed_out)
+    # a connection whose first write failed never asked for a summary
+    _check_summaries([(c[1], 0, c[2]) for c in conns
+                      if c[1] > 0 or c[2] is not None], log)
+    check_equal(nclients * nlines, st["accepted"], "lines accepted")
+    check_equal(nclients * nlines, len(got), "points stored")
+
+
 def test_max_clients(influx):
     """Clients beyond max_clients are refused; the others keep working."""
     db = unique_db("maxcl")
@@ -257,6 +364,10 @@ def test_shutdown_reads_what_was_sent(influx):
                 relay.send(lines[c * 1000:(c + 1) * 1000])
             open_client = relay.connect()
             open_client.sendall(b"drain,c=open v=1i\ndrain,c=open v=")
+            # its stream ended (still connected): its last line is whole
+            ended_client = relay.connect()
+            ended_client.sendall(b"drain,c=ended v=1i")
+            ended_client.shutdown(socket.SHUT_WR)
             os.kill(relay.proc.pid, signal.SIGTERM)
         finally:
             os.kill(relay.proc.pid, signal.SIGCONT)
@@ -264,12 +375,66 @@ def test_shutdown_reads_what_was_sent(influx):
         # it only merges with the first while that one is still pending
         check_equal(0, relay.proc.wait(Relay.STOP_TIMEOUT), "exit code")
         open_client.close()
+        ended_client.close()
         log = relay.log()
     got = influx.all_points(db)
-    check_equal(3001, len(got), "points delivered from data sent before "
+    check_equal(3002, len(got), "points delivered from data sent before "
                 "SIGTERM\n" + harness.tail(log))
-    check("incomplete line at shutdown" in log,
-          "cut line not reported:\n" + harness.tail(log))
+    check_equal(1, log.count("rejected line (incomplete line at shutdown)"),
+                "lines cut by the shutdown\n" + harness.tail(log))
+
+
+def _write_until_refused(s, data, conns):
+    """Writes `data` to `s` until done or a write fails, then appends
+    (complete lines written, 1 if a line was cut, the summary) to
+    `conns`."""
+    done = 0
+    try:
+        while done < len(data):
+            done += s.send(data[done:done + 65536])
+        s.shutdown(socket.SHUT_WR)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    sent = data[:done]
+    conns.append((sent.count(b"\n"), int(not sent.endswith(b"\n") and
+                                          done > 0), _read_summary(s)))
+    s.close()
+
+
+def test_shutdown_takes_queued_lines(influx):
+    """SIGTERM while clients are blocked writing (the relay is stopped,
+    their sockets full): the drain reads everything each write put in the
+    socket, and later writes fail (EPIPE) rather than vanish in the
+    close.  Each summary counts exactly the complete lines written, the
+    line cut by the shutdown as rejected, and those lines are stored."""
+    db = unique_db("drainrace")
+    nclients, nlines, t = 4, 20000, 1700000000000000000
+    conns = []
+    with Relay(relay_config(influx, db)) as relay:
+        socks = [relay.connect() for _ in range(nclients)]
+        for s in socks:
+            s.settimeout(None)
+            s.sendall(b"#relay reply=summary\n")
+
+        def stop():
+            time.sleep(0.5)     # the clients fill their sockets
+            os.kill(relay.proc.pid, signal.SIGTERM)
+            os.kill(relay.proc.pid, signal.SIGCONT)
+        os.kill(relay.proc.pid, signal.SIGSTOP)
+        try:
+            _run_threads([(_write_until_refused, (s, b"".join(
+                b"drainrace,c=%d v=%di %d\n" % (c, i, t + c * nlines + i)
+                for i in range(nlines)), conns))
+                for c, s in enumerate(socks)], stop)
+        finally:
+            os.kill(relay.proc.pid, signal.SIGCONT)
+        check_equal(0, relay.proc.wait(Relay.STOP_TIMEOUT), "exit code")
+        log = relay.log()
+    _check_summaries(conns, log)
+    check(all(c[0] < nlines for c in conns), "a client wrote everything: "
+          "the shutdown did not race its writes")
+    got = influx.all_points(db)
+    check_equal(sum(c[0] for c in conns), len(got), "points stored")
 
 
 def test_shutdown_settles_open_record(influx):
@@ -309,7 +474,9 @@ if __name__ == "__main__":
                   test_not_a_socket_refused, test_mode_applied,
                   test_max_line_resync, test_max_line_crlf,
                   test_idle_timeout, test_idle_timeout_settles_input,
+                  test_idle_timeout_takes_queued_lines,
                   test_max_clients,
                   test_descriptor_reserve,
                   test_shutdown_reads_what_was_sent,
+                  test_shutdown_takes_queued_lines,
                   test_shutdown_settles_open_record, test_version_and_usage])
