@@ -76,6 +76,7 @@ struct listener {
 	struct ingest		*ingest;
 	struct evconnlistener	*evl;
 	struct event		*ev_resume;	/* accept again after EMFILE */
+	bool			 full;		/* at max_clients: not accepting */
 	bool			 bound;		/* we own the socket file */
 	bool			 abandoned;	/* never ran: accept nothing */
 	bool			 inherited;	/* systemd owns it */
@@ -358,6 +359,8 @@ listener_reply(struct listener_client *c)
 	evbuffer_free(out);
 }
 
+static void listener_check_room(struct listener *);
+
 static void
 listener_client_free(struct listener_client *c)
 {
@@ -365,6 +368,7 @@ listener_client_free(struct listener_client *c)
 
 	TAILQ_REMOVE(&l->clients, c, entry);
 	l->nclients--;
+	listener_check_room(l);
 	/* its points still queued keep the origin alive */
 	origin_put(c->origin);
 	/*
@@ -611,14 +615,6 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
-	if (l->nclients >= l->conf->max_clients) {
-		l->stats.connections_refused++;
-		log_warnx_rl(&l->rl, "listener %s: max_clients (%llu) "
-		    "reached, connection refused", l->conf->name,
-		    (unsigned long long)l->conf->max_clients);
-		evutil_closesocket(fd);
-		return;
-	}
 	if (fdlimit_in_reserve(fd, FDLIMIT_CLIENT)) {
 		l->stats.connections_refused++;
 		log_warnx_rl(&l->rl, "listener %s: open files limit nearly "
@@ -644,6 +640,30 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	TAILQ_INSERT_TAIL(&l->clients, c, entry);
 	l->nclients++;
 	l->stats.connections++;
+	listener_check_room(l);
+}
+
+/*
+ * At max_clients, stop accepting: new connections wait in the socket's
+ * backlog, where the kernel keeps what they write, until a client
+ * leaves.  (Accepting and closing them lost what they had written while
+ * their send() had succeeded.)  An EMFILE pause is left to its timer.
+ */
+static void
+listener_check_room(struct listener *l)
+{
+	if (l->evl == NULL || evtimer_pending(l->ev_resume, NULL))
+		return;
+	if (l->nclients >= l->conf->max_clients && !l->full) {
+		l->full = true;
+		evconnlistener_disable(l->evl);
+		log_warnx_rl(&l->rl, "listener %s: max_clients (%llu) "
+		    "reached, new connections wait", l->conf->name,
+		    (unsigned long long)l->conf->max_clients);
+	} else if (l->nclients < l->conf->max_clients && l->full) {
+		l->full = false;
+		evconnlistener_enable(l->evl);
+	}
 }
 
 static void
@@ -651,8 +671,11 @@ listener_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener	*l = arg;
 
-	if (l->evl != NULL)
-		evconnlistener_enable(l->evl);
+	if (l->evl == NULL)
+		return;
+	evconnlistener_enable(l->evl);
+	l->full = false;
+	listener_check_room(l);
 }
 
 /* Out of descriptors: pause accepting for a second instead of spinning. */
@@ -987,6 +1010,7 @@ listener_reconfigure(struct listener *l, const struct conf_listener *conf,
 	}
 	/* paused clients check the new targets (and wait on them) */
 	listener_room_cb(NULL, l);
+	listener_check_room(l);		/* max_clients may have changed */
 	log_info("listener %s: reconfigured, %zu clients kept", conf->name,
 	    l->nclients);
 }

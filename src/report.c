@@ -194,7 +194,7 @@ report_listener(struct report_ctx *c, const struct json *l)
 	    sizeof(report_dropped) / sizeof(report_dropped[0]));
 	fputc('\n', c->out);
 	report_label(c, "connections");
-	fprintf(c->out, "%" PRIu64 ", %" PRIu64 " refused (max_clients), "
+	fprintf(c->out, "%" PRIu64 ", %" PRIu64 " refused (open files), "
 	    "%" PRIu64 " denied; %" PRIu64 " datagrams; %" PRIu64 " pauses\n",
 	    json_get_uint(l, "connections"),
 	    json_get_uint(l, "connections_refused"),
