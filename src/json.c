@@ -175,15 +175,42 @@ json_escape(struct json_in *in, char **o)
 	return true;
 }
 
+/*
+ * Bytes from the input to the closing quote (an escaped one skipped);
+ * false if there is none.
+ */
+static bool
+json_string_span(const struct json_in *in, size_t *len)
+{
+	const char	*q = in->p;
+
+	while (q < in->end && *q != '"') {
+		if (*q == '\\' && ++q == in->end)
+			return false;
+		q++;
+	}
+	if (q == in->end)
+		return false;
+	*len = (size_t)(q - in->p);
+	return true;
+}
+
 /* A string at the opening quote, decoded; NULL if it is not valid. */
 static char *
 json_string_text(struct json_in *in)
 {
 	char	*s, *o;
+	size_t	 span;
 
 	in->p++;
-	/* decoding never grows: \uXXXX (6) gives at most 4 bytes */
-	o = s = xmalloc((size_t)(in->end - in->p) + 1);
+	if (!json_string_span(in, &span))
+		return NULL;
+	/*
+	 * Room for this string only, not the rest of the document: a stats
+	 * answer holds thousands.  Decoding never grows (\uXXXX, 6 bytes,
+	 * gives at most 4) and stops at that quote at the latest.
+	 */
+	o = s = xmalloc(span + 1);
 	while (in->p < in->end && *in->p != '"') {
 		if ((unsigned char)*in->p < 0x20)
 			break;

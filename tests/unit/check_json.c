@@ -2,13 +2,19 @@
  * The JSON reader of influx-relayctl: valid documents parse and invalid
  * ones do not (RFC 8259's grammar), strings decode (escapes, surrogate
  * pairs, U+FFFD for what cannot be), numbers read back exactly, members
- * are found by name, and what the daemon's stats renderer writes parses.
+ * are found by name, what the daemon's stats renderer writes parses,
+ * and a large document parses in memory in proportion to its size.
  */
 #include "config.h"
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
@@ -156,6 +162,63 @@ START_TEST(test_daemon_strings)
 }
 END_TEST
 
+/* The process's address space now, in bytes. */
+static size_t
+json_test_vm(void)
+{
+	FILE		*f = fopen("/proc/self/statm", "r");
+	unsigned long	 pages = 0;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%lu", &pages), 1);
+	fclose(f);
+	return pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Parses `text` under an address space limit: 0 if all went well. */
+static int
+json_test_parse_capped(const char *text, size_t len, size_t cap)
+{
+	struct rlimit	 lim;
+	struct json	*j;
+
+	lim.rlim_cur = lim.rlim_max = json_test_vm() + cap;
+	if (setrlimit(RLIMIT_AS, &lim) == -1)
+		return 2;
+	if ((j = json_parse(text, len)) == NULL)
+		return 3;
+	return strcmp(json_get_str(j, "k39999"), "v39999") == 0 ? 0 : 4;
+}
+
+/*
+ * A 700 KB document of 80,000 strings (a large stats answer) parses
+ * within 64 MB more address space: each string takes its own length,
+ * not the rest of the document (that took gigabytes).  In a child, so
+ * the limit and an out-of-memory abort stay there.
+ */
+START_TEST(test_memory)
+{
+	size_t	 n = 40000, i, len = 0;
+	char	*text = malloc(n * 20 + 2);
+	pid_t	 pid;
+	int	 status;
+
+	ck_assert_ptr_nonnull(text);
+	text[len++] = '{';
+	for (i = 0; i < n; i++)
+		len += (size_t)sprintf(text + len, "%s\"k%05zu\":\"v%05zu\"",
+		    i > 0 ? "," : "", i, i);
+	text[len++] = '}';
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0)
+		_exit(json_test_parse_capped(text, len, 64 << 20));
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "parsing %zu bytes under a limit: status %#x", len, status);
+	free(text);
+}
+END_TEST
+
 static Suite *
 json_suite(void)
 {
@@ -168,6 +231,7 @@ json_suite(void)
 	tcase_add_test(tc, test_access);
 	tcase_add_test(tc, test_depth);
 	tcase_add_test(tc, test_daemon_strings);
+	tcase_add_test(tc, test_memory);
 	suite_add_tcase(s, tc);
 	return s;
 }
