@@ -117,13 +117,24 @@ report_rate(const struct report_ctx *c, const struct json *obj,
 	return now < then ? 0 : (double)(now - then) / c->seconds;
 }
 
+/*
+ * The first element of `j`, if it is an array or object as `type` says;
+ * else none: an answer of another shape is not walked as one (an
+ * array's elements have no keys).
+ */
+static const struct json *
+report_first(const struct json *j, enum json_type type)
+{
+	return j != NULL && j->type == type ? j->child : NULL;
+}
+
 /* The element of array `arr` whose "name" is `name`, or NULL. */
 static const struct json *
 report_find(const struct json *arr, const char *name)
 {
 	const struct json	*e;
 
-	for (e = arr != NULL ? arr->child : NULL; e != NULL; e = e->next)
+	for (e = report_first(arr, JSON_ARRAY); e != NULL; e = e->next)
 		if (strcmp(json_get_str(e, "name"), name) == 0)
 			return e;
 	return NULL;
@@ -159,12 +170,12 @@ report_sum(const struct report_ctx *c, uint64_t total,
 static void
 report_reasons(const struct report_ctx *c, const struct json *map)
 {
-	const struct json	*e;
+	const struct json	*e = report_first(map, JSON_OBJECT);
 
-	if (map == NULL || map->child == NULL)
+	if (e == NULL)
 		return;
 	report_label(c, "rejected");
-	for (e = map->child; e != NULL; e = e->next) {
+	for (; e != NULL; e = e->next) {
 		report_safe(c->out, e->key);
 		fprintf(c->out, " %" PRIu64 "%s", json_uint(e),
 		    e->next != NULL ? ", " : "\n");
@@ -222,6 +233,19 @@ report_health(const struct report_ctx *c, const struct json *t)
 }
 
 /*
+ * A time field (unix seconds) of `obj`; 0 for none.  The daemon writes
+ * 0 for "never"; a time before 1970 (a number strtoll() saturated) is
+ * none too, and keeps c->now - t (c->now > 0) from overflowing.
+ */
+static int64_t
+report_when(const struct json *obj, const char *key)
+{
+	int64_t	 t = json_get_int(obj, key);
+
+	return t > 0 ? t : 0;
+}
+
+/*
  * A time field (unix seconds) as "RFC 3339 (AGE ago`more`)", or
  * "never".
  */
@@ -229,7 +253,7 @@ static void
 report_time(const struct report_ctx *c, const struct json *obj,
     const char *key, const char *more)
 {
-	int64_t	 t = json_get_int(obj, key);
+	int64_t	 t = report_when(obj, key);
 	char	 rfc[64], age[32];
 
 	if (t == 0) {
@@ -246,7 +270,7 @@ report_time(const struct report_ctx *c, const struct json *obj,
 static void
 report_last_error(const struct report_ctx *c, const struct json *t)
 {
-	int64_t	 cleared = json_get_int(t, "last_error_cleared");
+	int64_t	 cleared = report_when(t, "last_error_cleared");
 	char	 age[32], more[64] = ", not cleared";
 
 	if (cleared != 0)
@@ -254,7 +278,7 @@ report_last_error(const struct report_ctx *c, const struct json *t)
 		    report_age(age, sizeof(age), c->now - cleared));
 	report_label(c, "last error");
 	report_time(c, t, "last_error_time", more);
-	if (json_get_int(t, "last_error_time") != 0) {
+	if (report_when(t, "last_error_time") != 0) {
 		fprintf(c->out, ": ");
 		report_safe(c->out, json_get_str(t, "last_error"));
 	}
@@ -282,11 +306,12 @@ report_spool(const struct report_ctx *c, const struct json *t)
 static void
 report_queues(const struct report_ctx *c, const struct json *t)
 {
-	const struct json	*q = json_get(t, "queue_list");
+	const struct json	*q;
 	char			 bytes[32];
 	size_t			 n = 0;
 
-	for (q = q != NULL ? q->child : NULL; q != NULL; q = q->next, n++) {
+	q = report_first(json_get(t, "queue_list"), JSON_ARRAY);
+	for (; q != NULL; q = q->next, n++) {
 		if (n == REPORT_QUEUES)
 			continue;	/* counted below */
 		report_label(c, n == 0 ? "queues" : "");
@@ -377,7 +402,7 @@ void
 report_stats(FILE *out, const struct json *now, const struct json *before,
     double seconds)
 {
-	struct report_ctx	 c = { .out = out, .now = json_get_int(now,
+	struct report_ctx	 c = { .out = out, .now = report_when(now,
 				    "time") };
 	const struct json	*e;
 	int			 i;
@@ -391,8 +416,8 @@ report_stats(FILE *out, const struct json *now, const struct json *before,
 	for (i = 0; i < 2; i++) {
 		const char	*kind = i == 0 ? "listeners" : "targets";
 
-		e = json_get(now, kind);
-		for (e = e != NULL ? e->child : NULL; e != NULL; e = e->next) {
+		e = report_first(json_get(now, kind), JSON_ARRAY);
+		for (; e != NULL; e = e->next) {
 			c.before = before == NULL ? NULL :
 			    report_find(json_get(before, kind),
 			    json_get_str(e, "name"));
@@ -407,7 +432,7 @@ report_stats(FILE *out, const struct json *now, const struct json *before,
 void
 report_send(FILE *out, const struct json *s)
 {
-	const struct json	*r = json_get(s, "rejects");
+	const struct json	*r;
 	uint64_t		 lines = json_get_uint(s, "lines");
 	uint64_t		 rejected = json_get_uint(s, "rejected");
 	uint64_t		 shown = 0;
@@ -416,7 +441,8 @@ report_send(FILE *out, const struct json *s)
 	    " accepted, %" PRIu64 " rejected, %" PRIu64 " skipped\n", lines,
 	    lines == 1 ? "" : "s", json_get_uint(s, "accepted"), rejected,
 	    json_get_uint(s, "skipped"));
-	for (r = r != NULL ? r->child : NULL; r != NULL; r = r->next) {
+	r = report_first(json_get(s, "rejects"), JSON_ARRAY);
+	for (; r != NULL; r = r->next) {
 		fprintf(out, "  line %" PRIu64 ": ", json_get_uint(r, "line"));
 		report_safe(out, json_get_str(r, "reason"));
 		fprintf(out, ": ");

@@ -2,14 +2,16 @@
  * influx-relayctl's reports: a stats answer read as text (rates from two
  * answers, or averages over the uptime; rejects and drops by reason; the
  * spool; the last error with its time, age and whether it cleared; the
- * queues), control bytes from a server kept off the terminal, and a
- * send's summary.
+ * queues), control bytes from a server kept off the terminal, an answer
+ * of the wrong shape or with impossible times reported without a crash,
+ * and a send's summary.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check_main.h"
 #include "json.h"
@@ -162,6 +164,71 @@ START_TEST(test_quiet_target)
 }
 END_TEST
 
+/*
+ * Lists and maps of the wrong kind are not walked (a map's member has a
+ * name, an array's element none: that was a NULL dereference).
+ */
+START_TEST(test_wrong_shapes)
+{
+	static const char	 text[] = "{\"ok\":true,\"listeners\":[{"
+	    "\"name\":\"main\",\"rejected\":2,"
+	    "\"rejected_by_reason\":[1,{\"x\":1}]}],"
+	    "\"targets\":[{\"name\":\"t\",\"queue_list\":{\"q\":{}}}],"
+	    "\"time\":100,\"uptime\":10}";
+	static const char	 sum[] = "{\"lines\":1,\"rejected\":1,"
+	    "\"rejects\":{\"a\":{\"line\":1}}}";
+	struct json		*j = json_parse(text, sizeof(text) - 1);
+	struct json		*js = json_parse(sum, sizeof(sum) - 1);
+	char			*r = report(j, j, 1), *buf = NULL;
+	size_t			 size = 0;
+	FILE			*f = open_memstream(&buf, &size);
+
+	assert_line(r, "listener main: 0 clients connected");
+	assert_line(r, "target t: ok");
+	ck_assert_msg(strstr(r, "  rejected ") == NULL, "%s", r);
+	ck_assert_msg(strstr(r, "  queues ") == NULL, "%s", r);
+	report_send(f, js);
+	fclose(f);
+	ck_assert_str_eq(buf, "influx-relayctl: 1 line: 0 accepted, "
+	    "1 rejected, 0 skipped\n  ... and 1 more\n");
+	free(buf);
+	free(r);
+	json_free(js);
+	json_free(j);
+}
+END_TEST
+
+/*
+ * Times before 1970 (strtoll() saturates a huge negative number) are no
+ * time: never an age computed with an overflow.  An answer without a
+ * time of its own is read as of now.
+ */
+START_TEST(test_impossible_times)
+{
+	static const char	 fmt[] = "{\"ok\":true,\"listeners\":[],"
+	    "\"targets\":[{\"name\":\"a\",\"last_success\":%lld,"
+	    "\"last_success_rfc3339\":\"S\","
+	    "\"last_error_time\":-99999999999999999999,"
+	    "\"last_error_time_rfc3339\":\"E\",\"last_error\":\"HTTP 500\"},"
+	    "{\"name\":\"b\",\"last_error_time\":%lld,"
+	    "\"last_error_time_rfc3339\":\"E\",\"last_error\":\"HTTP 500\","
+	    "\"last_error_cleared\":-99999999999999999999}],"
+	    "\"time\":-99999999999999999999,\"uptime\":10}";
+	long long		 then = (long long)time(NULL) - 10 * 86400;
+	char			 text[sizeof(fmt) + 64], *r;
+	struct json		*j;
+
+	snprintf(text, sizeof(text), fmt, then, then);
+	ck_assert_ptr_nonnull(j = json_parse(text, strlen(text)));
+	r = report(j, NULL, 0);
+	assert_line(r, "  last success S (10d00h ago)");
+	assert_line(r, "  last error   never");
+	assert_line(r, "  last error   E (10d00h ago, not cleared): HTTP 500");
+	free(r);
+	json_free(j);
+}
+END_TEST
+
 START_TEST(test_send_summary)
 {
 	static const char	 text[] = "{\"ok\":false,\"lines\":1005,"
@@ -197,6 +264,8 @@ report_suite(void)
 	tcase_add_test(tc, test_two_samples);
 	tcase_add_test(tc, test_averages_and_cleared);
 	tcase_add_test(tc, test_quiet_target);
+	tcase_add_test(tc, test_wrong_shapes);
+	tcase_add_test(tc, test_impossible_times);
 	tcase_add_test(tc, test_send_summary);
 	suite_add_tcase(s, tc);
 	return s;
