@@ -319,6 +319,27 @@ read_reply(int fd, char *buf, size_t size)
 }
 
 /*
+ * Is `s` a whole summary: every count, and the lines add up?  Anything
+ * less (`{}`) says nothing about the lines, so it cannot mean success.
+ */
+static bool
+send_summary_valid(const struct json *s)
+{
+	static const char	*const keys[] = {
+		"lines", "accepted", "skipped", "rejected",
+	};
+	const struct json	*v;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if ((v = json_get(s, keys[i])) == NULL ||
+		    v->type != JSON_NUMBER || v->text[0] == '-')
+			return false;
+	return json_get_uint(s, "lines") == json_get_uint(s, "accepted") +
+	    json_get_uint(s, "skipped") + json_get_uint(s, "rejected");
+}
+
+/*
  * Says what the relay's summary says (also when every line was accepted
  * if `always`); 0 if it accepted every line.
  */
@@ -334,6 +355,13 @@ send_report(const char *reply, size_t len, const struct ctl_opts *o,
 	    NULL) {
 		fprintf(stderr, "influx-relayctl: send: the relay closed the "
 		    "connection without a summary\n");
+		return 1;
+	}
+	if (!send_summary_valid(s)) {
+		fprintf(stderr, "influx-relayctl: send: the relay's answer "
+		    "is not a summary (its counts are missing or do not add "
+		    "up)\n");
+		json_free(s);
 		return 1;
 	}
 	rc = json_get_uint(s, "rejected") > 0;

@@ -12,6 +12,8 @@ import os
 import socket
 import stat
 import subprocess
+import tempfile
+import threading
 import time
 
 import harness
@@ -323,6 +325,49 @@ def test_signals_while_exiting(influx):
             check_equal(0, relay.proc.wait(15), "exit code")
 
 
+def _answer_once(server, answer):
+    """Plays a relay for one connection: reads to the sender's EOF, then
+    writes `answer` and closes."""
+    conn, _ = server.accept()
+    with conn:
+        while conn.recv(65536):
+            pass
+        conn.sendall(answer)
+
+
+def test_send_needs_a_whole_summary(influx):
+    """send exits 0 only on a summary with every count, adding up: an
+    answer without them ({}, a partial one, counts that miss lines) is
+    no proof the lines were taken, so it fails and says so."""
+    good = (b'{"ok":true,"lines":2,"accepted":1,"skipped":1,'
+            b'"rejected":0,"rejects":[]}\n')
+    bad = [b'{}\n', b'{"ok":true}\n', b'[]\n', b'{"ok":true,"lines":2}\n',
+           b'{"lines":2,"accepted":1,"skipped":0,"rejected":0}\n',
+           b'{"lines":"2","accepted":2,"skipped":0,"rejected":0}\n',
+           b'{"lines":-1,"accepted":-1,"skipped":0,"rejected":0}\n']
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "fake.sock")
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+        server.listen(1)
+        server.settimeout(20)
+        with server:
+            for answer in [good] + bad:
+                t = threading.Thread(target=_answer_once,
+                                     args=(server, answer))
+                t.start()
+                code, out, err = run([harness.relayctl_path(), "send",
+                                      "-s", path], stdin=b"m v=1i\n")
+                t.join(20)
+                if answer is good:
+                    check_equal((0, "", ""), (code, out, err),
+                                "a whole summary")
+                    continue
+                check_equal((1, ""), (code, out), "answer %r" % answer)
+                check("is not a summary" in err, "answer %r: %r"
+                      % (answer, err))
+
+
 def test_send_to_datagram_listener(influx):
     """A datagram listener cannot answer: send says so and fails."""
     cfg = relay_config(influx, "x")
@@ -342,4 +387,5 @@ if __name__ == "__main__":
                   test_signals_while_exiting,
                   test_check_plurals_and_file_errors, test_help_and_version,
                   test_send_reports_rejects, test_summary_never_blocks,
+                  test_send_needs_a_whole_summary,
                   test_send_to_datagram_listener])
