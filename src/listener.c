@@ -896,18 +896,24 @@ listener_close_dgram(struct listener *l)
 
 /*
  * Reads whatever the client has already written.  A trailing fragment is
- * a line only if the client had ended its stream; else shutdown cut it
- * and it is rejected rather than forwarded truncated.
+ * a line only if the client had ended its stream, and did not say
+ * "#relay partial=reject" (as at EOF); else it is rejected rather than
+ * forwarded truncated.
  */
 static void
 listener_client_drain(struct listener_client *c)
 {
-	bool	 eof;
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	bool		 ended;
 
 	/* before listener_take_queued(): SHUT_RD makes every socket ended */
-	eof = listener_peer_ended(bufferevent_getfd(c->bev));
+	ended = listener_peer_ended(bufferevent_getfd(c->bev));
+	/* the directive may be in what it reads */
 	listener_take_queued(c);
-	listener_settle(c, bufferevent_get_input(c->bev), eof, listener_cut);
+	if (ended && c->partial_reject)
+		listener_settle(c, in, false, listener_eof_cut);
+	else
+		listener_settle(c, in, ended, listener_cut);
 }
 
 /* Accepts the connections still queued: their clients have sent too. */

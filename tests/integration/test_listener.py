@@ -362,7 +362,9 @@ def test_max_clients(influx):
 def test_shutdown_reads_what_was_sent(influx):
     """SIGTERM while the relay has not read yet (it is stopped): every
     complete line already written is delivered, including those of clients
-    still connected; a line cut by the shutdown is rejected, not sent."""
+    still connected; a line cut by the shutdown is rejected, not sent, and
+    so is the last line of a client that ended its stream after
+    "#relay partial=reject"; without it, that line is whole."""
     db = unique_db("drain")
     with Relay(relay_config(influx, db)) as relay:
         os.kill(relay.proc.pid, signal.SIGSTOP)
@@ -377,20 +379,28 @@ def test_shutdown_reads_what_was_sent(influx):
             ended_client = relay.connect()
             ended_client.sendall(b"drain,c=ended v=1i")
             ended_client.shutdown(socket.SHUT_WR)
+            # ... unless it said it only ever writes whole lines (this
+            # one lost its timestamp)
+            whole_client = relay.connect()
+            whole_client.sendall(b"#relay partial=reject\n"
+                                 b"drain,c=whole v=1i\ndrain,c=whole v=2i")
+            whole_client.shutdown(socket.SHUT_WR)
             os.kill(relay.proc.pid, signal.SIGTERM)
         finally:
             os.kill(relay.proc.pid, signal.SIGCONT)
         # not terminate(): a second SIGTERM would cut the drain short, and
         # it only merges with the first while that one is still pending
         check_equal(0, relay.proc.wait(Relay.STOP_TIMEOUT), "exit code")
-        open_client.close()
-        ended_client.close()
+        for s in (open_client, ended_client, whole_client):
+            s.close()
         log = relay.log()
     got = influx.all_points(db)
-    check_equal(3002, len(got), "points delivered from data sent before "
+    check_equal(3003, len(got), "points delivered from data sent before "
                 "SIGTERM\n" + harness.tail(log))
-    check_equal(1, log.count("rejected line (incomplete line at shutdown)"),
-                "lines cut by the shutdown\n" + harness.tail(log))
+    for cut in ("shutdown", "close"):
+        check_equal(1, log.count("rejected line (incomplete line at %s)"
+                                 % cut), "lines cut at %s\n%s"
+                    % (cut, harness.tail(log)))
 
 
 def _write_until_refused(s, data, conns):
