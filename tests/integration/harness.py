@@ -297,7 +297,40 @@ class InfluxError(Exception):
     """InfluxDB answered with an error (HTTP status or a result error)."""
 
 
-class InfluxD:
+class _LocalServer:
+    """What a server the tests start on a free loopback port shares: its
+    process (`proc`), log file and temp dir, stopped and removed as a
+    context manager."""
+
+    def stop(self):
+        """SIGTERM it, wait for it, and remove its temp dir."""
+        if self.proc is not None:
+            _kill_wait(self.proc, signal.SIGTERM, timeout=10)
+        if self._log_file:
+            self._log_file.close()
+            self._log_file = None
+        if self.dir:
+            _rmtree(self.dir)
+            self.dir = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    @property
+    def url(self):
+        """Base URL, e.g. http://127.0.0.1:40123 (no trailing slash)."""
+        return "http://127.0.0.1:%d" % self.port
+
+    def log(self):
+        """The server's stdout+stderr so far."""
+        return _read_text(self.log_path)
+
+
+class InfluxD(_LocalServer):
     """A private influxd on free loopback ports, in its own temp dir.
 
     Each instance has its own HTTP and RPC ports (the RPC bind-address would
@@ -391,34 +424,7 @@ class InfluxD:
         except (urllib.error.URLError, OSError):
             return None
 
-    def stop(self):
-        """SIGTERM influxd, wait for it, and remove its temp dir."""
-        if self.proc is not None:
-            _kill_wait(self.proc, signal.SIGTERM, timeout=10)
-        if self._log_file:
-            self._log_file.close()
-            self._log_file = None
-        if self.dir:
-            _rmtree(self.dir)
-            self.dir = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
     # -- HTTP API
-
-    @property
-    def url(self):
-        """Base URL, e.g. http://127.0.0.1:40123 (no trailing slash)."""
-        return "http://127.0.0.1:%d" % self.port
-
-    def log(self):
-        """influxd's stdout+stderr so far."""
-        return _read_text(self.log_path)
 
     def _request(self, path, params, data=None):
         """POST/GET and return (status, body text), even for HTTP errors."""
@@ -542,7 +548,7 @@ def _typed(value, influx_type):
 # ------------------------------------------------------- VictoriaMetrics
 
 
-class VictoriaMetrics:
+class VictoriaMetrics(_LocalServer):
     """A private VictoriaMetrics single node (Debian's victoria-metrics,
     1.79) on a free loopback port, with its own data directory.
 
@@ -608,32 +614,6 @@ class VictoriaMetrics:
             time.sleep(0.05)
         _kill_wait(self.proc, signal.SIGKILL)
         return False
-
-    def stop(self):
-        """SIGTERM it, wait, and remove its temp dir."""
-        if self.proc is not None:
-            _kill_wait(self.proc, signal.SIGTERM, timeout=10)
-        if self._log_file:
-            self._log_file.close()
-            self._log_file = None
-        if self.dir:
-            _rmtree(self.dir)
-            self.dir = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-    @property
-    def url(self):
-        """Base URL, e.g. http://127.0.0.1:40123 (no trailing slash)."""
-        return "http://127.0.0.1:%d" % self.port
-
-    def log(self):
-        return _read_text(self.log_path)
 
     def _get(self, path, data=None):
         """(status, body text) of a GET, or a POST of form data; (None,
