@@ -572,8 +572,10 @@ dec_stream(const struct fake *f, const struct gen_point *want, size_t n)
 		ck_assert_msg(nl != NULL, "a cut last line");
 		if (route_directive(p, (size_t)(nl - p), &d) ==
 		    ROUTE_LINE_DIRECTIVE) {
-			strcpy(db, d.has_db ? d.db : db);
-			strcpy(rp, d.has_rp ? d.rp : rp);
+			if (d.has_db)
+				strcpy(db, d.db);
+			if (d.has_rp)
+				strcpy(rp, d.rp);
 		} else {
 			ck_assert_uint_lt(k, n);
 			ck_assert_str_eq(db, want[k].db ? want[k].db : "");
