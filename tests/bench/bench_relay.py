@@ -68,6 +68,8 @@ def write_config(tmp, url, db, shutdown, target_extra, spool=False):
                 "spool_dir = %s\n"
                 "[listener:main]\npath = %s\n"
                 "[target:t]\nurl = %s\ndatabase = %s\n"
+                # one relay: no fleet to spread, the flush as measured
+                "flush_jitter = 0s\n"
                 "%s" % (shutdown, os.path.join(tmp, "spool") if spool
                         else "", sock, url, db, target_extra))
     return sock, conf
