@@ -339,25 +339,7 @@ point_digits(char *end, uint64_t v)
 	return end;
 }
 
-/* `v` in decimal, then `suffix`, into `out`; returns the length. */
-static size_t
-point_format_integer(char *out, int64_t v, const char *suffix)
-{
-	char		 digits[24], *end = digits + sizeof(digits), *d;
-	char		*o = out;
-	uint64_t	 mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-
-	d = point_digits(end, mag);
-	if (v < 0)
-		*o++ = '-';
-	memcpy(o, d, (size_t)(end - d));
-	o += end - d;
-	while (*suffix != '\0')
-		*o++ = *suffix++;
-	return (size_t)(o - out);
-}
-
-/* |m| / 10^k in decimal, into `out`; returns the length. */
+/* m / 10^k in decimal (k = 0: an integer), into `out`; the length. */
 static size_t
 point_format_decimal(char *out, int64_t m, int k)
 {
@@ -430,9 +412,10 @@ int
 influx_relay_integer(struct influx_relay *r, const char *key, int64_t value)
 {
 	char	 text[32];
+	size_t	 n = point_format_decimal(text, value, 0);
 
-	return point_field(r, key, text,
-	    point_format_integer(text, value, "i"));
+	text[n++] = 'i';
+	return point_field(r, key, text, n);
 }
 
 int
@@ -484,7 +467,7 @@ influx_relay_time(struct influx_relay *r, int64_t ns)
 		return point_spoil(r, INFLUX_RELAY_ETIME);
 	text[0] = ' ';
 	if ((rc = point_put(r, text,
-	    1 + point_format_integer(text + 1, ns, ""))) != 0)
+	    1 + point_format_decimal(text + 1, ns, 0))) != 0)
 		return point_spoil(r, rc);
 	r->stage = CLIENT_TIMED;
 	return INFLUX_RELAY_OK;
