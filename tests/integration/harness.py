@@ -264,17 +264,21 @@ def unique_db(prefix):
     return "%s_%d_%d" % (prefix, os.getpid(), time.monotonic_ns() % 10**9)
 
 
-def settle_points(influx, db, count, timeout=10):
-    """Points of db once it holds count points, or whatever it holds when
-    the timeout expires: the caller's comparison then says exactly what is
-    missing.  A short re-read after reaching count also catches extra
-    points (duplicates) the relay sends late."""
+def settle(read, count, timeout, linger):
+    """read() once it returns count items, or whatever it returns when the
+    timeout expires: the caller's comparison then says exactly what is
+    missing.  A re-read `linger` seconds after reaching count also catches
+    extra items (duplicates) sent late."""
     deadline = time.monotonic() + timeout
-    while len(influx.all_points(db)) < count and \
-            time.monotonic() < deadline:
+    while len(read()) < count and time.monotonic() < deadline:
         time.sleep(0.2)
-    time.sleep(0.3)
-    return influx.all_points(db)
+    time.sleep(linger)
+    return read()
+
+
+def settle_points(influx, db, count, timeout=10):
+    """Points of db once it holds count points (settle())."""
+    return settle(lambda: influx.all_points(db), count, timeout, 0.3)
 
 
 def check(condition, message):
@@ -652,15 +656,8 @@ class VictoriaMetrics(_LocalServer):
         return sorted(out)
 
     def settle_samples(self, match, count, timeout=15):
-        """samples(match) once there are count of them, or what there is
-        at the timeout; a short re-read after reaching count also catches
-        late extras (duplicates)."""
-        deadline = time.monotonic() + timeout
-        while len(self.samples(match)) < count and \
-                time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(0.5)
-        return self.samples(match)
+        """samples(match) once there are count of them (settle())."""
+        return settle(lambda: self.samples(match), count, timeout, 0.5)
 
     def requests(self, path):
         """VictoriaMetrics' own count of HTTP requests to `path` (its
