@@ -24,6 +24,9 @@
  */
 #include "config.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -37,11 +40,15 @@ struct proto_scan {
 	const char	*p;
 	const char	*end;
 	unsigned	 seen;		/* PROTO_SEEN_* met on the way */
+	/* for proto_next_special(), set by proto_scan_start() */
+	const char	*start;		/* the first byte it may read */
+	const char	*block;		/* the 64 bytes `mask` describes */
+	uint64_t	 mask;		/* bit i: block[i] is special */
 };
 
 /*
- * Bytes the scanners must look at; runs of other bytes are skipped with
- * one table lookup each.  Seeing a backslash, quote or newline also
+ * Bytes the scanners must look at; runs of other bytes are skipped (see
+ * proto_next_special()).  Seeing a backslash, quote or newline also
  * tells the slower checks they have work to do.
  */
 #define PROTO_SPECIAL		0x01	/* ends a run */
@@ -70,6 +77,98 @@ static const unsigned char proto_special[256] = {
  * iterator may split keys from other bytes) was.
  */
 #define PROTO_SEEN_UTF8	(PROTO_SEEN_HIGH | PROTO_SEEN_ODD)
+
+#ifdef __SSE2__
+/* Bit i set if p[i] (of 16) is special: six compares and the top bit. */
+static inline uint64_t
+proto_classify_16(const char *p)
+{
+	__m128i	 v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i	 m;
+
+	m = _mm_or_si128(
+	    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8(' '))),
+	    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('=')),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+	m = _mm_or_si128(m, _mm_or_si128(
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))));
+	/* a byte >= 0x80 has its top bit set already */
+	return (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(m, v));
+}
+#endif
+
+/* Bit i set if p[i] (of 64, all readable) is special. */
+static uint64_t
+proto_classify_64(const char *p)
+{
+	uint64_t	 mask = 0;
+	unsigned	 i;
+
+#ifdef __SSE2__
+	for (i = 0; i < 64; i += 16)
+		mask |= proto_classify_16(p + i) << i;
+#else
+	for (i = 0; i < 64; i++)
+		mask |= (uint64_t)(proto_special[(unsigned char)p[i]] != 0) << i;
+#endif
+	return mask;
+}
+
+/*
+ * Classifies the 64 bytes from `p` (or the last 64 of the scan, when
+ * fewer are left), so that a scanner jumps from one special byte to the
+ * next instead of looking up every byte: most runs between separators
+ * are names and numbers of a few bytes, and a line of 100 bytes or so
+ * costs two classifications.  A short scan is copied out first, since
+ * nothing past `end` may be read.
+ */
+static void
+proto_classify(struct proto_scan *s, const char *p)
+{
+	char	 buf[64];
+	size_t	 left = (size_t)(s->end - p);
+
+	if (left >= 64 || s->end - s->start >= 64) {
+		s->block = left >= 64 ? p : s->end - 64;
+		s->mask = proto_classify_64(s->block);
+		return;
+	}
+	/* NUL is not special: the padding never matches */
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, p, left);
+	s->block = p;
+	s->mask = proto_classify_64(buf);
+}
+
+/* Readies `s` to scan [p, end); the scanners never read before `p`. */
+static void
+proto_scan_start(struct proto_scan *s, const char *p, const char *end)
+{
+	s->p = s->start = p;
+	s->end = end;
+	s->seen = 0;
+	proto_classify(s, p);
+}
+
+/* The first special byte at or after `p`, or the end of the scan. */
+static inline const char *
+proto_next_special(struct proto_scan *s, const char *p)
+{
+	uint64_t	 m;
+
+	while (p < s->end) {
+		/* scans only move forward, within the block or past it */
+		if (p - s->block >= 64)
+			proto_classify(s, p);
+		m = s->mask >> (p - s->block);
+		if (m != 0)
+			return p + __builtin_ctzll(m);
+		p = s->block + 64;
+	}
+	return s->end;
+}
 
 /* A tag key as written (escaped), for the duplicate check. */
 struct proto_key {
@@ -156,10 +255,11 @@ proto_note(struct proto_scan *s, char c, bool fields)
 static enum proto_status
 proto_scan_name(struct proto_scan *s, bool is_tag)
 {
-	const char	*p = s->p;
+	const char	*p;
 
-	for (p++; p < s->end; p++) {
-		if (!proto_special[(unsigned char)*p] || p[-1] == '\\')
+	for (p = proto_next_special(s, s->p + 1); p < s->end;
+	    p = proto_next_special(s, p + 1)) {
+		if (p[-1] == '\\')
 			continue;
 		if (*p == ',' || *p == ' ') {
 			s->p = p;
@@ -193,8 +293,9 @@ proto_scan_tag_key(struct proto_scan *s, struct proto_key *k)
 		return PROTO_ERR_TAG_KEY;
 	k->p = s->p;
 	proto_note(s, *s->p, false);
-	for (s->p++; s->p < s->end; s->p++) {
-		if (!proto_special[(unsigned char)*s->p] || s->p[-1] == '\\')
+	for (s->p = proto_next_special(s, s->p + 1); s->p < s->end;
+	    s->p = proto_next_special(s, s->p + 1)) {
+		if (s->p[-1] == '\\')
 			continue;
 		if (*s->p == ' ' || *s->p == ',')
 			return PROTO_ERR_TAG_VALUE;
@@ -235,9 +336,10 @@ proto_is_duplicate(const struct proto_key *keys, unsigned n,
 static bool
 proto_is_duplicate_slow(const char *tags, const struct proto_key *k)
 {
-	struct proto_scan	 s = { tags, k->p - 1, 0 };
+	struct proto_scan	 s;
 	struct proto_key	 other;
 
+	proto_scan_start(&s, tags, k->p - 1);
 	while (s.p < s.end) {
 		s.p++;				/* the ',' */
 		(void)proto_scan_tag_key(&s, &other);
@@ -358,6 +460,33 @@ proto_check_float(const char *p, const char *end)
 }
 
 /*
+ * The common numbers, settled without the general scan: a plain decimal
+ * ("-?d+(.d*)?" or "-?.d+") shorter than 25 bytes, or an integer of up to
+ * 18 digits, then a separator or the end.  `p` is past the sign.  True
+ * (with `s` on the separator) if the value is one of them, and so valid.
+ */
+static bool
+proto_scan_decimal(struct proto_scan *s, const char *start, const char *p)
+{
+	const char	*first = p;
+	size_t		 digits;
+
+	while (p < s->end && proto_is_digit(*p))
+		p++;
+	digits = (size_t)(p - first);
+	if (p < s->end && *p == '.') {
+		for (p++; p < s->end && proto_is_digit(*p); p++)
+			digits++;
+	} else if (p < s->end && *p == 'i' && digits <= 18)
+		p++;
+	if ((p < s->end && *p != ',' && *p != ' ') || digits == 0 ||
+	    p - start >= 25)
+		return false;
+	s->p = p;
+	return true;
+}
+
+/*
  * A numeric field value (InfluxDB's scanNumber); leaves `s` on the ','
  * or ' ' after it.  Only long integers and long or scientific floats are
  * converted: the scan alone settles the others.
@@ -371,6 +500,8 @@ proto_scan_number(struct proto_scan *s)
 
 	if (*p == '-' && ++p == s->end)
 		return PROTO_ERR_NUMBER;
+	if (proto_scan_decimal(s, start, p))
+		return PROTO_OK;
 	for (; p < s->end; p++) {
 		if (proto_is_digit(*p))
 			continue;
@@ -487,11 +618,7 @@ proto_scan_fields(struct proto_scan *s, struct proto_split *sp)
 	bool			 quoted = false, dangling = false;
 	enum proto_status	 st;
 
-	while (s->p < s->end) {
-		if (!proto_special[(unsigned char)*s->p]) {
-			s->p++;
-			continue;
-		}
+	while ((s->p = proto_next_special(s, s->p)) < s->end) {
 		proto_note(s, *s->p, true);
 		if (*s->p == '\\') {
 			dangling = (s->p + 1 == s->end);
@@ -669,13 +796,16 @@ proto_is_time_key(const struct proto_field *f)
 	return f->key_len == 4 && memcmp(f->key, "time", 4) == 0;
 }
 
-static bool
+/* Without escapes in the fields, keys of two lengths cannot be equal. */
+static inline bool
 proto_conflicts(const struct proto_field *a, const struct proto_field *b,
     unsigned fields_seen)
 {
-	return a->type != b->type && !proto_is_time_key(a) &&
-	    proto_key_equal(a->key, a->key_len, b->key, b->key_len,
-	    fields_seen & PROTO_SEEN_FIELD_ODD);
+	bool	 escaped = fields_seen & PROTO_SEEN_FIELD_ODD;
+
+	return a->type != b->type && (escaped || a->key_len == b->key_len) &&
+	    !proto_is_time_key(a) &&
+	    proto_key_equal(a->key, a->key_len, b->key, b->key_len, escaped);
 }
 
 /*
@@ -686,7 +816,8 @@ static bool
 proto_has_conflict(const char *fields, unsigned fields_seen,
     const struct proto_field *seen, unsigned n, const struct proto_field *f)
 {
-	struct proto_scan	 it = { fields, f->key, fields_seen };
+	struct proto_scan	 it = { .p = fields, .end = f->key,
+	    .seen = fields_seen };
 	struct proto_field	 other;
 	unsigned		 i;
 
@@ -816,7 +947,8 @@ static enum proto_status
 proto_check_fields(const char *fields, const char *end, unsigned fields_seen,
     const struct proto_split *sp, size_t key_len, struct proto_point *pt)
 {
-	struct proto_scan	 it = { fields, end, fields_seen };
+	struct proto_scan	 it = { .p = fields, .end = end,
+	    .seen = fields_seen };
 	struct proto_field	 seen[PROTO_MAX_FIELDS], f;
 	enum proto_status	 st;
 	unsigned		 n = 0, i = 0;
@@ -866,6 +998,39 @@ proto_parse_time(const char *p, const char *end, uint64_t v, int64_t *t)
 	return PROTO_OK;
 }
 
+/*
+ * If p[0..7] are all digits, *v = *v * 10^8 + their value (mod 2^64, as
+ * the digit loop computes it) and true.  A timestamp has 19 digits: eight
+ * at a time takes a few operations where one at a time takes a multiply
+ * and a branch each.  The reduction pairs digits, then pairs of pairs
+ * (the well-known SWAR method), on a little-endian load.
+ */
+static inline bool
+proto_eight_digits(const char *p, uint64_t *v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t	 hi = 0xf0f0f0f0f0f0f0f0ULL;
+	const uint64_t	 zeros = 0x3030303030303030ULL;
+	uint64_t	 w;
+
+	memcpy(&w, p, sizeof(w));
+	/* every byte 0x30..0x39: top nibble 3, and still 3 after adding 6 */
+	if ((w & hi) != zeros ||
+	    ((w + 0x0606060606060606ULL) & hi) != zeros)
+		return false;
+	w -= zeros;
+	w = (w * 10 + (w >> 8)) & 0x00ff00ff00ff00ffULL;
+	w = (w * 100 + (w >> 16)) & 0x0000ffff0000ffffULL;
+	w = (w * 10000 + (w >> 32)) & 0xffffffffULL;
+	*v = *v * 100000000 + w;
+	return true;
+#else
+	(void)p;
+	(void)v;
+	return false;
+#endif
+}
+
 /* The optional timestamp; after it, nothing but spaces. */
 static enum proto_status
 proto_scan_time(struct proto_scan *s, struct proto_point *pt)
@@ -878,6 +1043,8 @@ proto_scan_time(struct proto_scan *s, struct proto_point *pt)
 	start = s->p;
 	if (s->p < s->end && *s->p == '-')
 		s->p++;
+	while (s->end - s->p >= 8 && proto_eight_digits(s->p, &v))
+		s->p += 8;
 	for (; s->p < s->end && proto_is_digit(*s->p); s->p++)
 		v = v * 10 + (uint64_t)(*s->p - '0');
 	if (s->p < s->end && *s->p != ' ' && *s->p != '\n')
@@ -971,7 +1138,7 @@ proto_check_framing(const char *body, size_t len)
 enum proto_status
 proto_parse(const char *line, size_t len, struct proto_point *pt)
 {
-	struct proto_scan	 s = { line, line + len, 0 };
+	struct proto_scan	 s;
 	struct proto_split	 split;
 	const char		*key, *key_end, *fields;
 	size_t			 name_len;
@@ -980,10 +1147,11 @@ proto_parse(const char *line, size_t len, struct proto_point *pt)
 	/* the ids are written as they are found: clearing them costs */
 	memset(pt, 0, offsetof(struct proto_point, ids));
 	/* InfluxDB drops a block's final '\n'; the relay also drops CR */
-	if (s.end > s.p && s.end[-1] == '\n')
-		s.end--;
-	if (s.end > s.p && s.end[-1] == '\r')
-		s.end--;
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	proto_scan_start(&s, line, line + len);
 	proto_skip_blanks(&s);
 	if (s.p == s.end || *s.p == '#')
 		return PROTO_SKIP;

@@ -7,7 +7,9 @@
 #   tests/bench/callgrind.sh [RELAYD [OUT [LINES]]]
 # RELAYD defaults to the built src/influx-relayd, OUT to
 # tests/bench/build/callgrind.relay.out.  Prints the sink's counts and the
-# top functions; `callgrind_annotate OUT` shows more.
+# top functions; `callgrind_annotate OUT` shows more.  The disk spool is
+# off, as in the README's throughput figures; SPOOL=1 turns it on (in a
+# temporary directory).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${abs_top_builddir:-$(cd "$here/../.." && pwd)}
@@ -26,6 +28,7 @@ cat > "$tmp/relay.ini" <<EOT
 stats_interval = 0
 control_socket =
 shutdown_timeout = 120s
+spool_dir = $([ "${SPOOL:-0}" = 1 ] && echo "$tmp/spool")
 [listener:main]
 path = $tmp/relay.sock
 [target:t]

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_main.h"
@@ -428,6 +429,57 @@ START_TEST(test_plain)
 }
 END_TEST
 
+/*
+ * The scanners look at 64 bytes at a time: every verdict above must hold
+ * wherever a line's separators fall against those blocks.  A longer
+ * measurement name shifts them all; each line is parsed from a heap
+ * copy of its exact size, so that a sanitizer sees any read past it.
+ */
+static void
+check_shifted(const char *line, enum proto_status want,
+    const struct proto_point *ref)
+{
+	struct proto_point	 pt;
+	size_t			 len = strlen(line), k;
+	char			*buf;
+
+	if (!((line[0] >= 'a' && line[0] <= 'z') || (line[0] >= 'A' &&
+	    line[0] <= 'Z')) || want == PROTO_ERR_KEY_LENGTH)
+		return;
+	for (k = 1; k <= 130; k++) {
+		ck_assert((buf = malloc(len + k)) != NULL);
+		memset(buf, 'x', k);
+		memcpy(buf + k, line, len);
+		ck_assert_msg(proto_parse(buf, len + k, &pt) == want,
+		    "%s shifted by %zu: '%s'", line, k,
+		    proto_strerror(proto_parse(buf, len + k, &pt)));
+		if (want == PROTO_OK) {
+			ck_assert_uint_eq(pt.body_len, ref->body_len + k);
+			ck_assert_int_eq(pt.has_time, ref->has_time);
+			ck_assert(!pt.has_time || pt.time == ref->time);
+			ck_assert_uint_eq(pt.ntags, ref->ntags);
+			ck_assert_uint_eq(pt.nfields, ref->nfields);
+			ck_assert_int_eq(pt.plain, ref->plain);
+		}
+		free(buf);
+	}
+}
+
+START_TEST(test_block_boundaries)
+{
+	struct proto_point	 ref;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert(proto_parse(good[i].line, strlen(good[i].line),
+		    &ref) == PROTO_OK);
+		check_shifted(good[i].line, PROTO_OK, &ref);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		check_shifted(bad[i].line, bad[i].want, NULL);
+}
+END_TEST
+
 static Suite *
 proto_suite(void)
 {
@@ -449,6 +501,7 @@ proto_suite(void)
 	    sizeof(time_texts) / sizeof(time_texts[0]));
 	tcase_add_test(tc, test_embedded_nul_is_not_a_terminator);
 	tcase_add_test(tc, test_time_conversion);
+	tcase_add_test(tc, test_block_boundaries);
 	suite_add_tcase(s, tc);
 	return s;
 }
