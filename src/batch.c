@@ -254,18 +254,24 @@ batch_drop_first(struct batch *b, enum origin_fate fate)
 static uint32_t
 batch_point_key(const char *line, size_t len)
 {
+	const char	*blank;
 	size_t		 start = 0, end, ts = len;
 	uint64_t	 h;
 
 	while (start < len && (line[start] == ' ' || line[start] == '\t'))
 		start++;
-	for (end = start; end < len && line[end] != ' '; end++)
-		if (line[end] == '\\')
-			end++;
-	if (end > len)
-		end = len;
-	while (ts > end && line[ts - 1] != ' ')
-		ts--;
+	/* memchr() finds the blanks in a plain line a word at a time */
+	blank = memchr(line + start, ' ', len - start);
+	end = blank != NULL ? (size_t)(blank - line) : len;
+	if (memchr(line + start, '\\', end - start) != NULL) {
+		for (end = start; end < len && line[end] != ' '; end++)
+			if (line[end] == '\\')
+				end++;
+		if (end > len)
+			end = len;
+	}
+	if ((blank = memrchr(line + end, ' ', len - end)) != NULL)
+		ts = (size_t)(blank - line) + 1;
 	h = proto_hash(PROTO_HASH_SEED, line + start, end - start);
 	h = proto_hash(h, line + ts, len - ts);
 	return (uint32_t)(h ^ (h >> 32)) | 1;

@@ -382,6 +382,17 @@ ingest_targets(const struct ingest *in, size_t *n)
 	return in->targets;
 }
 
+bool
+ingest_takes(const struct ingest *in, size_t need)
+{
+	size_t	 i;
+
+	for (i = 0; i < in->ntargets; i++)
+		if (!target_takes(in->targets[i], need))
+			return false;
+	return true;
+}
+
 struct target *
 ingest_blocked(const struct ingest *in, size_t need)
 {

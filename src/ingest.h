@@ -68,5 +68,7 @@ struct target *const *ingest_targets(const struct ingest *, size_t *n);
  * `need` bytes of room, or NULL.  The listener stops reading until then.
  */
 struct target	*ingest_blocked(const struct ingest *, size_t need);
+/* Every target of this ingest takes `need` more bytes now (target_takes). */
+bool		 ingest_takes(const struct ingest *, size_t need);
 
 #endif

@@ -30,6 +30,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -60,6 +61,7 @@ struct listener_client {
 	struct bufferevent	*bev;
 	struct frame		*frame;
 	int64_t			 now;		/* when the input was read */
+	size_t			 held;		/* input left after framing */
 	bool			 paused;	/* overflow = block: not reading */
 	bool			 reply;		/* "#relay reply=summary" */
 	bool			 partial_reject; /* "#relay partial=reject" */
@@ -95,6 +97,13 @@ struct listener {
 };
 
 #define LISTENER_READ_MAX	(64 * 1024)	/* per read callback */
+/* What libevent 2.1's evbuffer_read() takes at most (buffer.c). */
+#define LISTENER_LIBEVENT_READ	4096
+/*
+ * Bytes held per byte read, at most: a normalised line can be ~5 times
+ * its input ("m f=1" gains a 20-digit timestamp).
+ */
+#define LISTENER_EXPANSION	5
 #define LISTENER_DGRAM_MIN	(256 * 1024)	/* > Linux's default wmem */
 #define LISTENER_DGRAM_BURST	64		/* datagrams per wakeup */
 #define LISTENER_MAX_GROUPS	64
@@ -117,12 +126,9 @@ listener_new(struct event_base *base, const struct conf_listener *conf,
 	l->base = base;
 	l->ingest = ingest;
 	l->rl = rl;
-	/*
-	 * One read callback frames a held partial line plus one read; a
-	 * normalised line can be ~5 times its input ("m f=1" gains a
-	 * 20-digit timestamp).
-	 */
-	l->read_need = 5 * ((size_t)conf->max_line + LISTENER_READ_MAX);
+	/* one read callback frames a held partial line plus one read */
+	l->read_need = LISTENER_EXPANSION *
+	    ((size_t)conf->max_line + LISTENER_READ_MAX);
 	l->dgram_fd = -1;
 	l->dgram.listener = l;
 	l->dgram.origin = origin_new(conf->name, -1, -1,
@@ -406,14 +412,62 @@ listener_pause(struct listener_client *c)
 	return true;
 }
 
+/*
+ * libevent 2.1 reads at most 4 KiB per readiness (EVBUFFER_MAX_READ in
+ * its buffer.c; 2.2 made it settable with evbuffer_set_max_read()),
+ * whatever bufferevent_set_max_single_read() asks: a fast sender then
+ * costs a readv(), an ioctl(FIONREAD) and a loop turn per 33 lines of
+ * 123 bytes.  When its read came back full, more is likely queued: one
+ * readv() of ours takes the rest of this callback's LISTENER_READ_MAX,
+ * if a target with overflow = block has room for all of it (else the
+ * small reads go on, and its back-pressure stays exact).  An end of
+ * stream or an error is left to the bufferevent's next read.
+ */
+static void
+listener_read_more(struct listener_client *c, struct evbuffer *in)
+{
+	struct evbuffer_iovec	 v[2];
+	struct iovec		 iov[2];
+	ssize_t			 got;
+	size_t			 more = LISTENER_READ_MAX - LISTENER_LIBEVENT_READ;
+	size_t			 left;
+	int			 n, i;
+
+	if (evbuffer_get_length(in) < c->held + LISTENER_LIBEVENT_READ ||
+	    !ingest_takes(c->listener->ingest, LISTENER_EXPANSION *
+	    (evbuffer_get_length(in) + more)))
+		return;
+	/* the bufferevent freezes its input's end between its own reads */
+	evbuffer_unfreeze(in, 0);
+	n = evbuffer_reserve_space(in, more, v, 2);
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	do
+		got = n > 0 ? readv(bufferevent_getfd(c->bev), iov, n) : 0;
+	while (got == -1 && errno == EINTR);
+	left = got > 0 ? (size_t)got : 0;
+	for (i = 0; i < n && left > 0; i++) {
+		if (v[i].iov_len > left)
+			v[i].iov_len = left;
+		left -= v[i].iov_len;
+	}
+	evbuffer_commit_space(in, v, i);
+	evbuffer_freeze(in, 0);
+}
+
 static void
 listener_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct listener_client	*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
 
 	if (listener_pause(c))
 		return;
-	listener_frame(c, bufferevent_get_input(bev), false);
+	listener_read_more(c, in);
+	listener_frame(c, in, false);
+	c->held = evbuffer_get_length(in);
 	/* what this turn accepted reaches the spools before anyone hears */
 	ingest_end(c->listener->ingest);
 }
@@ -1001,7 +1055,8 @@ listener_reconfigure(struct listener *l, const struct conf_listener *conf,
 	listener_unwait(l);
 	l->conf = conf;
 	l->ingest = ingest;
-	l->read_need = 5 * ((size_t)conf->max_line + LISTENER_READ_MAX);
+	l->read_need = LISTENER_EXPANSION *
+	    ((size_t)conf->max_line + LISTENER_READ_MAX);
 	if (l->bound && chmod(conf->path, (mode_t)conf->mode) == -1)
 		log_warn("listener %s: chmod %s", conf->name, conf->path);
 	if (l->dgram_fd != -1)

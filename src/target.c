@@ -248,24 +248,30 @@ target_held(const struct target *t)
 
 /*
  * Room for `need` more bytes as overflow = block sees it: in the spool
- * while it works (memory overflow spills there), else in memory.  A
- * need is counted as a quarter of the limit at most, so that a waiter
- * woken (room for a quarter) is never blocked again at once, and a tiny
- * limit cannot stall a listener for good.
+ * while it works (memory overflow spills there), else in memory.
+ */
+static bool
+target_has_room_for(const struct target *t, size_t need)
+{
+	if (t->store != NULL && !store_down(t->store))
+		return !store_full(t->store, need);
+	return target_room(t) >= need;
+}
+
+/*
+ * The same, with a need counted as a quarter of the limit at most, so
+ * that a waiter woken (room for a quarter) is never blocked again at
+ * once, and a tiny limit cannot stall a listener for good.
  */
 static bool
 target_has_room(const struct target *t, size_t need)
 {
 	const struct conf_target	*c = t->conf;
+	size_t				 limit = c->buffer_size;
 
-	if (t->store != NULL && !store_down(t->store)) {
-		if (need > c->spool_size / 4)
-			need = c->spool_size / 4;
-		return !store_full(t->store, need);
-	}
-	if (need > c->buffer_size / 4)
-		need = c->buffer_size / 4;
-	return target_room(t) >= need;
+	if (t->store != NULL && !store_down(t->store))
+		limit = c->spool_size;
+	return target_has_room_for(t, need < limit / 4 ? need : limit / 4);
 }
 
 /*
@@ -605,6 +611,13 @@ target_blocks(const struct target *t, size_t need)
 	const struct conf_target	*c = t->conf;
 
 	return c->overflow == OVERFLOW_BLOCK && !target_has_room(t, need);
+}
+
+bool
+target_takes(const struct target *t, size_t need)
+{
+	return t->conf->overflow != OVERFLOW_BLOCK ||
+	    target_has_room_for(t, need);
 }
 
 /*

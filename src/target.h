@@ -194,6 +194,12 @@ void		 target_cancel_wait(struct target *, target_room_cb cb,
  * bytes should stop reading until target_wait_room() calls back.
  */
 bool		 target_blocks(const struct target *, size_t need);
+/*
+ * Whether `need` more bytes would be taken now without a wait: true but
+ * for overflow = block, where it asks for the whole room (no quarter
+ * cap as in target_blocks()).
+ */
+bool		 target_takes(const struct target *, size_t need);
 /* Bytes that still fit under buffer_size. */
 size_t		 target_room(const struct target *);
 /* Points held: queued, in flight or waiting for a retry. */
