@@ -93,11 +93,23 @@ batch_record(struct batch *b, size_t size, uint32_t origin, uint32_t ref)
 		b->refs[i] = ref;
 }
 
+/* Lines up to this size are joined on the stack, then added at once. */
+#define BATCH_JOIN_MAX	512
+
 void
 batch_append(struct batch *b, const struct point *p)
 {
+	char	 line[BATCH_JOIN_MAX];
+	size_t	 size = p->blen + p->tlen;
+
 	batch_forget_gzip(b);
-	if (evbuffer_add(b->buf, p->body, p->blen) == -1 ||
+	/* a copy of 100 bytes or so costs less than an evbuffer_add() */
+	if (size <= sizeof(line)) {
+		memcpy(line, p->body, p->blen);
+		memcpy(line + p->blen, p->tail, p->tlen);
+		if (evbuffer_add(b->buf, line, size) == -1)
+			fatal("evbuffer_add");
+	} else if (evbuffer_add(b->buf, p->body, p->blen) == -1 ||
 	    evbuffer_add(b->buf, p->tail, p->tlen) == -1)
 		fatal("evbuffer_add");
 	batch_record(b, p->blen + p->tlen, p->origin, p->ref);
