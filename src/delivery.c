@@ -328,6 +328,7 @@ delivery_setup(struct delivery *d)
 	o->tls_key = c->tls_key;
 	o->tls_verify = c->tls_verify;
 	o->timeout_ms = (long)c->timeout_ms;
+	sender_opts_changed(d->sender, o);
 }
 
 struct delivery *
