@@ -250,10 +250,25 @@ delivery_flush_cb(evutil_socket_t fd, short what, void *arg)
 		delivery_arm_flush(dq);
 		return;
 	}
-	dq->flush_due = false;
-	queue_seal(dq->queue);
+	/*
+	 * The batch is due: it is closed when the pump sends it, so that
+	 * points arriving while it waits for a connection (10,000 queues
+	 * due in one second, two connections) leave with it instead of
+	 * starting one more batch.
+	 */
+	dq->flush_due = true;
 	delivery_wake(dq);
 	delivery_pump(dq->delivery);
+}
+
+/* A due batch of a queue about to send is closed now (flush_cb). */
+static void
+delivery_seal_due(struct delivery_queue *dq)
+{
+	if (!dq->flush_due || dq->nwrites > 0 || queue_ready(dq->queue))
+		return;
+	dq->flush_due = false;
+	queue_seal(dq->queue);
 }
 
 /* Its request is over: a batch whose flush came meanwhile goes now. */
@@ -580,6 +595,8 @@ delivery_arm_flush(struct delivery_queue *dq)
 void
 delivery_opened(struct delivery_queue *dq)
 {
+	/* a due batch, if any, was closed: this one has its own time */
+	dq->flush_due = false;
 	delivery_arm_flush(dq);
 }
 
@@ -682,6 +699,7 @@ delivery_pump(struct delivery *d)
 	limit = d->attempts > 0 ? 1 : d->conf->max_connections;
 	while (d->inflight < limit && (dq = TAILQ_FIRST(&d->wake)) != NULL) {
 		delivery_unwake(dq);
+		delivery_seal_due(dq);
 		if (!delivery_can_send(dq))
 			continue;
 		delivery_send(dq);
