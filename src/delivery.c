@@ -127,7 +127,7 @@ struct delivery_queue {
 	 */
 	const struct batch	*behind;
 	unsigned		 attempts;	/* slow retries since success */
-	bool			 flush_due;	/* open batch waits for the queue */
+	bool			 flush_due;	/* the open batch is due */
 	struct log_ratelimit	 rl_config;
 };
 

@@ -49,8 +49,9 @@ struct sender {
 	struct event		*ev_timeout;
 	int			 running;
 	uint64_t		 serial;	/* the last opts serial given */
-	TAILQ_HEAD(sender_request_list, sender_request) requests; /* in flight */
-	struct sender_request_list spare;	/* most recent first */
+	/* in flight, and finished ones kept (most recent first) */
+	TAILQ_HEAD(sender_request_list, sender_request) requests;
+	struct sender_request_list spare;
 	size_t			 nspare;
 };
 

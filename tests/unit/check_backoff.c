@@ -121,7 +121,8 @@ static const struct {
 
 START_TEST(test_flush_steps)
 {
-	uint64_t	 iv = flush_cases[_i].interval, j = flush_cases[_i].jitter;
+	uint64_t	 iv = flush_cases[_i].interval;
+	uint64_t	 j = flush_cases[_i].jitter;
 	unsigned	 n = backoff_flush_steps(j), k;
 
 	ck_assert_uint_eq(n, flush_cases[_i].steps);
