@@ -12,12 +12,13 @@
 2. Memory bound: with the sink stopped, 1.5M lines over 1 and 1,000
    databases overflow a 64M buffer_size (drop_oldest); the relay's peak
    RSS against buffer_size.
-With RELAYD_BASE, the same runs with that binary, for a before/after in
-one run.
+With RELAYD_BASE, the same runs with that binary, alternating with this
+build's, for a before/after in one run.
 
 Run: python3 tests/bench/bench_databases.py [LINES]
      FLUSH_INTERVAL=100ms python3 tests/bench/bench_databases.py [LINES]
-BENCH_MEMORY=0 leaves out the memory bound (part 2).
+BENCH_MEMORY=0 leaves out the memory bound (part 2); BENCH_ROUNDS=N runs
+each count N times (alternating with RELAYD_BASE) and gives the median.
 """
 
 import os
@@ -96,18 +97,30 @@ def memory_bound(relayd, databases, lines=1500000):
 
 def main():
     lines = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
+    rounds = int(os.environ.get("BENCH_ROUNDS", "1"))
     builds = [("this build", harness.relayd_path())]
     if os.environ.get("RELAYD_BASE"):
         builds.append(("baseline", os.environ["RELAYD_BASE"]))
+    # builds alternate within each count and round: a shared machine's
+    # load then weighs on both alike
+    got = {}
+    for n in COUNTS:
+        for _ in range(rounds):
+            for name, relayd in builds:
+                got.setdefault((name, n), []).append(run(relayd, lines, n))
     for name, relayd in builds:
         first = None
         for n in COUNTS:
-            ns, rss, requests = run(relayd, lines, n)
+            runs = sorted(got[(name, n)])
+            ns, rss, requests = runs[len(runs) // 2]
             first = first or ns
             print("%s: %5d databases: %4.0f ns CPU per line (%.2fx one "
                   "database), %d requests (%.0f points each), peak RSS "
-                  "%d KiB" % (name, n, ns, ns / first, requests,
-                              lines / requests, rss))
+                  "%d KiB%s" % (name, n, ns, ns / first, requests,
+                                lines / requests, rss,
+                                " (median of %d; %.0f-%.0f ns)"
+                                % (rounds, runs[0][0], runs[-1][0])
+                                if rounds > 1 else ""))
         for n in (1, 1000) if os.environ.get("BENCH_MEMORY") != "0" else ():
             hwm = memory_bound(relayd, n)
             print("%s: %5d databases, buffer_size 64M full: peak RSS %d "
