@@ -38,6 +38,11 @@ struct sender_opts {
 	const char	*tls_key;
 	bool		 tls_verify;
 	long		 timeout_ms;
+	/*
+	 * Set by sender_opts_changed() whenever a field changed: requests
+	 * of one serial share easy handles set up once.  0: set up anew.
+	 */
+	uint64_t	 serial;
 };
 
 /* A request body; `data` is not copied and must outlive the request. */
@@ -51,6 +56,8 @@ struct sender_body {
 typedef void (*sender_done_cb)(const struct sender_result *, void *);
 
 struct sender	*sender_new(struct event_base *);
+/* `o` was filled or changed: gives it a serial never used before. */
+void		 sender_opts_changed(struct sender *, struct sender_opts *o);
 /* Aborts every request in flight without calling their callbacks. */
 void		 sender_free(struct sender *);
 /*

@@ -63,6 +63,13 @@ struct target_queue {
 	struct queue		*queue;
 	struct delivery_queue	*delivery;
 	bool			 used;		/* appended to since last sweep */
+	size_t			 dblen;
+	/*
+	 * The key, "db\0rp\0", in this allocation: finding a point's queue
+	 * among 10,000 then reads the index and this, not the queue and
+	 * its two strings too (cache misses on every line).
+	 */
+	char			 key[];
 };
 
 struct target {
@@ -153,16 +160,21 @@ target_queue_is(const void *item, const void *key)
 	const struct target_queue	*tq = item;
 	const struct target_queue_key	*k = key;
 
-	return strcmp(queue_database(tq->queue), k->db) == 0 &&
-	    strcmp(queue_retention_policy(tq->queue), k->rp) == 0;
+	return strcmp(tq->key, k->db) == 0 &&
+	    strcmp(tq->key + tq->dblen + 1, k->rp) == 0;
 }
 
 
 static struct target_queue *
 target_queue_new(struct target *t, const char *db, const char *rp)
 {
-	struct target_queue	*tq = xcalloc(1, sizeof(*tq));
+	size_t			 dblen = strlen(db), rplen = strlen(rp);
+	struct target_queue	*tq;
 
+	tq = xcalloc(1, sizeof(*tq) + dblen + rplen + 2);
+	memcpy(tq->key, db, dblen + 1);
+	memcpy(tq->key + dblen + 1, rp, rplen + 1);
+	tq->dblen = dblen;
 	tq->target = t;
 	tq->queue = queue_new(db, rp, t->conf->batch_size,
 	    t->conf->batch_bytes);
@@ -642,7 +654,9 @@ target_enqueue(struct target *t, struct target_queue *tq, const char *db,
 		t->peak_bytes = t->bytes;
 	t->points++;
 	t->on_disk += (p->ref != 0);
-	delivery_ready(tq->delivery);
+	/* most points close no batch: leave delivery's state untouched */
+	if (queue_ready(tq->queue))
+		delivery_ready(tq->delivery);
 }
 
 /* A point accepted earlier, from the spool or back from a failed write. */

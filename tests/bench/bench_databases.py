@@ -4,14 +4,21 @@
 1. Cost per line: lines spread over 1, 100, 1,000 and 10,000 databases
    (a db tag routed with database_tag) go through the relay into the null
    sink; the relay's CPU time per line at each count, and its ratio to
-   one database, show whether finding a point's queue stays O(1).
+   one database, show whether finding a point's queue stays O(1) and
+   what each database's own requests cost.  The target keeps its default
+   settings (flush_interval = 1s; flush_jitter = 0s as in every bench, one
+   relay having no fleet to spread); FLUSH_INTERVAL=100ms in the
+   environment measures with a shorter flush_interval instead.
 2. Memory bound: with the sink stopped, 1.5M lines over 1 and 1,000
    databases overflow a 64M buffer_size (drop_oldest); the relay's peak
    RSS against buffer_size.
-With RELAYD_BASE, the same runs with that binary, for a before/after in
-one run.
+With RELAYD_BASE, the same runs with that binary, alternating with this
+build's, for a before/after in one run.
 
 Run: python3 tests/bench/bench_databases.py [LINES]
+     FLUSH_INTERVAL=100ms python3 tests/bench/bench_databases.py [LINES]
+BENCH_MEMORY=0 leaves out the memory bound (part 2); BENCH_ROUNDS=N runs
+each count N times (alternating with RELAYD_BASE) and gives the median.
 """
 
 import os
@@ -27,6 +34,9 @@ import harness  # noqa: E402
 import bench_relay  # noqa: E402
 
 COUNTS = (1, 100, 1000, 10000)
+# the same settings for every count: the default, unless told otherwise
+FLUSH = ("flush_interval = %s\n" % os.environ["FLUSH_INTERVAL"]
+         if os.environ.get("FLUSH_INTERVAL") else "")
 
 
 def run(relayd, lines, databases):
@@ -36,8 +46,7 @@ def run(relayd, lines, databases):
             bench_relay.NullSink(tmp) as sink:
         sock, conf = bench_relay.write_config(
             tmp, sink.url, "bench", "120s",
-            "flush_interval = 100ms\nmax_queues = 20000\n"
-            "buffer_size = 2G\n")
+            FLUSH + "max_queues = 20000\nbuffer_size = 2G\n")
         with open(conf, "a") as f:
             f.write("[listener:tagged]\npath = %s/tagged.sock\n"
                     "target = t\ndatabase_tag = db\n" % tmp)
@@ -88,19 +97,31 @@ def memory_bound(relayd, databases, lines=1500000):
 
 def main():
     lines = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
+    rounds = int(os.environ.get("BENCH_ROUNDS", "1"))
     builds = [("this build", harness.relayd_path())]
     if os.environ.get("RELAYD_BASE"):
         builds.append(("baseline", os.environ["RELAYD_BASE"]))
+    # builds alternate within each count and round: a shared machine's
+    # load then weighs on both alike
+    got = {}
+    for n in COUNTS:
+        for _ in range(rounds):
+            for name, relayd in builds:
+                got.setdefault((name, n), []).append(run(relayd, lines, n))
     for name, relayd in builds:
         first = None
         for n in COUNTS:
-            ns, rss, requests = run(relayd, lines, n)
+            runs = sorted(got[(name, n)])
+            ns, rss, requests = runs[len(runs) // 2]
             first = first or ns
             print("%s: %5d databases: %4.0f ns CPU per line (%.2fx one "
                   "database), %d requests (%.0f points each), peak RSS "
-                  "%d KiB" % (name, n, ns, ns / first, requests,
-                              lines / requests, rss))
-        for n in (1, 1000):
+                  "%d KiB%s" % (name, n, ns, ns / first, requests,
+                                lines / requests, rss,
+                                " (median of %d; %.0f-%.0f ns)"
+                                % (rounds, runs[0][0], runs[-1][0])
+                                if rounds > 1 else ""))
+        for n in (1, 1000) if os.environ.get("BENCH_MEMORY") != "0" else ():
             hwm = memory_bound(relayd, n)
             print("%s: %5d databases, buffer_size 64M full: peak RSS %d "
                   "KiB = %.2f x buffer_size (goal: 1.25 x + 16 MiB = "

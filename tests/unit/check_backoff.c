@@ -1,4 +1,7 @@
-/* Backoff schedule: full jitter, growth, cap, Retry-After floor. */
+/*
+ * Backoff schedule: full jitter, growth, cap, Retry-After floor; flush
+ * delays in even steps of the jitter.
+ */
 #include "config.h"
 
 #include <stdlib.h>
@@ -98,6 +101,47 @@ START_TEST(test_fleet_spreads)
 }
 END_TEST
 
+/*
+ * Flush delays: flush_interval plus one of a few even steps of the
+ * jitter, from none to all of it, in order; no jitter, one delay.
+ */
+static const struct {
+	uint64_t	 interval, jitter;
+	unsigned	 steps;
+	uint64_t	 first, second, last;
+} flush_cases[] = {
+	{ 1000, 0, 1, 1000, 1000, 1000 },
+	{ 1000, 1000, 16, 1000, 1066, 2000 },
+	{ 50, 3, 4, 50, 51, 53 },
+	{ 100, 15, 16, 100, 101, 115 },
+	{ 0, 150, 16, 0, 10, 150 },
+	{ 1, UINT64_MAX / 2, 16, 1, 1 + UINT64_MAX / 2 / 15,
+	    1 + UINT64_MAX / 2 },
+};
+
+START_TEST(test_flush_steps)
+{
+	uint64_t	 iv = flush_cases[_i].interval;
+	uint64_t	 j = flush_cases[_i].jitter;
+	unsigned	 n = backoff_flush_steps(j), k;
+
+	ck_assert_uint_eq(n, flush_cases[_i].steps);
+	ck_assert_uint_eq(backoff_flush_delay(iv, j, 0), flush_cases[_i].first);
+	ck_assert_uint_eq(backoff_flush_delay(iv, j, 1),
+	    flush_cases[_i].second);
+	ck_assert_uint_eq(backoff_flush_delay(iv, j, n - 1),
+	    flush_cases[_i].last);
+	/* out of range: the last step, never beyond the jitter */
+	ck_assert_uint_eq(backoff_flush_delay(iv, j, n + 5),
+	    flush_cases[_i].last);
+	for (k = 1; k < n; k++) {
+		ck_assert_uint_gt(backoff_flush_delay(iv, j, k),
+		    backoff_flush_delay(iv, j, k - 1));
+		ck_assert_uint_le(backoff_flush_delay(iv, j, k), iv + j);
+	}
+}
+END_TEST
+
 static Suite *
 backoff_suite(void)
 {
@@ -109,6 +153,10 @@ backoff_suite(void)
 	tcase_add_test(tc, test_huge_attempt_does_not_overflow);
 	tcase_add_test(tc, test_retry_after_is_a_floor);
 	tcase_add_test(tc, test_fleet_spreads);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("flush");
+	tcase_add_loop_test(tc, test_flush_steps, 0,
+	    sizeof(flush_cases) / sizeof(flush_cases[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

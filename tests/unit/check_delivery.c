@@ -894,6 +894,35 @@ START_TEST(test_flush_waits_for_busy_queue)
 }
 END_TEST
 
+/*
+ * A queue whose flush came while every connection was busy sends, when
+ * its turn comes, what it holds then: the points that arrived while it
+ * waited leave in that request, not in one more.
+ */
+START_TEST(test_flush_takes_points_while_waiting)
+{
+	static const struct faultd_step slow = { 204, NULL, NULL, 400 };
+	int	 i;
+
+	rig_start(BASE "max_connections = 1\n");
+	faultd_default(rig.fd[0], &slow);
+	rig_send(rig.t[0], "a", 1);
+	rig_run(NULL, 0.1);		/* a's batch in flight for 400 ms */
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 1);
+	rig_send(rig.t[0], "b", 1);	/* due at 50 ms, no connection */
+	rig_run(NULL, 0.1);
+	for (i = 0; i < 3; i++) {
+		rig_send(rig.t[0], "b", 2);
+		rig_run(NULL, 0.05);
+	}
+	ck_assert(rig_run(rig_empty, 3));
+	ck_assert_uint_eq(faultd_nreqs(rig.fd[0]), 2);
+	ck_assert_uint_eq(req(1)->points, 7);
+	ck_assert(req(1)->t >= 0.4);
+	rig_stop();
+}
+END_TEST
+
 START_TEST(test_batch_bytes)
 {
 	size_t	 i;
@@ -1244,6 +1273,7 @@ delivery_suite(void)
 	tcase_add_test(tc, test_keepalive);
 	tcase_add_test(tc, test_flush_rules);
 	tcase_add_test(tc, test_flush_waits_for_busy_queue);
+	tcase_add_test(tc, test_flush_takes_points_while_waiting);
 	tcase_add_test(tc, test_batch_bytes);
 	tcase_add_test(tc, test_fanout);
 	tcase_add_test(tc, test_gzip);
