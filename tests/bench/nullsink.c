@@ -20,6 +20,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 
 /* Lines per database, in an open-addressing table that doubles. */
 struct sink_db {
@@ -181,6 +182,8 @@ main(int argc, char *argv[])
 	struct event_base		*base = event_base_new();
 	struct evhttp			*http = evhttp_new(base);
 	struct evhttp_bound_socket	*bs;
+	struct evconnlistener		*lev;
+	struct sockaddr_in		 sin = { .sin_family = AF_INET };
 	struct sockaddr_storage		 ss;
 	socklen_t			 len = sizeof(ss);
 	struct sink			 s = { 0 };
@@ -192,7 +195,16 @@ main(int argc, char *argv[])
 		return 2;
 	evhttp_set_gencb(http, sink_request_cb, &s);
 	evhttp_set_max_body_size(http, 1 << 30);
-	if ((bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0)) == NULL)
+	/*
+	 * evhttp_bind_socket() listens with a backlog of 128: thousands of
+	 * senders connecting at once (syslog-ng, one connection per
+	 * database) would overflow it and wait out connect timeouts.
+	 */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((lev = evconnlistener_new_bind(base, NULL, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 65535,
+	    (struct sockaddr *)&sin, sizeof(sin))) == NULL ||
+	    (bs = evhttp_bind_listener(http, lev)) == NULL)
 		return 1;
 	getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss,
 	    &len);
