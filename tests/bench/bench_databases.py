@@ -15,6 +15,11 @@
 With RELAYD_BASE, the same runs with that binary, alternating with this
 build's, for a before/after in one run.
 
+syslog-ng 3.38 runs both shapes too in `make bench` (tests/bench/
+bench_all.py): its http() url() takes no templates (they came in 4.5), so
+it routes as the relay does with one http() destination per database,
+each chosen by a filter on the db tag (syslog_ng_config()).
+
 Run: python3 tests/bench/bench_databases.py [LINES]
      FLUSH_INTERVAL=100ms python3 tests/bench/bench_databases.py [LINES]
 BENCH_MEMORY=0 leaves out the memory bound (part 2); BENCH_ROUNDS=N runs
@@ -22,6 +27,7 @@ each count N times (alternating with RELAYD_BASE) and gives the median.
 """
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -40,8 +46,9 @@ FLUSH = ("flush_interval = %s\n" % os.environ["FLUSH_INTERVAL"]
 
 
 def run(relayd, lines, databases):
-    """(CPU ns per line, peak RSS KiB, requests) of one run into the null
-    sink, lines tagged for `databases` databases."""
+    """(CPU ns per line, peak RSS KiB, requests, seconds from the first
+    write until the relay exited) of one run into the null sink, lines
+    tagged for `databases` databases."""
     with tempfile.TemporaryDirectory() as tmp, \
             bench_relay.NullSink(tmp) as sink:
         sock, conf = bench_relay.write_config(
@@ -54,19 +61,37 @@ def run(relayd, lines, databases):
             relay = subprocess.Popen([relayd, "-c", conf], stderr=log)
         tagged = os.path.join(tmp, "tagged.sock")
         harness.wait_until(lambda: os.path.exists(tagged), 10, "socket")
+        start = time.monotonic()
         subprocess.run([bench_relay.LOADGEN, tagged, str(lines), "4",
                         str(databases)], check=True,
                        stdout=subprocess.DEVNULL)
         relay.send_signal(signal.SIGTERM)
         _, status, usage = os.wait4(relay.pid, 0)
+        wall = time.monotonic() - start
         requests = bench_relay.stat(open(os.path.join(tmp,
                                                       "relay.log")).read(),
                                     "requests")
     if sink.got != lines or os.waitstatus_to_exitcode(status) != 0:
         sys.exit("ERROR: %d databases: the sink got %d of %d lines"
                  % (databases, sink.got, lines))
+    if misrouted(sink.out, lines, databases):
+        sys.exit("ERROR: relay: " + misrouted(sink.out, lines, databases))
     return ((usage.ru_utime + usage.ru_stime) / lines * 1e9, usage.ru_maxrss,
-            requests)
+            requests, wall)
+
+
+def misrouted(report, lines, databases):
+    """Why the null sink's report shows `lines`, spread by loadgen over
+    `databases` databases, not each in its own database; else None."""
+    got = dict(kv.split("=") for kv in report.split())
+    want = {"dbs": databases, "dbmin": lines // databases,
+            "dbmax": -(-lines // databases)}
+    if all(int(got[k]) == v for k, v in want.items()):
+        return None
+    return ("%d databases: the sink counted %s databases, %s to %s lines "
+            "each (want %d to %d)" % (databases, got["dbs"], got["dbmin"],
+                                      got["dbmax"], want["dbmin"],
+                                      want["dbmax"]))
 
 
 def memory_bound(relayd, databases, lines=1500000):
@@ -95,6 +120,152 @@ def memory_bound(relayd, databases, lines=1500000):
     return hwm
 
 
+# syslog-ng 3.38, routing as the relay does.  The regexp-parser splits a
+# line around its db tag (the body joins head and tail, so the tag is cut
+# out as database_tag cuts it), and names the database (.rt.db) and the
+# last `k` characters of its name (.rt.grp); one http() destination per
+# database takes the lines its filter matches.  type(string) compares the
+# whole value: db1 does not take db10's lines.  A message goes through a
+# junction's channels in order until one with flags(final) matches, at
+# about 65 ns a channel here: flat, 1,000 databases cost 59 us of CPU a
+# line, grouped by the end of their name (100 groups of 10) 20 us.  The
+# groups also keep the configuration within what 3.38 parses: 10,000
+# channels in one junction, or 10,000 destination statements, fail with
+# "Too many tokens found during parsing, consider increasing YYMAXDEPTH".
+SYSLOG_NG_PARSER = '''
+parser p_db {
+	regexp-parser(prefix(".rt.") patterns(
+	    "^(?<head>[^ ]*?),db=(?<db>[^, ]*?(?<grp>[^, ]{1,%d}))(?<tail>[, ].*)$"));
+};
+'''
+SYSLOG_NG_GROUP = '''
+		channel {
+			filter { match("%s" value(".rt.grp") type(string)); };
+			junction {%s
+			};
+			flags(final);
+		};'''
+SYSLOG_NG_CHANNEL = '''
+				channel {
+					filter { match("%(db)s" value(".rt.db") type(string)); };
+					destination { http(url("@URL@/write?db=%(db)s")
+					    method("POST") body("${.rt.head}${.rt.tail}")
+					    delimiter("\\n") batch-lines(5000) batch-bytes(4MB)
+					    batch-timeout(100) workers(1) persist-name("%(db)s")
+					    log-fifo-size(%(fifo)d)); };
+					flags(final);
+				};'''
+# What one destination holds open: its worker's epoll, its connection and
+# libcurl's wake-up socket pair (counted in /proc/PID/fd under load).
+SYSLOG_NG_FDS = 4
+
+
+def syslog_ng_config(databases, fifo):
+    """A syslog-ng configuration for SyslogNG(text=...): the options and
+    source of tests/bench/syslog-ng.conf, then the routing to `databases`
+    databases db0, db1... (as loadgen names them), each queue holding up
+    to `fifo` lines."""
+    with open(bench_relay.SYSLOG_NG_CONF) as f:
+        text = f.read().split("destination d_influx")[0]
+    k = max(1, len(str(databases - 1)) // 2)
+    groups = {}
+    for i in range(databases):
+        groups.setdefault(("db%d" % i)[-k:], []).append("db%d" % i)
+    junction = "".join(SYSLOG_NG_GROUP % (grp, "".join(
+        SYSLOG_NG_CHANNEL % {"db": db, "fifo": fifo} for db in names))
+        for grp, names in sorted(groups.items()))
+    return (text + SYSLOG_NG_PARSER % k + "\nlog {\n\tsource(s_apps);\n"
+            "\tparser(p_db);\n\tjunction {%s\n\t};\n\t@LOGFLAGS@\n};\n"
+            % junction)
+
+
+def fd_shortage(databases):
+    """Why syslog-ng cannot hold `databases` destinations open within
+    RLIMIT_NOFILE (raising the soft limit to the hard one), else None."""
+    need = SYSLOG_NG_FDS * databases + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < min(need, hard):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard >= need:
+        return None
+    return ("syslog-ng needs %d fds a destination (its worker's epoll, its "
+            "connection, libcurl's socket pair): %d destinations need %d, "
+            "RLIMIT_NOFILE allows %d" % (SYSLOG_NG_FDS, databases, need,
+                                         hard))
+
+
+def syslog_ng_started(sng, databases):
+    """Waits until every destination's worker thread runs."""
+    harness.wait_until(lambda: sng.threads() > databases, 60 +
+                       databases / 50, "syslog-ng's %d workers" % databases)
+
+
+def syslog_ng_run(lines, databases, deadline=600):
+    """syslog-ng's (CPU ns per line, peak RSS KiB, requests, seconds) from
+    the first write until the null sink had every line, lines tagged for
+    `databases` databases; an NA if it could not deliver them, each to its
+    database, within `deadline` seconds."""
+    why = fd_shortage(databases)
+    if why:
+        return bench_relay.NA(why)
+    with tempfile.TemporaryDirectory() as tmp, \
+            bench_relay.NullSink(tmp) as sink:
+        try:
+            with bench_relay.SyslogNG(tmp, sink.url, 1, text=syslog_ng_config(
+                    databases, 3100000)) as sng:
+                syslog_ng_started(sng, databases)
+                cpu, start = sng.cpu(), time.monotonic()
+                subprocess.run([bench_relay.LOADGEN, sng.sock, str(lines),
+                                "4", str(databases)], check=True,
+                               stdout=subprocess.DEVNULL)
+                harness.wait_until(lambda: sink.lines() >= lines, deadline,
+                                   "syslog-ng's lines", interval=0.02)
+                wall = time.monotonic() - start
+                cpu, rss = sng.cpu() - cpu, sng.hwm()
+        except (RuntimeError, harness.TestFailure,
+                subprocess.CalledProcessError) as e:
+            return bench_relay.NA("syslog-ng, %d databases: %s"
+                                  % (databases, str(e).split("\n")[0]))
+    why = misrouted(sink.out, lines, databases)
+    if sink.got != lines or why:
+        return bench_relay.NA("syslog-ng: %s" % (why or "the sink got %d of "
+                                                 "%d lines" % (sink.got,
+                                                               lines)))
+    requests = int(sink.out.split("requests=")[1].split()[0])
+    return cpu / lines * 1e9, rss, requests, wall
+
+
+def syslog_ng_memory_bound(databases, lines=1500000, held=64 << 20):
+    """syslog-ng's peak RSS (KiB) and the lines its queues held, as
+    memory_bound(): the sink stopped, `lines` lines over `databases`
+    databases, flow control off (else syslog-ng would stop reading at its
+    window) and each queue capped (log-fifo-size) so that all hold `held`
+    bytes of lines, the relay's buffer_size; an NA if it could not run."""
+    why = fd_shortage(databases)
+    if why:
+        return bench_relay.NA(why)
+    fifo = held // bench_relay.LINE_BYTES // databases
+    with tempfile.TemporaryDirectory() as tmp, \
+            bench_relay.NullSink(tmp) as sink:
+        with bench_relay.SyslogNG(tmp, sink.url, 1, flow_control=False,
+                                  text=syslog_ng_config(databases,
+                                                        fifo)) as sng:
+            syslog_ng_started(sng, databases)
+            sink.proc.send_signal(signal.SIGSTOP)
+            subprocess.run([bench_relay.LOADGEN, sng.sock, str(lines), "4",
+                            str(databases)], check=True,
+                           stdout=subprocess.DEVNULL)
+            last = -1
+            while sng.hwm() != last:	# until it read every line
+                last = sng.hwm()
+                time.sleep(1)
+            hwm, queued = sng.hwm(), sng.queued()
+            sng.proc.kill()
+            sng.proc.wait()
+            sink.proc.send_signal(signal.SIGCONT)
+    return hwm, queued
+
+
 def main():
     lines = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
     rounds = int(os.environ.get("BENCH_ROUNDS", "1"))
@@ -112,7 +283,7 @@ def main():
         first = None
         for n in COUNTS:
             runs = sorted(got[(name, n)])
-            ns, rss, requests = runs[len(runs) // 2]
+            ns, rss, requests, _ = runs[len(runs) // 2]
             first = first or ns
             print("%s: %5d databases: %4.0f ns CPU per line (%.2fx one "
                   "database), %d requests (%.0f points each), peak RSS "

@@ -6,6 +6,10 @@ holds them all; then it runs again and the relay delivers everything.
 Prints the relay's RSS idle, at the peak, and once the backlog has
 drained, so that memory the backlog took is seen to return.
 
+syslog-ng runs the same shape in `make bench` (tests/bench/bench_all.py),
+with flow control off so that it holds the backlog in memory (up to
+log-fifo-size, 3.1M lines) instead of leaving it in the clients' sockets.
+
 Run: python3 tests/bench/bench_drain.py [LINES]
 """
 
@@ -30,8 +34,30 @@ def rss_kib(pid):
     return 0
 
 
-def main():
-    lines = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
+def backlog(pid, sink, sock, lines):
+    """Holds `lines` lines in process `pid` (the sink stopped), lets the
+    sink run again, and waits (a minute at most) until the sink has them
+    all and pid's RSS is under twice its idle figure.  Returns the RSS
+    idle, holding them and at the end (KiB), and the seconds since the
+    sink came back."""
+    time.sleep(0.5)
+    idle = rss_kib(pid)
+    sink.proc.send_signal(signal.SIGSTOP)
+    subprocess.run([bench_relay.LOADGEN, sock, str(lines), "4"],
+                   check=True, stdout=subprocess.DEVNULL)
+    time.sleep(1)
+    peak = rss_kib(pid)
+    sink.proc.send_signal(signal.SIGCONT)
+    start = time.monotonic()
+    while time.monotonic() - start < 60:
+        time.sleep(1)
+        if rss_kib(pid) < 2 * idle and sink.lines() >= lines:
+            break
+    return idle, peak, rss_kib(pid), time.monotonic() - start
+
+
+def relay_drain(lines):
+    """backlog()'s figures for the relay, and the lines the sink got."""
     with tempfile.TemporaryDirectory() as tmp, \
             bench_relay.NullSink(tmp) as sink:
         sock, conf = bench_relay.write_config(
@@ -41,29 +67,32 @@ def main():
             relay = subprocess.Popen([harness.relayd_path(), "-c", conf],
                                      stderr=log)
         harness.wait_until(lambda: os.path.exists(sock), 10, "socket")
-        time.sleep(0.5)
-        idle = rss_kib(relay.pid)
-        sink.proc.send_signal(signal.SIGSTOP)
-        subprocess.run([bench_relay.LOADGEN, sock, str(lines), "4"],
-                       check=True, stdout=subprocess.DEVNULL)
-        time.sleep(1)
-        peak = rss_kib(relay.pid)
-        sink.proc.send_signal(signal.SIGCONT)
-        start = time.monotonic()
-        while time.monotonic() - start < 60:
-            time.sleep(1)
-            if rss_kib(relay.pid) < 2 * idle:
-                break
-        after = rss_kib(relay.pid)
+        figures = backlog(relay.pid, sink, sock, lines)
         relay.send_signal(signal.SIGTERM)
         relay.wait(timeout=60)
+    return figures + (sink.got,)
+
+
+def syslog_ng_drain(lines):
+    """The same for syslog-ng (tests/bench/syslog-ng.conf without flow
+    control)."""
+    with tempfile.TemporaryDirectory() as tmp, \
+            bench_relay.NullSink(tmp) as sink:
+        with bench_relay.SyslogNG(tmp, sink.url + "/write?db=bench", 1,
+                                  flow_control=False) as sng:
+            figures = backlog(sng.proc.pid, sink, sng.sock, lines)
+    return figures + (sink.got,)
+
+
+def main():
+    lines = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
+    idle, peak, after, seconds, got = relay_drain(lines)
     print("backlog of %d points: relay RSS idle %d KiB, holding them %d "
           "KiB, %.0f s after the sink came back %d KiB (%.2fx idle); sink "
-          "got %d" % (lines, idle, peak, time.monotonic() - start, after,
-                      after / idle, sink.got))
+          "got %d" % (lines, idle, peak, seconds, after, after / idle, got))
     # a request that timed out while the sink was stopped may arrive
     # twice (at least once, as InfluxDB's idempotent writes allow)
-    if sink.got < lines:
+    if got < lines:
         sys.exit("ERROR: points missing at the sink")
 
 

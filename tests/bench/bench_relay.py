@@ -20,7 +20,9 @@ in each round; a table at the end gives the medians of both and their
 ratio.  syslog-ng's time runs until the sink (or influxd) has every line;
 the relay's until it exited after delivering everything.
 
-Run: make bench  (or: python3 tests/bench/bench_relay.py [LINES])
+Run: python3 tests/bench/bench_relay.py [LINES]  (`make bench` runs these
+     shapes and those of bench_databases.py and bench_drain.py, in one
+     table: tests/bench/bench_all.py)
      python3 tests/bench/bench_relay.py --many [LINES]   (shape 4 only)
      python3 tests/bench/bench_relay.py --influxd [LINES]   (shape 2 only)
 BENCH_ROUNDS=N sets the rounds (default 3); BENCH_SYSLOG_NG=0 leaves
@@ -167,16 +169,19 @@ def syslog_ng_path():
 
 
 class SyslogNG:
-    """syslog-ng in the foreground with tests/bench/syslog-ng.conf and its
-    own persist, control and pid files, all in `tmp`."""
+    """syslog-ng in the foreground with tests/bench/syslog-ng.conf (or
+    `text`, a configuration with the same @PLACEHOLDERS@) and its own
+    persist, control and pid files, all in `tmp`."""
 
-    def __init__(self, tmp, url, workers, path=None, flow_control=True):
+    def __init__(self, tmp, url, workers, path=None, flow_control=True,
+                 text=None):
         self.path = path or syslog_ng_path()
         self.tmp = tmp
         self.sock = os.path.join(tmp, "sng.sock")
         self.conf = os.path.join(tmp, "syslog-ng.conf")
-        with open(SYSLOG_NG_CONF) as f:
-            text = f.read()
+        if text is None:
+            with open(SYSLOG_NG_CONF) as f:
+                text = f.read()
         with open(self.conf, "w") as f:
             f.write(text.replace("@SOCKET@", self.sock)
                     .replace("@URL@", url)
@@ -192,9 +197,34 @@ class SyslogNG:
              "-c", os.path.join(self.tmp, "ctl"),
              "-p", os.path.join(self.tmp, "pid"), "--no-caps", "-e"],
             stdout=self.logf, stderr=self.logf)
-        harness.wait_until(lambda: os.path.exists(self.sock), 20,
+        harness.wait_until(lambda: os.path.exists(self.sock) or
+                           self.proc.poll() is not None, 20,
                            "the syslog-ng socket")
+        if self.proc.poll() is not None:
+            self.logf.close()
+            raise RuntimeError("syslog-ng exited: " + self.log_tail())
         return self
+
+    def log_tail(self):
+        """The last line syslog-ng logged."""
+        with open(os.path.join(self.tmp, "syslog-ng.log")) as f:
+            lines = f.read().strip().splitlines()
+        return lines[-1] if lines else "(nothing logged)"
+
+    def threads(self):
+        """Its number of threads."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            return int(f.read().split("Threads:")[1].split()[0])
+
+    def queued(self):
+        """Lines its destinations hold (syslog-ng-ctl stats, queued)."""
+        ctl = os.path.join(os.path.dirname(self.path), "syslog-ng-ctl")
+        out = subprocess.run([ctl, "stats", "-c",
+                              os.path.join(self.tmp, "ctl")],
+                             capture_output=True, text=True,
+                             check=True).stdout
+        return sum(int(row.rsplit(";", 1)[1]) for row in out.splitlines()
+                   if row.startswith("dst.") and ";queued;" in row)
 
     def cpu(self):
         """CPU seconds used so far (user + system)."""
@@ -469,44 +499,86 @@ def vm_hwm(pid):
     return 0
 
 
-def table_row(what, relay, sng, fmt, higher_is_better=True):
-    """One line of the side-by-side table: both columns and how many
-    times better the relay is."""
-    if sng is None:
-        print("%-46s %14s" % (what, fmt % relay))
-        return
-    ratio = relay / sng if higher_is_better else sng / relay
-    print("%-46s %14s %14s %7.2fx" % (what, fmt % relay, fmt % sng, ratio))
+class NA:
+    """A cell that was not measured, and why."""
+
+    def __init__(self, why):
+        self.why = why
+
+
+class Table:
+    """The side-by-side table: medians of the relay and syslog-ng, and how
+    many times better the relay is; a cell syslog-ng could not fill says
+    n/a and its reason comes as a note under the table."""
+
+    def __init__(self, rounds, sng):
+        self.sng = sng
+        self.notes = []
+        print()
+        print("medians of %d round(s); ratio = how many times better the "
+              "relay is" % rounds)
+        print("%-46s %14s %14s %8s" % ("", "influx-relayd",
+                                      "syslog-ng" if sng else "", "ratio"
+                                      if sng else ""))
+
+    def cell(self, value, fmt):
+        if value is None:
+            return ""
+        if isinstance(value, NA):
+            if value.why not in self.notes:
+                self.notes.append(value.why)
+            return "n/a [%d]" % (self.notes.index(value.why) + 1)
+        return fmt % value
+
+    def row(self, what, relay, sng, fmt, higher_is_better=True):
+        """One line; higher_is_better None: no ratio."""
+        if not self.sng:
+            print("%-46s %14s" % (what, self.cell(relay, fmt)))
+            return
+        ratio = ""
+        if higher_is_better is not None and not isinstance(
+                relay, NA) and not isinstance(sng, NA) and relay and sng:
+            ratio = "%7.2fx" % (relay / sng if higher_is_better
+                                else sng / relay)
+        print("%-46s %14s %14s %8s" % (what, self.cell(relay, fmt),
+                                       self.cell(sng, fmt), ratio))
+
+    def close(self):
+        for i, why in enumerate(self.notes):
+            print("[%d] %s" % (i + 1, why))
+
+
+def table_rows(table, null4, influx, memory, many):
+    """The rows of shapes 1-4; a shape that did not run is None."""
+    if null4:
+        s = null4.get("syslog-ng", (None,) * 3)
+        table.row("null sink, 4 clients: lines/s", null4["relay"][0], s[0],
+                  "%.0f")
+        table.row("null sink, 4 clients: CPU ns/line", null4["relay"][1],
+                  s[1], "%.0f", False)
+        table.row("null sink, 4 clients: peak RSS MiB", null4["relay"][2],
+                  s[2], "%.1f", False)
+    if many:
+        s = many.get("syslog-ng", (None,) * 3)
+        table.row("null sink, 256 clients: lines/s", many["relay"][0], s[0],
+                  "%.0f")
+        table.row("null sink, 256 clients: points lost", many["relay"][1],
+                  s[1], "%d", None)
+        table.row("null sink, 256 clients: peak RSS MiB", many["relay"][2],
+                  s[2], "%.1f", False)
+    if influx:
+        table.row("influxd: points/s (direct writer %.0f)" % influx["direct"],
+                  influx["relay"], influx.get("syslog-ng"), "%.0f")
+    if memory:
+        table.row("target down: bytes of RSS per byte held",
+                  memory["relay"], memory.get("syslog-ng"), "%.2f", False)
 
 
 def print_table(rounds, null4, influx, memory, many):
     """The medians of every shape, relay and syslog-ng side by side."""
-    sng = "syslog-ng" in null4
-    print()
-    print("medians of %d round(s); ratio = how many times better the relay "
-          "is" % rounds)
-    print("%-46s %14s %14s %8s" % ("", "influx-relayd",
-                                  "syslog-ng" if sng else "", "ratio"
-                                  if sng else ""))
-    s = null4.get("syslog-ng", (None,) * 3)
-    table_row("null sink, 4 clients: lines/s", null4["relay"][0], s[0],
-              "%.0f")
-    table_row("null sink, 4 clients: CPU ns/line", null4["relay"][1], s[1],
-              "%.0f", False)
-    table_row("null sink, 4 clients: peak RSS MiB", null4["relay"][2], s[2],
-              "%.1f", False)
-    s = many.get("syslog-ng", (None,) * 3)
-    table_row("null sink, 256 clients: lines/s", many["relay"][0], s[0],
-              "%.0f")
-    print("%-46s %14d %14s" % ("null sink, 256 clients: points lost",
-                               many["relay"][1],
-                               "%d" % s[1] if sng else ""))
-    table_row("null sink, 256 clients: peak RSS MiB", many["relay"][2], s[2],
-              "%.1f", False)
-    table_row("influxd: points/s (direct writer %.0f)" % influx["direct"],
-              influx["relay"], influx.get("syslog-ng"), "%.0f")
-    table_row("target down: bytes of RSS per byte held", memory["relay"],
-              memory.get("syslog-ng"), "%.2f", False)
+    table = Table(rounds, "syslog-ng" in null4)
+    table_rows(table, null4, influx, memory, many)
+    table.close()
 
 
 def main():

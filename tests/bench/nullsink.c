@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +20,113 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
+
+/* Lines per database, in an open-addressing table that doubles. */
+struct sink_db {
+	char			*name;
+	unsigned long long	 lines;
+};
 
 struct sink {
 	unsigned long long	 requests, lines, bytes, connections;
+	struct sink_db		*dbs;
+	size_t			 ndbs, size;
 };
+
+static void *
+sink_calloc(size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(n, size)) == NULL)
+		abort();
+	return p;
+}
+
+static uint32_t
+sink_hash(const char *p, size_t len)
+{
+	uint32_t	 h = 2166136261u;
+
+	while (len-- > 0)
+		h = (h ^ (unsigned char)*p++) * 16777619u;
+	return h;
+}
+
+/* The slot of name (len bytes) in dbs[size], empty if it is not there. */
+static struct sink_db *
+sink_db_slot(struct sink_db *dbs, size_t size, const char *name, size_t len)
+{
+	size_t	 i = sink_hash(name, len) & (size - 1);
+
+	while (dbs[i].name != NULL && (strncmp(dbs[i].name, name, len) != 0 ||
+	    dbs[i].name[len] != '\0'))
+		i = (i + 1) & (size - 1);
+	return &dbs[i];
+}
+
+static void
+sink_db_grow(struct sink *s)
+{
+	struct sink_db	*old = s->dbs;
+	size_t		 i, size = s->size;
+
+	s->size = size ? size * 2 : 1024;
+	s->dbs = sink_calloc(s->size, sizeof(*s->dbs));
+	for (i = 0; i < size; i++)
+		if (old[i].name != NULL)
+			*sink_db_slot(s->dbs, s->size, old[i].name,
+			    strlen(old[i].name)) = old[i];
+	free(old);
+}
+
+/* Counts lines for the db= parameter of uri, if it has one. */
+static void
+sink_db_add(struct sink *s, const char *uri, unsigned long long lines)
+{
+	struct sink_db	*db;
+	const char	*p;
+	size_t		 len;
+
+	if ((p = strchr(uri, '?')) == NULL)
+		return;
+	while (strncmp(p + 1, "db=", 3) != 0)
+		if ((p = strchr(p + 1, '&')) == NULL)
+			return;
+	p += 4;
+	len = strcspn(p, "&");
+	if (2 * (s->ndbs + 1) > s->size)
+		sink_db_grow(s);
+	db = sink_db_slot(s->dbs, s->size, p, len);
+	if (db->name == NULL) {
+		db->name = strndup(p, len);
+		if (db->name == NULL)
+			abort();
+		s->ndbs++;
+	}
+	db->lines += lines;
+}
+
+/* "requests=N lines=N bytes=N dbs=N dbmin=N dbmax=N" into out. */
+static void
+sink_report(struct sink *s, struct evbuffer *out)
+{
+	unsigned long long	 min = 0, max = 0;
+	size_t			 i;
+
+	for (i = 0; i < s->size; i++) {
+		if (s->dbs[i].name == NULL)
+			continue;
+		if (max == 0 || s->dbs[i].lines < min)
+			min = s->dbs[i].lines;
+		if (s->dbs[i].lines > max)
+			max = s->dbs[i].lines;
+	}
+	evbuffer_add_printf(out, "requests=%llu lines=%llu bytes=%llu dbs=%zu "
+	    "dbmin=%llu dbmax=%llu\n", s->requests, s->lines, s->bytes,
+	    s->ndbs, min, max);
+}
 
 static void
 sink_request_cb(struct evhttp_request *req, void *arg)
@@ -32,13 +136,13 @@ sink_request_cb(struct evhttp_request *req, void *arg)
 	struct evbuffer		*out;
 	struct evbuffer_ptr	 p;
 	size_t			 len = evbuffer_get_length(in);
+	unsigned long long	 lines = s->lines;
 	unsigned char		 last;
 
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
 		if ((out = evbuffer_new()) == NULL)
 			abort();
-		evbuffer_add_printf(out, "requests=%llu lines=%llu bytes=%llu\n",
-		    s->requests, s->lines, s->bytes);
+		sink_report(s, out);
 		evhttp_send_reply(req, 200, "OK", out);
 		evbuffer_free(out);
 		return;
@@ -55,6 +159,7 @@ sink_request_cb(struct evhttp_request *req, void *arg)
 	if (len > 0 && evbuffer_ptr_set(in, &p, len - 1, EVBUFFER_PTR_SET) == 0 &&
 	    evbuffer_copyout_from(in, &p, &last, 1) == 1 && last != '\n')
 		s->lines++;
+	sink_db_add(s, evhttp_request_get_uri(req), s->lines - lines);
 	evhttp_send_reply(req, 204, "No Content", NULL);
 }
 
@@ -77,17 +182,29 @@ main(int argc, char *argv[])
 	struct event_base		*base = event_base_new();
 	struct evhttp			*http = evhttp_new(base);
 	struct evhttp_bound_socket	*bs;
+	struct evconnlistener		*lev;
+	struct sockaddr_in		 sin = { .sin_family = AF_INET };
 	struct sockaddr_storage		 ss;
 	socklen_t			 len = sizeof(ss);
 	struct sink			 s = { 0 };
 	struct event			*ev_term, *ev_int;
+	struct evbuffer			*out;
 	FILE				*f;
 
 	if (argc != 2)
 		return 2;
 	evhttp_set_gencb(http, sink_request_cb, &s);
 	evhttp_set_max_body_size(http, 1 << 30);
-	if ((bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0)) == NULL)
+	/*
+	 * evhttp_bind_socket() listens with a backlog of 128: thousands of
+	 * senders connecting at once (syslog-ng, one connection per
+	 * database) would overflow it and wait out connect timeouts.
+	 */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((lev = evconnlistener_new_bind(base, NULL, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 65535,
+	    (struct sockaddr *)&sin, sizeof(sin))) == NULL ||
+	    (bs = evhttp_bind_listener(http, lev)) == NULL)
 		return 1;
 	getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss,
 	    &len);
@@ -101,7 +218,10 @@ main(int argc, char *argv[])
 	evsignal_add(ev_int, NULL);
 	(void)sink_conn_cb;
 	event_base_dispatch(base);
-	printf("requests=%llu lines=%llu bytes=%llu\n", s.requests, s.lines,
-	    s.bytes);
+	if ((out = evbuffer_new()) == NULL)
+		abort();
+	sink_report(&s, out);
+	fwrite(evbuffer_pullup(out, -1), 1, evbuffer_get_length(out), stdout);
+	evbuffer_free(out);
 	return 0;
 }
