@@ -25,9 +25,10 @@ Run: python3 tests/bench/bench_relay.py [LINES]  (`make bench` runs these
      table: tests/bench/bench_all.py)
      python3 tests/bench/bench_relay.py --many [LINES]   (shape 4 only)
      python3 tests/bench/bench_relay.py --influxd [LINES]   (shape 2 only)
+     python3 tests/bench/bench_relay.py --null [LINES]   (shape 1 only)
 BENCH_ROUNDS=N sets the rounds (default 3); BENCH_SYSLOG_NG=0 leaves
 syslog-ng out.  BASELINE=/path/to/older/influx-relayd adds that binary's
-figures for shapes 2 and 4, in the same run, alternating with the one
+figures for shapes 1, 2 and 4, in the same run, alternating with the one
 under test.
 """
 
@@ -276,17 +277,23 @@ def median(values):
 def bench_null_sink(lines, clients, rounds, sng):
     """Relay (and syslog-ng) -> null sink; checks the sink got every
     line.  Returns {"relay": (lines/s, ns/line, MiB), "syslog-ng": ...}."""
-    runs = {"relay": [], "syslog-ng": []}
+    runs = {"relay": [], "syslog-ng": [], "baseline": []}
+    binaries = [("relay", None)]
+    if os.environ.get("BASELINE"):
+        binaries.insert(0, ("baseline", os.environ["BASELINE"]))
     for _ in range(rounds):
-        wall, cpu, rss, _, got = null_sink_run(lines, clients)
-        print("null sink: %d lines over %d clients in %.2fs = %.0f lines/s; "
-              "relay CPU %.2fs = %.2f us/line; peak RSS %d KiB; sink got %d"
-              % (lines, clients, wall, lines / wall, cpu, cpu / lines * 1e6,
-                 rss, got))
-        if got != lines:
-            print("ERROR: the sink received %d of %d lines" % (got, lines))
-            sys.exit(1)
-        runs["relay"].append((lines / wall, cpu / lines * 1e9, rss / 1024))
+        for name, relayd in binaries:
+            wall, cpu, rss, _, got = null_sink_run(lines, clients,
+                                                   relayd=relayd)
+            print("null sink (%s): %d lines over %d clients in %.2fs = %.0f "
+                  "lines/s; relay CPU %.2fs = %.2f us/line; peak RSS %d KiB; "
+                  "sink got %d" % (name, lines, clients, wall, lines / wall,
+                                   cpu, cpu / lines * 1e6, rss, got))
+            if got != lines:
+                print("ERROR: the sink received %d of %d lines"
+                      % (got, lines))
+                sys.exit(1)
+            runs[name].append((lines / wall, cpu / lines * 1e9, rss / 1024))
         if sng:
             wall, cpu, rss, got = syslog_ng_sink_run(lines, clients)
             print("null sink (syslog-ng): %d lines over %d clients in %.2fs "
@@ -585,9 +592,16 @@ def main():
     args = sys.argv[1:]
     many = "--many" in args
     influxd_only = "--influxd" in args
-    args = [a for a in args if a not in ("--many", "--influxd")]
+    null_only = "--null" in args
+    args = [a for a in args if a not in ("--many", "--influxd", "--null")]
     lines = int(args[0]) if args else 2000000
     rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    if null_only:
+        res = bench_null_sink(lines, 4, rounds, None)
+        print("null sink medians: " + "; ".join(
+            "%s %.0f lines/s at %.0f ns/line" % (k, v[0], v[1])
+            for k, v in sorted(res.items())))
+        return
     if many:
         bench_many_clients(lines, rounds=rounds)
         return

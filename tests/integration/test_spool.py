@@ -160,8 +160,8 @@ def test_spool_size_drop_oldest(influx):
         cfg = spool_config(influx, db, spool, buffer_size="256K",
                            spool_size="2M")
         with Relay(cfg) as relay:
-            send_in_chunks(relay, lines(60000))
-            st = check_balance(accepted(relay, 60000))
+            send_in_chunks(relay, lines(90000))
+            st = check_balance(accepted(relay, 90000))
             check(st["dropped_overflow"] > 0, "points dropped at spool_size")
             check(st["spool_bytes"] <= 2 << 20, "spool_bytes %d within "
                   "spool_size" % st["spool_bytes"])
