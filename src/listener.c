@@ -115,6 +115,14 @@ static const char	 listener_idle_cut[] = "incomplete line at idle timeout";
 static const char	 listener_eof_cut[] = "incomplete line at close";
 static const char	 listener_error_cut[] = "incomplete line at client error";
 
+/* Room one read callback may take: a held partial line plus one read. */
+static size_t
+listener_read_need(const struct conf_listener *conf)
+{
+	return LISTENER_EXPANSION *
+	    ((size_t)conf->max_line + LISTENER_READ_MAX);
+}
+
 struct listener *
 listener_new(struct event_base *base, const struct conf_listener *conf,
     struct ingest *ingest)
@@ -126,9 +134,7 @@ listener_new(struct event_base *base, const struct conf_listener *conf,
 	l->base = base;
 	l->ingest = ingest;
 	l->rl = rl;
-	/* one read callback frames a held partial line plus one read */
-	l->read_need = LISTENER_EXPANSION *
-	    ((size_t)conf->max_line + LISTENER_READ_MAX);
+	l->read_need = listener_read_need(conf);
 	l->dgram_fd = -1;
 	l->dgram.listener = l;
 	l->dgram.origin = origin_new(conf->name, -1, -1,
@@ -413,33 +419,23 @@ listener_pause(struct listener_client *c)
 }
 
 /*
- * libevent 2.1 reads at most 4 KiB per readiness (EVBUFFER_MAX_READ in
- * its buffer.c; 2.2 made it settable with evbuffer_set_max_read()),
- * whatever bufferevent_set_max_single_read() asks: a fast sender then
- * costs a readv(), an ioctl(FIONREAD) and a loop turn per 33 lines of
- * 123 bytes.  When its read came back full, more is likely queued: one
- * readv() of ours takes the rest of this callback's LISTENER_READ_MAX,
- * if a target with overflow = block has room for all of it (else the
- * small reads go on, and its back-pressure stays exact).  An end of
- * stream or an error is left to the bufferevent's next read.
+ * Reads up to `max` bytes of c's socket into its input buffer without
+ * blocking; returns what read(2) did.  A bufferevent freezes the end of
+ * its input buffer between its own reads (bufferevent_sock.c), so it is
+ * thawed for the read only.
  */
-static void
-listener_read_more(struct listener_client *c, struct evbuffer *in)
+static ssize_t
+listener_read_into(struct listener_client *c, struct evbuffer *in,
+    size_t max)
 {
 	struct evbuffer_iovec	 v[2];
 	struct iovec		 iov[2];
 	ssize_t			 got;
-	size_t			 more = LISTENER_READ_MAX - LISTENER_LIBEVENT_READ;
 	size_t			 left;
 	int			 n, i;
 
-	if (evbuffer_get_length(in) < c->held + LISTENER_LIBEVENT_READ ||
-	    !ingest_takes(c->listener->ingest, LISTENER_EXPANSION *
-	    (evbuffer_get_length(in) + more)))
-		return;
-	/* the bufferevent freezes its input's end between its own reads */
 	evbuffer_unfreeze(in, 0);
-	n = evbuffer_reserve_space(in, more, v, 2);
+	n = evbuffer_reserve_space(in, max, v, 2);
 	for (i = 0; i < n; i++) {
 		iov[i].iov_base = v[i].iov_base;
 		iov[i].iov_len = v[i].iov_len;
@@ -455,6 +451,30 @@ listener_read_more(struct listener_client *c, struct evbuffer *in)
 	}
 	evbuffer_commit_space(in, v, i);
 	evbuffer_freeze(in, 0);
+	return got;
+}
+
+/*
+ * libevent 2.1 reads at most 4 KiB per readiness (EVBUFFER_MAX_READ in
+ * its buffer.c; 2.2 made it settable with evbuffer_set_max_read()),
+ * whatever bufferevent_set_max_single_read() asks: a fast sender then
+ * costs a readv(), an ioctl(FIONREAD) and a loop turn per 33 lines of
+ * 123 bytes.  When its read came back full, more is likely queued: one
+ * read of ours takes the rest of this callback's LISTENER_READ_MAX, if a
+ * target with overflow = block has room for all of it (else the small
+ * reads go on, and its back-pressure stays exact).  An end of stream or
+ * an error is left to the bufferevent's next read.
+ */
+static void
+listener_read_more(struct listener_client *c, struct evbuffer *in)
+{
+	size_t	 more = LISTENER_READ_MAX - LISTENER_LIBEVENT_READ;
+
+	if (evbuffer_get_length(in) < c->held + LISTENER_LIBEVENT_READ ||
+	    !ingest_takes(c->listener->ingest, LISTENER_EXPANSION *
+	    (evbuffer_get_length(in) + more)))
+		return;
+	(void)listener_read_into(c, in, more);
 }
 
 static void
@@ -517,23 +537,19 @@ listener_take_queued(struct listener_client *c)
 {
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 	evutil_socket_t	 fd = bufferevent_getfd(c->bev);
-	int		 n, queued;
+	ssize_t		 n;
+	int		 queued;
 
-	/*
-	 * A bufferevent freezes the end of its input buffer between its own
-	 * reads (bufferevent_sock.c), so evbuffer_read() would fail; the
-	 * bufferevent is about to be freed, so take over its reading.
-	 */
-	evbuffer_unfreeze(in, 0);
 	frame_close(c->frame);
 	if (shutdown(fd, SHUT_RD) == -1)
 		log_debug("listener %s: shutdown: %s", c->listener->conf->name,
 		    strerror(errno));
 	if (ioctl(fd, FIONREAD, &queued) == -1)
 		queued = 0;
-	while (queued > 0 && (n = evbuffer_read(in, fd,
-	    queued < LISTENER_READ_MAX ? queued : LISTENER_READ_MAX)) > 0) {
-		queued -= n;
+	while (queued > 0 && (n = listener_read_into(c, in,
+	    queued < LISTENER_READ_MAX ? (size_t)queued : LISTENER_READ_MAX)) >
+	    0) {
+		queued -= (int)n;
 		listener_frame(c, in, false);
 	}
 }
@@ -1055,8 +1071,7 @@ listener_reconfigure(struct listener *l, const struct conf_listener *conf,
 	listener_unwait(l);
 	l->conf = conf;
 	l->ingest = ingest;
-	l->read_need = LISTENER_EXPANSION *
-	    ((size_t)conf->max_line + LISTENER_READ_MAX);
+	l->read_need = listener_read_need(conf);
 	if (l->bound && chmod(conf->path, (mode_t)conf->mode) == -1)
 		log_warn("listener %s: chmod %s", conf->name, conf->path);
 	if (l->dgram_fd != -1)
