@@ -112,9 +112,9 @@ batch_append(struct batch *b, const struct point *p)
 	} else if (evbuffer_add(b->buf, p->body, p->blen) == -1 ||
 	    evbuffer_add(b->buf, p->tail, p->tlen) == -1)
 		fatal("evbuffer_add");
-	batch_record(b, p->blen + p->tlen, p->origin, p->ref);
+	batch_record(b, size, p->origin, p->ref);
 	b->points++;
-	b->bytes += p->blen + p->tlen;
+	b->bytes += size;
 }
 
 const char *

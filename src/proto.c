@@ -111,7 +111,8 @@ proto_classify_64(const char *p)
 		mask |= proto_classify_16(p + i) << i;
 #else
 	for (i = 0; i < 64; i++)
-		mask |= (uint64_t)(proto_special[(unsigned char)p[i]] != 0) << i;
+		mask |= (uint64_t)(proto_special[(unsigned char)p[i]] != 0) <<
+		    i;
 #endif
 	return mask;
 }
