@@ -557,22 +557,20 @@ class Table:
 
 def table_rows(table, null4, influx, memory, many):
     """The rows of shapes 1-4; a shape that did not run is None."""
-    if null4:
-        s = null4.get("syslog-ng", (None,) * 3)
-        table.row("null sink, 4 clients: lines/s", null4["relay"][0], s[0],
-                  "%.0f")
-        table.row("null sink, 4 clients: CPU ns/line", null4["relay"][1],
-                  s[1], "%.0f", False)
-        table.row("null sink, 4 clients: peak RSS MiB", null4["relay"][2],
-                  s[2], "%.1f", False)
-    if many:
-        s = many.get("syslog-ng", (None,) * 3)
-        table.row("null sink, 256 clients: lines/s", many["relay"][0], s[0],
-                  "%.0f")
-        table.row("null sink, 256 clients: points lost", many["relay"][1],
-                  s[1], "%d", None)
-        table.row("null sink, 256 clients: peak RSS MiB", many["relay"][2],
-                  s[2], "%.1f", False)
+    # (shape, its medians, each figure's label, format, higher is better)
+    for what, res, figures in (
+            ("null sink, 4 clients", null4,
+             (("lines/s", "%.0f", True), ("CPU ns/line", "%.0f", False),
+              ("peak RSS MiB", "%.1f", False))),
+            ("null sink, 256 clients", many,
+             (("lines/s", "%.0f", True), ("points lost", "%d", None),
+              ("peak RSS MiB", "%.1f", False)))):
+        if not res:
+            continue
+        s = res.get("syslog-ng", (None,) * 3)
+        for i, (label, fmt, higher) in enumerate(figures):
+            table.row("%s: %s" % (what, label), res["relay"][i], s[i], fmt,
+                      higher)
     if influx:
         table.row("influxd: points/s (direct writer %.0f)" % influx["direct"],
                   influx["relay"], influx.get("syslog-ng"), "%.0f")
